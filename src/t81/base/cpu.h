@@ -1,0 +1,14 @@
+// What the CPU and the OS support, read once (CPUID + XGETBV).
+#pragma once
+
+namespace t81::base {
+
+struct CpuFeatures {
+  bool avx2 = false;      // AVX2 + FMA + F16C, with YMM state enabled by the OS
+  bool avx512 = false;    // AVX-512 F/BW/VL/DQ, with ZMM state enabled by the OS
+  bool avx512vnni = false;
+};
+
+const CpuFeatures& Cpu();
+
+}  // namespace t81::base

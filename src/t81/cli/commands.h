@@ -1,0 +1,18 @@
+// t81 subcommands. Each registers its flags on a CLI11 app and runs after parsing; a failed run
+// returns a Status whose message main prints as one line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+#include "t81/base/status.h"
+
+namespace t81::cli {
+
+using Runner = std::function<Status()>;
+
+// Registers `bench fashion-mnist` on bench; sets *run when that subcommand is chosen.
+void AddBenchFashion(CLI::App& bench, Runner* run);
+void AddBenchGemm(CLI::App& bench, Runner* run);
+
+}  // namespace t81::cli

@@ -1,0 +1,69 @@
+#include "t81/cli/common.h"
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace t81::cli {
+
+Status WriteFileAtomic(const std::string& path, const std::string& content) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path p(path);
+  if (p.has_parent_path()) {
+    fs::create_directories(p.parent_path(), ec);
+    if (ec) return Error(path + ": cannot create folder " + p.parent_path().string() + " (" + ec.message() + ")");
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) return Error(path + ": cannot write " + tmp);
+    f.write(content.data(), std::streamsize(content.size()));
+    f.flush();
+    if (!f) {
+      fs::remove(tmp, ec);
+      return Error(path + ": write failed");
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return Error(path + ": cannot rename " + tmp + " into place");
+  }
+  return OkStatus();
+}
+
+Status AppendCsv(const std::string& path, const std::string& header,
+                 const std::vector<std::string>& rows) {
+  std::string content;
+  if (std::ifstream in(path, std::ios::binary); in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    content = ss.str();
+  }
+  if (content.empty()) content = header + "\n";
+  if (content.back() != '\n') content += '\n';
+  for (const std::string& r : rows) content += r + "\n";
+  return WriteFileAtomic(path, content);
+}
+
+std::string Timestamp() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string HumanBytes(int64_t bytes) {
+  char buf[32];
+  if (bytes < 10 * 1024) std::snprintf(buf, sizeof(buf), "%lld B", (long long)bytes);
+  else if (bytes < 10 * 1024 * 1024) std::snprintf(buf, sizeof(buf), "%.1f KiB", bytes / 1024.0);
+  else std::snprintf(buf, sizeof(buf), "%.1f MiB", bytes / (1024.0 * 1024.0));
+  return buf;
+}
+
+}  // namespace t81::cli

@@ -1,0 +1,20 @@
+// Helpers shared by the t81 subcommands: atomic file output, CSV append, JSON output.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "t81/base/status.h"
+
+namespace t81::cli {
+
+// Writes content to path through path.tmp + rename; creates missing parent folders.
+Status WriteFileAtomic(const std::string& path, const std::string& content);
+// Appends rows to a CSV file, writing the header only when the file is new or empty.
+// The whole file is rewritten atomically, so a failure leaves the old file intact.
+Status AppendCsv(const std::string& path, const std::string& header,
+                 const std::vector<std::string>& rows);
+std::string Timestamp();  // UTC, ISO 8601
+std::string HumanBytes(int64_t bytes);
+
+}  // namespace t81::cli

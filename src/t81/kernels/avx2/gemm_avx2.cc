@@ -1,0 +1,172 @@
+// AVX2 + FMA kernels. Compiled with their own flags; reached only through the kernel table after
+// the CPU check. A W tile is two ymm halves (rows 0-7, rows 8-15); integer dot products by
+// VPMADDUBSW (u8 codes × s8 activations, no saturation: |2·2·127| < 2^15) then VPMADDWD.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "t81/kernels/kernels.h"
+
+namespace t81::kernels::avx2 {
+namespace {
+
+inline __m256i Bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// r = acc · as; y = beta == 0 ? r : fma(beta, y, r) for the tile's valid rows [0, valid).
+inline void Store(const float* acc, float as, float beta, float* y, int64_t valid) {
+  if (valid == kTileRows) {
+    for (int h = 0; h < 2; ++h) {
+      __m256 r = _mm256_mul_ps(_mm256_load_ps(acc + 8 * h), _mm256_set1_ps(as));
+      if (beta != 0.0f) r = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_loadu_ps(y + 8 * h), r);
+      _mm256_storeu_ps(y + 8 * h, r);
+    }
+    return;
+  }
+  alignas(32) float tmp[16];
+  for (int h = 0; h < 2; ++h) {
+    __m256 r = _mm256_mul_ps(_mm256_load_ps(acc + 8 * h), _mm256_set1_ps(as));
+    _mm256_store_ps(tmp + 8 * h, r);
+  }
+  for (int64_t j = 0; j < valid; ++j) y[j] = beta == 0.0f ? tmp[j] : __builtin_fmaf(beta, y[j], tmp[j]);
+}
+
+template <int MR>
+void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t tile, float* y,
+             int64_t ldy, float alpha, float beta) {
+  const int64_t kb = w.kb, kp = kb * 256;
+  alignas(32) float facc[MR][16] = {};
+  const __m256i mask3 = _mm256_set1_epi8(3);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < kb; ++b) {
+    __m256i acc[MR][2];
+    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+    const uint8_t* wp = w.codes.data() + (tile * kb + b) * kTileBlockBytes;
+    const int8_t* xp[MR];
+    for (int i = 0; i < MR; ++i) xp[i] = x.q.data() + (m0 + i) * kp + b * 256;
+    for (int c = 0; c < kChunksPerBlock; ++c) {
+      const __m256i p0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + c * kChunkBytes));
+      const __m256i p1 =
+          _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + c * kChunkBytes + 32));
+      for (int s = 0; s < 4; ++s) {
+        const __m256i u0 = _mm256_and_si256(_mm256_srli_epi16(p0, 2 * s), mask3);
+        const __m256i u1 = _mm256_and_si256(_mm256_srli_epi16(p1, 2 * s), mask3);
+        for (int i = 0; i < MR; ++i) {
+          const __m256i xb = Bcast4(xp[i] + c * 16 + 4 * s);
+          acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(u0, xb), ones));
+          acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(u1, xb), ones));
+        }
+      }
+    }
+    const float* ds = w.scales.data() + (tile * kb + b) * kTileRows;
+    for (int h = 0; h < 2; ++h) {
+      const __m256 d = _mm256_load_ps(ds + 8 * h);
+      for (int i = 0; i < MR; ++i) {
+        const __m256i bs = _mm256_set1_epi32(x.bsum[size_t((m0 + i) * kb + b)]);
+        const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[i][h], bs));
+        _mm256_store_ps(facc[i] + 8 * h, _mm256_fmadd_ps(v, d, _mm256_load_ps(facc[i] + 8 * h)));
+      }
+    }
+  }
+  const int64_t valid = std::min<int64_t>(kTileRows, w.n - tile * kTileRows);
+  for (int i = 0; i < MR; ++i)
+    Store(facc[i], alpha * x.scale[size_t(m0 + i)], beta, y + (m0 + i) * ldy + tile * kTileRows,
+          valid);
+}
+
+inline void DequantPanel(const PackedWeights& w, int64_t tile, int64_t b, float* panel) {
+  const uint8_t* wp = w.codes.data() + (tile * w.kb + b) * kTileBlockBytes;
+  const __m256i mask3 = _mm256_set1_epi8(3);
+  const __m256i ff = _mm256_set1_epi32(0xff);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (int c = 0; c < kChunksPerBlock; ++c) {
+    for (int h = 0; h < 2; ++h) {
+      const __m256i p =
+          _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + c * kChunkBytes + 32 * h));
+      for (int s = 0; s < 4; ++s) {
+        const __m256i u = _mm256_and_si256(_mm256_srli_epi16(p, 2 * s), mask3);
+        for (int i = 0; i < 4; ++i) {
+          const __m256i v = _mm256_and_si256(_mm256_srli_epi32(u, 8 * i), ff);
+          _mm256_store_ps(panel + (c * 16 + s * 4 + i) * 16 + 8 * h,
+                          _mm256_sub_ps(_mm256_cvtepi32_ps(v), one));
+        }
+      }
+    }
+  }
+}
+
+template <int MR>
+void MicroF32(const float* panel, const float* x, int64_t ldx, int64_t klen, float (*out)[16]) {
+  __m256 a[MR][2];
+  for (int i = 0; i < MR; ++i) a[i][0] = a[i][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < klen; ++k) {
+    const __m256 w0 = _mm256_load_ps(panel + k * 16), w1 = _mm256_load_ps(panel + k * 16 + 8);
+    for (int i = 0; i < MR; ++i) {
+      const __m256 xv = _mm256_set1_ps(x[i * ldx + k]);
+      a[i][0] = _mm256_fmadd_ps(xv, w0, a[i][0]);
+      a[i][1] = _mm256_fmadd_ps(xv, w1, a[i][1]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    _mm256_store_ps(out[i], a[i][0]);
+    _mm256_store_ps(out[i] + 8, a[i][1]);
+  }
+}
+
+}  // namespace
+
+void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
+                 int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {
+  for (int64_t t = t0; t < t1; ++t) {
+    int64_t i = m0;
+    for (; i + 4 <= m1; i += 4) MicroI8<4>(w, x, i, t, y, ldy, alpha, beta);
+    switch (m1 - i) {
+      case 3: MicroI8<3>(w, x, i, t, y, ldy, alpha, beta); break;
+      case 2: MicroI8<2>(w, x, i, t, y, ldy, alpha, beta); break;
+      case 1: MicroI8<1>(w, x, i, t, y, ldy, alpha, beta); break;
+      default: break;
+    }
+  }
+}
+
+void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
+                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {
+  constexpr int kMr = 4;
+  alignas(32) float panel[256 * 16];
+  alignas(32) float facc[64][16];
+  alignas(32) float s[kMr][16];
+  const int64_t rows = m1 - m0;
+  T81_CHECK(rows <= 64);
+  for (int64_t t = t0; t < t1; ++t) {
+    std::memset(facc, 0, sizeof(facc));
+    for (int64_t b = 0; b < w.kb; ++b) {
+      DequantPanel(w, t, b, panel);
+      const float* ds = w.scales.data() + (t * w.kb + b) * kTileRows;
+      const int64_t klen = std::min<int64_t>(256, w.k - b * 256);
+      for (int64_t i = 0; i < rows; i += kMr) {
+        const float* xr = x + (m0 + i) * ldx + b * 256;
+        const int64_t mr = std::min<int64_t>(kMr, rows - i);
+        switch (mr) {
+          case 4: MicroF32<4>(panel, xr, ldx, klen, s); break;
+          case 3: MicroF32<3>(panel, xr, ldx, klen, s); break;
+          case 2: MicroF32<2>(panel, xr, ldx, klen, s); break;
+          default: MicroF32<1>(panel, xr, ldx, klen, s); break;
+        }
+        for (int64_t r = 0; r < mr; ++r)
+          for (int h = 0; h < 2; ++h)
+            _mm256_store_ps(facc[i + r] + 8 * h,
+                            _mm256_fmadd_ps(_mm256_load_ps(s[r] + 8 * h), _mm256_load_ps(ds + 8 * h),
+                                            _mm256_load_ps(facc[i + r] + 8 * h)));
+      }
+    }
+    const int64_t valid = std::min<int64_t>(kTileRows, w.n - t * kTileRows);
+    for (int64_t i = 0; i < rows; ++i)
+      Store(facc[i], alpha, beta, y + (m0 + i) * ldy + t * kTileRows, valid);
+  }
+}
+
+}  // namespace t81::kernels::avx2

@@ -1,0 +1,169 @@
+// AVX-512 (F/BW/VL/DQ + VNNI) kernels. Compiled with their own flags; reached only through the
+// kernel table after the CPU check. Lanes are the 16 rows of a W tile.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "t81/kernels/kernels.h"
+
+namespace t81::kernels::avx512 {
+namespace {
+
+inline __m512i Bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+inline __mmask16 TileMask(const PackedWeights& w, int64_t tile) {
+  const int64_t valid = std::min<int64_t>(kTileRows, w.n - tile * kTileRows);
+  return __mmask16((1u << valid) - 1);
+}
+
+// r = acc · as; y = beta == 0 ? r : fma(beta, y, r); only the tile's valid rows are written.
+inline void Store(__m512 acc, float as, float beta, float* y, __mmask16 mask) {
+  __m512 r = _mm512_mul_ps(acc, _mm512_set1_ps(as));
+  if (beta != 0.0f) r = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mask, y), r);
+  _mm512_mask_storeu_ps(y, mask, r);
+}
+
+// MR rows of X against NT tiles of W, all K.
+template <int MR, int NT>
+void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t tile0, float* y,
+             int64_t ldy, float alpha, float beta) {
+  const int64_t kb = w.kb, kp = kb * 256;
+  alignas(64) float facc[MR][NT][16] = {};
+  const __m512i mask3 = _mm512_set1_epi8(3);
+  for (int64_t b = 0; b < kb; ++b) {
+    __m512i acc[MR][NT];
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_si512();
+    const uint8_t* wp[NT];
+    for (int j = 0; j < NT; ++j) wp[j] = w.codes.data() + ((tile0 + j) * kb + b) * kTileBlockBytes;
+    const int8_t* xp[MR];
+    for (int i = 0; i < MR; ++i) xp[i] = x.q.data() + (m0 + i) * kp + b * 256;
+    for (int c = 0; c < kChunksPerBlock; ++c) {
+      __m512i p[NT];
+      for (int j = 0; j < NT; ++j) p[j] = _mm512_load_si512(wp[j] + c * kChunkBytes);
+      for (int s = 0; s < 4; ++s) {
+        __m512i u[NT];
+        for (int j = 0; j < NT; ++j) u[j] = _mm512_and_si512(_mm512_srli_epi16(p[j], 2 * s), mask3);
+        for (int i = 0; i < MR; ++i) {
+          const __m512i xb = Bcast4(xp[i] + c * 16 + 4 * s);
+          for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], u[j], xb);
+        }
+      }
+    }
+    for (int j = 0; j < NT; ++j) {
+      const __m512 d = _mm512_load_ps(w.scales.data() + ((tile0 + j) * kb + b) * kTileRows);
+      for (int i = 0; i < MR; ++i) {
+        const __m512i bs = _mm512_set1_epi32(x.bsum[size_t((m0 + i) * kb + b)]);
+        const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][j], bs));
+        _mm512_store_ps(facc[i][j], _mm512_fmadd_ps(v, d, _mm512_load_ps(facc[i][j])));
+      }
+    }
+  }
+  for (int j = 0; j < NT; ++j) {
+    const __mmask16 mask = TileMask(w, tile0 + j);
+    for (int i = 0; i < MR; ++i)
+      Store(_mm512_load_ps(facc[i][j]), alpha * x.scale[size_t(m0 + i)], beta,
+            y + (m0 + i) * ldy + (tile0 + j) * kTileRows, mask);
+  }
+}
+
+template <int NT>
+void RowsI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1, int64_t tile,
+            float* y, int64_t ldy, float alpha, float beta) {
+  constexpr int kMr = 8;
+  int64_t i = m0;
+  for (; i + kMr <= m1; i += kMr) MicroI8<kMr, NT>(w, x, i, tile, y, ldy, alpha, beta);
+  switch (m1 - i) {
+    case 7: MicroI8<7, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
+    case 6: MicroI8<6, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
+    case 5: MicroI8<5, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
+    case 4: MicroI8<4, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
+    case 3: MicroI8<3, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
+    case 2: MicroI8<2, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
+    case 1: MicroI8<1, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
+    default: break;
+  }
+}
+
+// Dequantizes one (tile, block) of W to panel[256][16] floats t ∈ {-1, 0, 1}.
+inline void DequantPanel(const PackedWeights& w, int64_t tile, int64_t b, float* panel) {
+  const uint8_t* wp = w.codes.data() + (tile * w.kb + b) * kTileBlockBytes;
+  const __m512i mask3 = _mm512_set1_epi8(3);
+  const __m512i ff = _mm512_set1_epi32(0xff);
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int c = 0; c < kChunksPerBlock; ++c) {
+    const __m512i p = _mm512_load_si512(wp + c * kChunkBytes);
+    for (int s = 0; s < 4; ++s) {
+      const __m512i u = _mm512_and_si512(_mm512_srli_epi16(p, 2 * s), mask3);
+      for (int i = 0; i < 4; ++i) {
+        const __m512i v = _mm512_and_si512(_mm512_srli_epi32(u, 8 * i), ff);
+        _mm512_store_ps(panel + (c * 16 + s * 4 + i) * 16, _mm512_sub_ps(_mm512_cvtepi32_ps(v), one));
+      }
+    }
+  }
+}
+
+template <int MR>
+void MicroF32(const float* panel, const float* x, int64_t ldx, int64_t klen, __m512* acc) {
+  __m512 a[MR];
+  for (int i = 0; i < MR; ++i) a[i] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < klen; ++k) {
+    const __m512 wv = _mm512_load_ps(panel + k * 16);
+    for (int i = 0; i < MR; ++i) a[i] = _mm512_fmadd_ps(_mm512_set1_ps(x[i * ldx + k]), wv, a[i]);
+  }
+  for (int i = 0; i < MR; ++i) acc[i] = a[i];
+}
+
+}  // namespace
+
+void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
+                 int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {
+  int64_t t = t0;
+  for (; t + 2 <= t1; t += 2) RowsI8<2>(w, x, m0, m1, t, y, ldy, alpha, beta);
+  if (t < t1) RowsI8<1>(w, x, m0, m1, t, y, ldy, alpha, beta);
+}
+
+void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
+                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {
+  constexpr int kMr = 8;
+  alignas(64) float panel[256 * 16];
+  const int64_t rows = m1 - m0;
+  // Per-(row, lane) float accumulators across blocks, kept in memory (rows ≤ 64 per call).
+  alignas(64) float facc[64][16];
+  T81_CHECK(rows <= 64);
+  for (int64_t t = t0; t < t1; ++t) {
+    std::memset(facc, 0, sizeof(facc));
+    for (int64_t b = 0; b < w.kb; ++b) {
+      DequantPanel(w, t, b, panel);
+      const __m512 d = _mm512_load_ps(w.scales.data() + (t * w.kb + b) * kTileRows);
+      const int64_t klen = std::min<int64_t>(256, w.k - b * 256);
+      for (int64_t i = 0; i < rows; i += kMr) {
+        __m512 s[kMr];
+        const float* xr = x + (m0 + i) * ldx + b * 256;
+        const int64_t mr = std::min<int64_t>(kMr, rows - i);
+        switch (mr) {
+          case 8: MicroF32<8>(panel, xr, ldx, klen, s); break;
+          case 7: MicroF32<7>(panel, xr, ldx, klen, s); break;
+          case 6: MicroF32<6>(panel, xr, ldx, klen, s); break;
+          case 5: MicroF32<5>(panel, xr, ldx, klen, s); break;
+          case 4: MicroF32<4>(panel, xr, ldx, klen, s); break;
+          case 3: MicroF32<3>(panel, xr, ldx, klen, s); break;
+          case 2: MicroF32<2>(panel, xr, ldx, klen, s); break;
+          default: MicroF32<1>(panel, xr, ldx, klen, s); break;
+        }
+        for (int64_t r = 0; r < mr; ++r)
+          _mm512_store_ps(facc[i + r], _mm512_fmadd_ps(s[r], d, _mm512_load_ps(facc[i + r])));
+      }
+    }
+    const __mmask16 mask = TileMask(w, t);
+    for (int64_t i = 0; i < rows; ++i)
+      Store(_mm512_load_ps(facc[i]), alpha, beta, y + (m0 + i) * ldy + t * kTileRows, mask);
+  }
+}
+
+}  // namespace t81::kernels::avx512

@@ -1,0 +1,122 @@
+// Kernel table selection (CPUID/XGETBV once, T81_ISA override) and the threaded drivers.
+// Compiled without ISA flags: nothing here may execute an AVX instruction.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "t81/base/check.h"
+#include "t81/base/cpu.h"
+#include "t81/kernels/kernels.h"
+
+namespace t81::kernels {
+
+const char* IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+  }
+  return "?";
+}
+
+Result<Isa> ParseIsa(std::string_view s) {
+  for (Isa isa : kAllIsas)
+    if (s == IsaName(isa)) return isa;
+  return Error("unknown ISA '" + std::string(s) + "' (expected scalar, avx2 or avx512)");
+}
+
+bool Supported(Isa isa) {
+  const base::CpuFeatures& f = base::Cpu();
+  switch (isa) {
+    case Isa::kScalar: return true;
+    case Isa::kAvx2: return T81_HAVE_AVX2 && f.avx2;
+    case Isa::kAvx512: return T81_HAVE_AVX512 && f.avx512vnni;
+  }
+  return false;
+}
+
+const KernelTable& ForIsa(Isa isa) {
+  T81_CHECK(Supported(isa), "ISA not supported on this CPU");
+  static const KernelTable kScalar{Isa::kScalar, ref::GemmF32Range, ref::GemmI8Range};
+#if T81_HAVE_AVX2
+  static const KernelTable kAvx2{Isa::kAvx2, avx2::GemmF32Range, avx2::GemmI8Range};
+#endif
+#if T81_HAVE_AVX512
+  static const KernelTable kAvx512{Isa::kAvx512, avx512::GemmF32Range, avx512::GemmI8Range};
+#endif
+  switch (isa) {
+#if T81_HAVE_AVX2
+    case Isa::kAvx2: return kAvx2;
+#endif
+#if T81_HAVE_AVX512
+    case Isa::kAvx512: return kAvx512;
+#endif
+    default: return kScalar;
+  }
+}
+
+namespace {
+const KernelTable& Choose() {
+  Isa best = Isa::kScalar;
+  for (Isa isa : kAllIsas)
+    if (Supported(isa)) best = isa;
+  if (const char* env = std::getenv("T81_ISA"); env && *env) {
+    Result<Isa> want = ParseIsa(env);
+    if (!want.ok()) {
+      std::fprintf(stderr, "t81: T81_ISA: %s; using %s\n", want.status().message().c_str(),
+                   IsaName(best));
+    } else if (!Supported(want.value())) {
+      std::fprintf(stderr, "t81: T81_ISA=%s is not supported by this CPU; using %s\n", env,
+                   IsaName(best));
+    } else {
+      best = want.value();
+    }
+  }
+  return ForIsa(best);
+}
+
+// Work items: (block of up to kMBlock rows of X) x (pair of 16-row tiles of W).
+constexpr int64_t kMBlock = 64;
+constexpr int64_t kTilesPerItem = 2;
+
+template <typename F>
+void ForEachItem(int64_t m, int64_t tiles, F&& f) {
+  const int64_t mb = (m + kMBlock - 1) / kMBlock;
+  const int64_t tb = (tiles + kTilesPerItem - 1) / kTilesPerItem;
+  const int64_t items = mb * tb;
+  if (items <= 0) return;
+  const int threads = int(std::min<int64_t>(omp_get_max_threads(), items));
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t it = 0; it < items; ++it) {
+    const int64_t ti = it / mb, mi = it % mb;  // consecutive items share W tiles
+    f(mi * kMBlock, std::min(m, (mi + 1) * kMBlock), ti * kTilesPerItem,
+      std::min(tiles, (ti + 1) * kTilesPerItem));
+  }
+}
+}  // namespace
+
+const KernelTable& Active() {
+  static const KernelTable& kt = Choose();
+  return kt;
+}
+
+void GemmF32(const KernelTable& kt, const PackedWeights& w, const float* x, int64_t m,
+             int64_t ldx, float* y, int64_t ldy, float alpha, float beta) {
+  T81_CHECK(ldx >= w.k && ldy >= w.n);
+  ForEachItem(m, w.tiles, [&](int64_t m0, int64_t m1, int64_t t0, int64_t t1) {
+    kt.gemm_f32(w, x, ldx, m0, m1, t0, t1, y, ldy, alpha, beta);
+  });
+}
+
+void GemmI8(const KernelTable& kt, const PackedWeights& w, const QuantizedActs& x, float* y,
+            int64_t ldy, float alpha, float beta) {
+  T81_CHECK(x.k == w.k && x.kb == w.kb && ldy >= w.n);
+  ForEachItem(x.m, w.tiles, [&](int64_t m0, int64_t m1, int64_t t0, int64_t t1) {
+    kt.gemm_i8(w, x, m0, m1, t0, t1, y, ldy, alpha, beta);
+  });
+}
+
+}  // namespace t81::kernels

@@ -1,0 +1,114 @@
+// Packed ternary GEMM/GEMV with one kernel table chosen per process.
+//
+//   Y[M×N] = alpha · X[M×K] · Wᵀ + beta · Y        (beta == 0: Y is not read)
+//
+// W (N×K) comes from the quantizer as a quant::TernaryMatrix (TQ1_0 or TQ2_0 blocks: d · t) and is
+// repacked once into the compute layout below. Two activation paths:
+//   f32: X in float32.
+//   i8:  X quantized per row to int8 by absmax (QuantizeActs), integer dot products per 256-block,
+//        one float rescale per block and output (BitNet's a8, llama.cpp's Q8_K idea).
+// The i8 path is bit-identical on every ISA: integer sums are exact and the float epilogue is the
+// same sequence of IEEE operations everywhere (see docs/kernels.md). Results never depend on the
+// thread count: every output element is computed by one thread in a fixed order.
+//
+// Compute layout (owned by the kernel table; ISA-independent):
+//   rows in tiles of 16, K in blocks of 256, a block in 16 chunks of 16 columns, 64 bytes a chunk;
+//   byte 4·r + i of chunk c holds, in bits [2s, 2s+1], u = t + 1 of
+//   row 16·tile + r, column 256·b + 16·c + 4·s + i.
+//   So (chunk >> 2s) & 3 is a vector of 16 rows × 4 consecutive columns: one VPDPBUSD against a
+//   broadcast of 4 activation bytes.
+//   codes: (tiles, kb, 16 chunks, 64 B); scales: (tiles, kb, 16 rows) float (the block's fp16 d).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "t81/base/aligned.h"
+#include "t81/base/status.h"
+#include "t81/quant/tq.h"
+
+namespace t81::kernels {
+
+enum class Isa : uint8_t { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+inline constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512};
+const char* IsaName(Isa isa);
+Result<Isa> ParseIsa(std::string_view s);
+bool Supported(Isa isa);  // compiled in and the CPU/OS can run it
+
+inline constexpr int kTileRows = 16;
+inline constexpr int kChunkBytes = 64;
+inline constexpr int kChunksPerBlock = 16;
+inline constexpr int kTileBlockBytes = kChunkBytes * kChunksPerBlock;  // 1024
+
+struct PackedWeights {
+  int64_t n = 0, k = 0;      // W is (n, k)
+  int64_t kb = 0, tiles = 0; // 256-blocks per row; 16-row tiles
+  base::AlignedVector<uint8_t> codes;  // (tiles, kb, 16, 64)
+  base::AlignedVector<float> scales;   // (tiles, kb, 16)
+};
+
+// Repack W into the compute layout (rows padded to 16 with t = 0, d = 0).
+PackedWeights Repack(const quant::TernaryMatrix& w);
+// The trit at (row, col) of the compute layout, and the scale of (row, block).
+int8_t PackedTrit(const PackedWeights& w, int64_t row, int64_t col);
+float PackedScale(const PackedWeights& w, int64_t row, int64_t block);
+// unpack(repack(w)): trits (n, k) and block scales (n, kb).
+void UnpackPacked(const PackedWeights& w, int8_t* trits, float* block_scales);
+
+// X quantized per row: q = round_half_even(x · 127 / absmax), |q| ≤ 127, zero-padded to kb·256.
+struct QuantizedActs {
+  int64_t m = 0, k = 0, kb = 0;
+  base::AlignedVector<int8_t> q;  // (m, kb·256)
+  std::vector<float> scale;       // (m) absmax / 127
+  std::vector<int32_t> bsum;      // (m, kb) sum of q over each 256-block
+};
+// x: (m, k) with row stride ldx.
+void QuantizeActs(const float* x, int64_t m, int64_t k, int64_t ldx, QuantizedActs* out);
+
+// Range kernels: rows [m0, m1) of X, tiles [t0, t1) of W; single-threaded.
+using GemmF32RangeFn = void (*)(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0,
+                                int64_t m1, int64_t t0, int64_t t1, float* y, int64_t ldy,
+                                float alpha, float beta);
+using GemmI8RangeFn = void (*)(const PackedWeights& w, const QuantizedActs& x, int64_t m0,
+                               int64_t m1, int64_t t0, int64_t t1, float* y, int64_t ldy,
+                               float alpha, float beta);
+
+struct KernelTable {
+  Isa isa;
+  GemmF32RangeFn gemm_f32;
+  GemmI8RangeFn gemm_i8;
+};
+
+// The table for this process: the best supported ISA, or T81_ISA=scalar|avx2|avx512.
+// An unsupported or unknown T81_ISA is reported once on stderr and the best ISA is used.
+const KernelTable& Active();
+const KernelTable& ForIsa(Isa isa);  // T81_CHECK(Supported(isa))
+
+// Multi-threaded drivers (OpenMP, base::SetNumThreads). x: (m, w.k) row stride ldx;
+// y: (m, w.n) row stride ldy.
+void GemmF32(const KernelTable& kt, const PackedWeights& w, const float* x, int64_t m,
+             int64_t ldx, float* y, int64_t ldy, float alpha = 1.0f, float beta = 0.0f);
+void GemmI8(const KernelTable& kt, const PackedWeights& w, const QuantizedActs& x, float* y,
+            int64_t ldy, float alpha = 1.0f, float beta = 0.0f);
+
+namespace ref {
+void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
+                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
+void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
+                 int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
+}  // namespace ref
+namespace avx2 {
+void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
+                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
+void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
+                 int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
+}  // namespace avx2
+namespace avx512 {
+void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
+                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
+void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
+                 int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
+}  // namespace avx512
+
+}  // namespace t81::kernels

@@ -1,0 +1,98 @@
+// Repack (TQ blocks -> compute layout), its accessors, and per-row int8 activation quantization.
+// ISA-independent: compiled once without ISA flags, shared by every kernel path.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "t81/base/check.h"
+#include "t81/kernels/kernels.h"
+
+namespace t81::kernels {
+namespace {
+inline size_t CodeByte(const PackedWeights& w, int64_t row, int64_t col, int* shift) {
+  const int64_t tile = row / kTileRows, r = row % kTileRows;
+  const int64_t b = col / quant::kBlock, kk = col % quant::kBlock;
+  const int64_t c = kk / 16, s = (kk % 16) / 4, i = kk % 4;
+  *shift = int(2 * s);
+  return size_t(((tile * w.kb + b) * kChunksPerBlock + c) * kChunkBytes + 4 * r + i);
+}
+}  // namespace
+
+PackedWeights Repack(const quant::TernaryMatrix& m) {
+  PackedWeights w;
+  w.n = m.rows;
+  w.k = m.cols;
+  w.kb = m.blocks_per_row();
+  w.tiles = (m.rows + kTileRows - 1) / kTileRows;
+  // u = 1 (t = 0) everywhere: padding rows and columns contribute nothing.
+  w.codes.assign(size_t(w.tiles * w.kb * kTileBlockBytes), 0x55);
+  w.scales.assign(size_t(w.tiles * w.kb * kTileRows), 0.0f);
+  std::vector<int8_t> trits(size_t(m.rows * m.cols));
+  std::vector<float> scales(size_t(m.rows * w.kb));
+  quant::UnpackTernary(m, trits.data(), scales.data());
+  for (int64_t row = 0; row < m.rows; ++row) {
+    for (int64_t b = 0; b < w.kb; ++b)
+      w.scales[size_t(((row / kTileRows) * w.kb + b) * kTileRows + row % kTileRows)] =
+          scales[size_t(row * w.kb + b)];
+    for (int64_t col = 0; col < m.cols; ++col) {
+      int shift;
+      uint8_t& byte = w.codes[CodeByte(w, row, col, &shift)];
+      const uint8_t u = uint8_t(trits[size_t(row * m.cols + col)] + 1);
+      byte = uint8_t((byte & ~(3 << shift)) | (u << shift));
+    }
+  }
+  return w;
+}
+
+int8_t PackedTrit(const PackedWeights& w, int64_t row, int64_t col) {
+  int shift;
+  const uint8_t byte = w.codes[CodeByte(w, row, col, &shift)];
+  return int8_t(((byte >> shift) & 3) - 1);
+}
+
+float PackedScale(const PackedWeights& w, int64_t row, int64_t block) {
+  return w.scales[size_t(((row / kTileRows) * w.kb + block) * kTileRows + row % kTileRows)];
+}
+
+void UnpackPacked(const PackedWeights& w, int8_t* trits, float* block_scales) {
+  for (int64_t row = 0; row < w.n; ++row) {
+    for (int64_t col = 0; col < w.k; ++col) trits[row * w.k + col] = PackedTrit(w, row, col);
+    for (int64_t b = 0; b < w.kb; ++b) block_scales[row * w.kb + b] = PackedScale(w, row, b);
+  }
+}
+
+void QuantizeActs(const float* x, int64_t m, int64_t k, int64_t ldx, QuantizedActs* out) {
+  out->m = m;
+  out->k = k;
+  out->kb = quant::BlocksPerRow(k);
+  const int64_t kp = out->kb * quant::kBlock;
+  out->q.resize(size_t(m * kp));
+  out->scale.resize(size_t(m));
+  out->bsum.resize(size_t(m * out->kb));
+  // Rows are independent: each is computed whole by one thread, so results do not depend on
+  // the thread count. Small problems stay on the calling thread.
+#pragma omp parallel for schedule(static) if (m * k >= (1 << 16))
+  for (int64_t i = 0; i < m; ++i) {
+    const float* xr = x + i * ldx;
+    int8_t* q = out->q.data() + i * kp;
+    int32_t* bs = out->bsum.data() + i * out->kb;
+    float amax = 0.0f;
+    for (int64_t j = 0; j < k; ++j) amax = std::max(amax, std::fabs(xr[j]));
+    const float inv = amax == 0.0f ? 0.0f : 127.0f / amax;
+    out->scale[size_t(i)] = amax / 127.0f;
+    // Round half to even: adding and subtracting 1.5·2^23 rounds any |v| ≤ 127 in the default
+    // rounding mode (no libm call, vectorizes; -ffp-contract=off keeps the two operations).
+    for (int64_t j = 0; j < k; ++j) {
+      const float v = std::clamp(xr[j] * inv, -127.0f, 127.0f);
+      q[j] = int8_t(int((v + 12582912.0f) - 12582912.0f));
+    }
+    std::fill(q + k, q + kp, int8_t(0));
+    for (int64_t b = 0; b < out->kb; ++b) {
+      int32_t s = 0;
+      for (int64_t j = b * quant::kBlock; j < (b + 1) * quant::kBlock; ++j) s += q[j];
+      bs[b] = s;
+    }
+  }
+}
+
+}  // namespace t81::kernels

@@ -1,0 +1,59 @@
+// Scalar reference kernels: the specification every SIMD path is tested against.
+// Plain loops over PackedTrit/PackedScale; never optimized.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "t81/kernels/kernels.h"
+
+namespace t81::kernels::ref {
+
+// f32 path: per output, per block: s = Σ_k t·x (k ascending), acc = fma(s, d, acc);
+// y = alpha·acc (+ beta·y).
+void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
+                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {
+  const int64_t n1 = std::min(w.n, t1 * kTileRows);
+  for (int64_t i = m0; i < m1; ++i) {
+    const float* xr = x + i * ldx;
+    for (int64_t n = t0 * kTileRows; n < n1; ++n) {
+      float acc = 0.0f;
+      for (int64_t b = 0; b < w.kb; ++b) {
+        float s = 0.0f;
+        const int64_t k1 = std::min(w.k, (b + 1) * quant::kBlock);
+        for (int64_t k = b * quant::kBlock; k < k1; ++k) s += float(PackedTrit(w, n, k)) * xr[k];
+        acc = std::fma(s, PackedScale(w, n, b), acc);
+      }
+      const float r = alpha * acc;
+      float& out = y[i * ldy + n];
+      out = beta == 0.0f ? r : std::fma(beta, out, r);
+    }
+  }
+}
+
+// i8 path (the exact contract every ISA reproduces bit for bit):
+//   isum_b = Σ_k (t+1)·q over block b;  acc = fma(float(isum_b - bsum_b), d_b, acc), b ascending;
+//   r = acc · (alpha · scale_m);  y = beta == 0 ? r : fma(beta, y, r).
+void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
+                 int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {
+  const int64_t n1 = std::min(w.n, t1 * kTileRows);
+  const int64_t kp = x.kb * quant::kBlock;
+  for (int64_t i = m0; i < m1; ++i) {
+    const int8_t* q = x.q.data() + i * kp;
+    const float as = alpha * x.scale[size_t(i)];
+    for (int64_t n = t0 * kTileRows; n < n1; ++n) {
+      float acc = 0.0f;
+      for (int64_t b = 0; b < w.kb; ++b) {
+        int32_t isum = 0;
+        for (int64_t k = b * quant::kBlock; k < (b + 1) * quant::kBlock; ++k) {
+          isum += (PackedTrit(w, n, k) + 1) * int32_t(q[k]);  // padding: t = 0, q = 0
+        }
+        acc = std::fma(float(isum - x.bsum[size_t(i * x.kb + b)]), PackedScale(w, n, b), acc);
+      }
+      const float r = acc * as;
+      float& out = y[i * ldy + n];
+      out = beta == 0.0f ? r : std::fma(beta, out, r);
+    }
+  }
+}
+
+}  // namespace t81::kernels::ref

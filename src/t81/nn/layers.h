@@ -1,0 +1,30 @@
+// Layers as Forward/Backward functions over plain buffers (llm.c style): outputs first, then
+// inputs, then sizes. Backward functions accumulate (+=) into d-prefixed gradients; callers zero
+// them once per step. B = batch rows, C = input features, OC = output features, V = classes.
+#pragma once
+
+#include <cstdint>
+
+namespace t81::nn {
+
+// out (B, OC) = inp (B, C) · weight (OC, C)ᵀ + bias (OC). bias may be null. OpenBLAS sgemm.
+void LinearForward(float* out, const float* inp, const float* weight, const float* bias, int64_t B,
+                   int64_t C, int64_t OC);
+// dinp (B, C) += dout · weight;  dweight (OC, C) += doutᵀ · inp;  dbias (OC) += Σ_rows dout.
+// dinp and dbias may be null (not needed).
+void LinearBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                    const float* weight, int64_t B, int64_t C, int64_t OC);
+
+// out (n) = max(inp, 0). out may alias inp.
+void ReluForward(float* out, const float* inp, int64_t n);
+// dinp (n) += dout where out > 0.
+void ReluBackward(float* dinp, const float* dout, const float* out, int64_t n);
+
+// probs (B, V) = softmax(logits); returns the mean cross-entropy over rows (double accumulation).
+double SoftmaxCrossEntropyForward(float* probs, const float* logits, const int32_t* labels,
+                                  int64_t B, int64_t V);
+// dlogits (B, V) += (probs - onehot(labels)) · scale  (scale = 1/B for a mean loss).
+void SoftmaxCrossEntropyBackward(float* dlogits, const float* probs, const int32_t* labels,
+                                 int64_t B, int64_t V, float scale);
+
+}  // namespace t81::nn

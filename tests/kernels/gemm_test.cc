@@ -1,0 +1,172 @@
+// Every kernel path the CPU has against the scalar reference, and the reference against a plain
+// float matmul of the dequantized weights.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+#include "t81/base/rng.h"
+#include "t81/base/threads.h"
+#include "t81/kernels/kernels.h"
+
+namespace t81::kernels {
+namespace {
+
+struct Problem {
+  quant::TernaryMatrix tm;
+  PackedWeights w;
+  std::vector<float> wd;  // dequantized (n, k)
+  std::vector<float> x;   // (m, ldx)
+  int64_t m, n, k, ldx;
+};
+
+Problem Make(int64_t m, int64_t n, int64_t k, quant::TqFormat fmt, quant::Granularity g,
+             uint64_t seed) {
+  Problem p;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.ldx = k + 3;  // a row stride that is not the row length
+  base::Rng rng(seed);
+  std::vector<float> w(size_t(n * k));
+  for (float& v : w) v = float(rng.Normal() * 0.05);
+  p.tm = quant::QuantizeMatrix(w.data(), n, k, g, 0.45f, fmt);
+  p.w = Repack(p.tm);
+  p.wd.resize(w.size());
+  quant::Dequantize(p.tm, p.wd.data());
+  p.x.resize(size_t(m * p.ldx));
+  for (float& v : p.x) v = float(rng.Normal());
+  return p;
+}
+
+TEST(Repack, UnpackOfRepackEqualsUnpack) {
+  for (auto fmt : {quant::TqFormat::kTq1_0, quant::TqFormat::kTq2_0}) {
+    const Problem p = Make(1, 37, 1000, fmt, quant::Granularity::kBlock, 5);
+    std::vector<int8_t> t1(size_t(p.n * p.k)), t2(t1.size());
+    std::vector<float> s1(size_t(p.n * p.w.kb)), s2(s1.size());
+    quant::UnpackTernary(p.tm, t1.data(), s1.data());
+    UnpackPacked(p.w, t2.data(), s2.data());
+    EXPECT_EQ(t1, t2);
+    EXPECT_EQ(s1, s2);
+    // padding rows and columns hold t = 0
+    EXPECT_EQ(PackedTrit(p.w, 40, 5), 0);
+    EXPECT_EQ(PackedTrit(p.w, 3, 1020), 0);
+  }
+}
+
+TEST(QuantizeActs, RoundsPerRowAbsmax) {
+  const std::vector<float> x = {0.0f, 1.0f, -2.0f, 0.5f, /*row 1*/ 0.0f, 0.0f, 0.0f, 0.0f};
+  QuantizedActs q;
+  QuantizeActs(x.data(), 2, 4, 4, &q);
+  EXPECT_EQ(q.kb, 1);
+  EXPECT_FLOAT_EQ(q.scale[0], 2.0f / 127.0f);
+  EXPECT_EQ(q.q[0], 0);
+  EXPECT_EQ(q.q[1], 64);  // 63.5 rounds to even
+  EXPECT_EQ(q.q[2], -127);
+  EXPECT_EQ(q.q[3], 32);  // 31.75
+  EXPECT_EQ(q.bsum[0], 0 + 64 - 127 + 32);
+  EXPECT_EQ(q.scale[1], 0.0f);
+  EXPECT_EQ(q.bsum[1], 0);
+}
+
+// Reference vs float matmul of dequantized W: the f32 path within a bound derived from K and the
+// magnitudes; the i8 path within the int8 activation rounding bound.
+TEST(Reference, MatchesDequantizedMatmul) {
+  const Problem p = Make(5, 21, 700, quant::TqFormat::kTq2_0, quant::Granularity::kRow, 9);
+  std::vector<float> yf(size_t(p.m * p.n)), yi(yf.size());
+  const KernelTable& kt = ForIsa(Isa::kScalar);
+  GemmF32(kt, p.w, p.x.data(), p.m, p.ldx, yf.data(), p.n);
+  QuantizedActs q;
+  QuantizeActs(p.x.data(), p.m, p.k, p.ldx, &q);
+  GemmI8(kt, p.w, q, yi.data(), p.n);
+  for (int64_t i = 0; i < p.m; ++i)
+    for (int64_t j = 0; j < p.n; ++j) {
+      double exact = 0, mag = 0, wabs = 0;
+      float amax = 0;
+      for (int64_t k = 0; k < p.k; ++k) {
+        exact += double(p.wd[j * p.k + k]) * p.x[i * p.ldx + k];
+        mag += std::fabs(double(p.wd[j * p.k + k]) * p.x[i * p.ldx + k]);
+        wabs += std::fabs(p.wd[j * p.k + k]);
+        amax = std::max(amax, std::fabs(p.x[i * p.ldx + k]));
+      }
+      const double eps = 6e-8;
+      EXPECT_NEAR(yf[i * p.n + j], exact, 2.0 * (p.k + 4) * eps * mag + 1e-6);
+      // int8: each activation is off by at most half a step (amax/254), plus float rounding.
+      EXPECT_NEAR(yi[i * p.n + j], exact, wabs * amax / 254.0 + 2.0 * (p.k + 4) * eps * mag + 1e-5);
+    }
+}
+
+using Shape = std::tuple<int, int, int>;  // m, n, k
+class KernelVsRef : public ::testing::TestWithParam<std::tuple<Isa, Shape>> {};
+
+TEST_P(KernelVsRef, AllPathsAgree) {
+  const auto [isa, shape] = GetParam();
+  if (!Supported(isa)) GTEST_SKIP() << IsaName(isa) << " not supported here";
+  const auto [m, n, k] = shape;
+  const KernelTable& kt = ForIsa(isa);
+  const KernelTable& rt = ForIsa(Isa::kScalar);
+  for (auto g : {quant::Granularity::kTensor, quant::Granularity::kBlock}) {
+    const Problem p = Make(m, n, k, quant::TqFormat::kTq2_0, g, uint64_t(m * 131 + n * 7 + k));
+    QuantizedActs q;
+    QuantizeActs(p.x.data(), p.m, p.k, p.ldx, &q);
+    for (auto [alpha, beta] : {std::pair{1.0f, 0.0f}, {0.5f, 1.0f}, {-2.0f, 0.25f}}) {
+      const int64_t ldy = n + 5;
+      std::vector<float> y0(size_t(m * ldy)), y1, yr, yf;
+      base::Rng rng(1);
+      for (float& v : y0) v = float(rng.Normal());
+      if (beta == 0.0f) std::fill(y0.begin(), y0.end(), NAN);  // beta = 0 must not read Y
+      yr = y0;
+      y1 = y0;
+      GemmI8(rt, p.w, q, yr.data(), ldy, alpha, beta);
+      GemmI8(kt, p.w, q, y1.data(), ldy, alpha, beta);
+      for (size_t i = 0; i < y1.size(); ++i) {
+        if (int64_t(i % ldy) >= n) {  // outside the output: untouched
+          ASSERT_TRUE(std::isnan(y1[i]) ? std::isnan(y0[i]) : y1[i] == y0[i]);
+          continue;
+        }
+        ASSERT_EQ(y1[i], yr[i]) << "i8 " << IsaName(isa) << " at " << i;  // exact
+      }
+      yf = y0;
+      y1 = y0;
+      GemmF32(rt, p.w, p.x.data(), p.m, p.ldx, yf.data(), ldy, alpha, beta);
+      GemmF32(kt, p.w, p.x.data(), p.m, p.ldx, y1.data(), ldy, alpha, beta);
+      for (size_t i = 0; i < y1.size(); ++i) {
+        if (int64_t(i % ldy) >= n) continue;
+        // Same summation order (k ascending per block, fma per block): equal up to the
+        // bound of K float additions, which in practice is 0.
+        const double tol = 1e-6 * k * (std::fabs(yf[i]) + 1.0);
+        ASSERT_NEAR(y1[i], yf[i], tol) << "f32 " << IsaName(isa) << " at " << i;
+      }
+    }
+  }
+}
+
+std::string ShapeName(const ::testing::TestParamInfo<std::tuple<Isa, Shape>>& info) {
+  const Shape& s = std::get<1>(info.param);
+  return std::string(IsaName(std::get<0>(info.param))) + "_m" + std::to_string(std::get<0>(s)) +
+         "_n" + std::to_string(std::get<1>(s)) + "_k" + std::to_string(std::get<2>(s));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, KernelVsRef,
+    ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                       ::testing::Values(Shape{1, 16, 256}, Shape{3, 33, 768}, Shape{17, 50, 1000},
+                                         Shape{128, 40, 256}, Shape{1, 10, 784},
+                                         Shape{70, 7, 1000}, Shape{9, 100, 512})),
+    ShapeName);
+
+TEST(Threads, ResultIndependentOfThreadCount) {
+  const Problem p = Make(33, 70, 1000, quant::TqFormat::kTq2_0, quant::Granularity::kBlock, 4);
+  QuantizedActs q;
+  QuantizeActs(p.x.data(), p.m, p.k, p.ldx, &q);
+  std::vector<float> a(size_t(p.m * p.n)), b(a.size());
+  base::SetNumThreads(1);
+  GemmI8(Active(), p.w, q, a.data(), p.n);
+  base::SetNumThreads(2);
+  GemmI8(Active(), p.w, q, b.data(), p.n);
+  EXPECT_EQ(a, b);
+}
+
+}  // namespace
+}  // namespace t81::kernels
