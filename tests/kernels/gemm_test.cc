@@ -70,6 +70,33 @@ TEST(QuantizeActs, RoundsPerRowAbsmax) {
   EXPECT_EQ(q.bsum[1], 0);
 }
 
+class QuantizeRowIsa : public ::testing::TestWithParam<Isa> {};
+
+// Every ISA's activation quantizer gives the reference's bytes, scales and block sums exactly,
+// including ties (x·127/amax = n + 0.5), tails and all-zero rows.
+TEST_P(QuantizeRowIsa, MatchesReferenceExactly) {
+  const Isa isa = GetParam();
+  if (!Supported(isa)) GTEST_SKIP() << IsaName(isa) << " not supported here";
+  base::Rng rng(11);
+  for (int64_t k : {1, 7, 16, 255, 256, 300, 784, 1000}) {
+    std::vector<float> x(size_t(3 * k));
+    for (float& v : x) v = float(rng.Normal() * 3.0);
+    for (int64_t j = 0; j < k; ++j) x[size_t(k + j)] = float((j % 255) - 127) * 0.5f;  // ties
+    x[size_t(k)] = 127.0f;                                                          // amax 127
+    std::fill(x.begin() + 2 * k, x.end(), 0.0f);
+    QuantizedActs a, b;
+    QuantizeActs(ForIsa(Isa::kScalar), x.data(), 3, k, k, &a);
+    QuantizeActs(ForIsa(isa), x.data(), 3, k, k, &b);
+    EXPECT_EQ(a.q, b.q) << "k=" << k;
+    EXPECT_EQ(a.scale, b.scale) << "k=" << k;
+    EXPECT_EQ(a.bsum, b.bsum) << "k=" << k;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, QuantizeRowIsa,
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                         [](const auto& info) { return std::string(IsaName(info.param)); });
+
 // Reference vs float matmul of dequantized W: the f32 path within a bound derived from K and the
 // magnitudes; the i8 path within the int8 activation rounding bound.
 TEST(Reference, MatchesDequantizedMatmul) {

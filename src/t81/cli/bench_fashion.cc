@@ -7,6 +7,8 @@
 #include <numeric>
 #include <thread>
 
+#include <unistd.h>
+
 #include "t81/base/rng.h"
 #include "t81/base/threads.h"
 #include "t81/base/timer.h"
@@ -72,6 +74,7 @@ double Train(models::Classifier& model, const data::Dataset& train, int64_t n, i
   std::vector<int32_t> yb(static_cast<size_t>(batch));
   const int64_t steps = (n + batch - 1) / batch;
   const double t_start = base::NowSeconds();
+  const bool tty = isatty(2);
   for (int e = 0; e < epochs; ++e) {
     std::iota(order.begin(), order.end(), 0);
     for (int64_t i = n - 1; i > 0; --i) std::swap(order[size_t(i)], order[rng.Below(uint64_t(i + 1))]);
@@ -90,15 +93,15 @@ double Train(models::Classifier& model, const data::Dataset& train, int64_t n, i
       step_opt.lr = float(opt.lr * 0.5 * (1.0 + std::cos(3.141592653589793 * progress)));
       loss_sum += model.TrainStep(xb.data(), yb.data(), B, step_opt, qat) * double(B);
       seen += B;
-      if ((s + 1) % 100 == 0 || s + 1 == steps) {
+      // On a terminal the line updates in place; in a log, one line per epoch.
+      if ((tty && (s + 1) % 50 == 0) || s + 1 == steps) {
         const double el = base::NowSeconds() - t_start;
         const double done = double(e * steps + s + 1) / double(epochs * steps);
-        std::fprintf(stderr, "\r[%s] epoch %d/%d step %lld/%lld loss %.4f  %.1fs elapsed, ETA %.1fs   ",
-                     label, e + 1, epochs, (long long)(s + 1), (long long)steps, loss_sum / double(seen),
-                     el, el / done - el);
+        std::fprintf(stderr, "%s[%s] epoch %d/%d step %lld/%lld loss %.4f  %.1fs elapsed, ETA %.1fs   %s",
+                     tty ? "\r" : "", label, e + 1, epochs, (long long)(s + 1), (long long)steps,
+                     loss_sum / double(seen), el, el / done - el, s + 1 == steps ? "\n" : "");
       }
     }
-    std::fprintf(stderr, "\n");
   }
   return base::NowSeconds() - t_start;
 }

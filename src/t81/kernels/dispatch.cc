@@ -40,12 +40,14 @@ bool Supported(Isa isa) {
 
 const KernelTable& ForIsa(Isa isa) {
   T81_CHECK(Supported(isa), "ISA not supported on this CPU");
-  static const KernelTable kScalar{Isa::kScalar, ref::GemmF32Range, ref::GemmI8Range};
+  static const KernelTable kScalar{Isa::kScalar, ref::GemmF32Range, ref::GemmI8Range, ref::QuantizeRow};
 #if T81_HAVE_AVX2
-  static const KernelTable kAvx2{Isa::kAvx2, avx2::GemmF32Range, avx2::GemmI8Range};
+  static const KernelTable kAvx2{Isa::kAvx2, avx2::GemmF32Range, avx2::GemmI8Range,
+                                 avx2::QuantizeRow};
 #endif
 #if T81_HAVE_AVX512
-  static const KernelTable kAvx512{Isa::kAvx512, avx512::GemmF32Range, avx512::GemmI8Range};
+  static const KernelTable kAvx512{Isa::kAvx512, avx512::GemmF32Range, avx512::GemmI8Range,
+                                   avx512::QuantizeRow};
 #endif
   switch (isa) {
 #if T81_HAVE_AVX2

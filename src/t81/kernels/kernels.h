@@ -63,8 +63,10 @@ struct QuantizedActs {
   std::vector<float> scale;       // (m) absmax / 127
   std::vector<int32_t> bsum;      // (m, kb) sum of q over each 256-block
 };
-// x: (m, k) with row stride ldx.
-void QuantizeActs(const float* x, int64_t m, int64_t k, int64_t ldx, QuantizedActs* out);
+// One row: q (kp = kb·256 bytes, zero-padded), *scale, bsum (kb). Every ISA gives identical bytes
+// (exact max, one IEEE multiply, clamp, round half to even). NaN inputs give unspecified q.
+using QuantizeRowFn = void (*)(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale,
+                               int32_t* bsum);
 
 // Range kernels: rows [m0, m1) of X, tiles [t0, t1) of W; single-threaded.
 using GemmF32RangeFn = void (*)(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0,
@@ -78,12 +80,20 @@ struct KernelTable {
   Isa isa;
   GemmF32RangeFn gemm_f32;
   GemmI8RangeFn gemm_i8;
+  QuantizeRowFn quantize_row;
 };
 
 // The table for this process: the best supported ISA, or T81_ISA=scalar|avx2|avx512.
 // An unsupported or unknown T81_ISA is reported once on stderr and the best ISA is used.
 const KernelTable& Active();
 const KernelTable& ForIsa(Isa isa);  // T81_CHECK(Supported(isa))
+
+// x: (m, k) with row stride ldx, quantized row by row (threaded over rows).
+void QuantizeActs(const KernelTable& kt, const float* x, int64_t m, int64_t k, int64_t ldx,
+                  QuantizedActs* out);
+inline void QuantizeActs(const float* x, int64_t m, int64_t k, int64_t ldx, QuantizedActs* out) {
+  QuantizeActs(Active(), x, m, k, ldx, out);
+}
 
 // Multi-threaded drivers (OpenMP, base::SetNumThreads). x: (m, w.k) row stride ldx;
 // y: (m, w.n) row stride ldy.
@@ -93,18 +103,21 @@ void GemmI8(const KernelTable& kt, const PackedWeights& w, const QuantizedActs& 
             int64_t ldy, float alpha = 1.0f, float beta = 0.0f);
 
 namespace ref {
+void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
 void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
                   int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
 void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
 }  // namespace ref
 namespace avx2 {
+void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
 void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
                   int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
 void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
 }  // namespace avx2
 namespace avx512 {
+void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
 void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
                   int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
 void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,

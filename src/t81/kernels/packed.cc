@@ -61,7 +61,8 @@ void UnpackPacked(const PackedWeights& w, int8_t* trits, float* block_scales) {
   }
 }
 
-void QuantizeActs(const float* x, int64_t m, int64_t k, int64_t ldx, QuantizedActs* out) {
+void QuantizeActs(const KernelTable& kt, const float* x, int64_t m, int64_t k, int64_t ldx,
+                  QuantizedActs* out) {
   out->m = m;
   out->k = k;
   out->kb = quant::BlocksPerRow(k);
@@ -69,30 +70,12 @@ void QuantizeActs(const float* x, int64_t m, int64_t k, int64_t ldx, QuantizedAc
   out->q.resize(size_t(m * kp));
   out->scale.resize(size_t(m));
   out->bsum.resize(size_t(m * out->kb));
-  // Rows are independent: each is computed whole by one thread, so results do not depend on
+  // Rows are independent and each is quantized whole by one thread: results do not depend on
   // the thread count. Small problems stay on the calling thread.
-#pragma omp parallel for schedule(static) if (m * k >= (1 << 16))
-  for (int64_t i = 0; i < m; ++i) {
-    const float* xr = x + i * ldx;
-    int8_t* q = out->q.data() + i * kp;
-    int32_t* bs = out->bsum.data() + i * out->kb;
-    float amax = 0.0f;
-    for (int64_t j = 0; j < k; ++j) amax = std::max(amax, std::fabs(xr[j]));
-    const float inv = amax == 0.0f ? 0.0f : 127.0f / amax;
-    out->scale[size_t(i)] = amax / 127.0f;
-    // Round half to even: adding and subtracting 1.5·2^23 rounds any |v| ≤ 127 in the default
-    // rounding mode (no libm call, vectorizes; -ffp-contract=off keeps the two operations).
-    for (int64_t j = 0; j < k; ++j) {
-      const float v = std::clamp(xr[j] * inv, -127.0f, 127.0f);
-      q[j] = int8_t(int((v + 12582912.0f) - 12582912.0f));
-    }
-    std::fill(q + k, q + kp, int8_t(0));
-    for (int64_t b = 0; b < out->kb; ++b) {
-      int32_t s = 0;
-      for (int64_t j = b * quant::kBlock; j < (b + 1) * quant::kBlock; ++j) s += q[j];
-      bs[b] = s;
-    }
-  }
+#pragma omp parallel for schedule(static) if (m * k >= (1 << 18))
+  for (int64_t i = 0; i < m; ++i)
+    kt.quantize_row(x + i * ldx, k, kp, out->q.data() + i * kp, &out->scale[size_t(i)],
+                    out->bsum.data() + i * out->kb);
 }
 
 }  // namespace t81::kernels

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "t81/kernels/kernels.h"
@@ -118,6 +119,43 @@ void MicroF32(const float* panel, const float* x, int64_t ldx, int64_t klen, flo
 }
 
 }  // namespace
+
+void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum) {
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 vmax = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 8 <= k; j += 8) vmax = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + j), absmask), vmax);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, vmax);
+  float amax = 0.0f;
+  for (float v : lanes) amax = std::max(amax, v);
+  for (; j < k; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float inv = amax == 0.0f ? 0.0f : 127.0f / amax;
+  *scale = amax / 127.0f;
+  const __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  alignas(32) float tail[8];
+  for (int64_t b = 0; b < kp / 256; ++b) {
+    __m256i sum = _mm256_setzero_si256();
+    for (j = b * 256; j < (b + 1) * 256; j += 8) {
+      __m256 xv;
+      if (j + 8 <= k) {
+        xv = _mm256_loadu_ps(x + j);
+      } else {
+        for (int t = 0; t < 8; ++t) tail[t] = j + t < k ? x[j + t] : 0.0f;
+        xv = _mm256_load_ps(tail);
+      }
+      const __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(xv, vinv), lo), hi);
+      const __m256i iv = _mm256_cvtps_epi32(v);  // round half to even (default MXCSR)
+      sum = _mm256_add_epi32(sum, iv);
+      const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(iv), _mm256_extracti128_si256(iv, 1));
+      const __m128i bytes = _mm_packs_epi16(w, w);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(q + j), bytes);
+    }
+    alignas(32) int32_t s8[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(s8), sum);
+    bsum[b] = s8[0] + s8[1] + s8[2] + s8[3] + s8[4] + s8[5] + s8[6] + s8[7];
+  }
+}
 
 void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {

@@ -121,6 +121,31 @@ void MicroF32(const float* panel, const float* x, int64_t ldx, int64_t klen, __m
 
 }  // namespace
 
+void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum) {
+  __m512 vmax = _mm512_setzero_ps();
+  for (int64_t j = 0; j < k; j += 16) {
+    const __mmask16 m = k - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (k - j)) - 1);
+    vmax = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + j)), vmax);  // NaN: keeps vmax
+  }
+  const float amax = _mm512_reduce_max_ps(vmax);
+  const float inv = amax == 0.0f ? 0.0f : 127.0f / amax;
+  *scale = amax / 127.0f;
+  const __m512 vinv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  for (int64_t b = 0; b < kp / 256; ++b) {
+    __m512i sum = _mm512_setzero_si512();
+    for (int64_t j = b * 256; j < (b + 1) * 256; j += 16) {
+      const int64_t left = k - j;
+      const __mmask16 m = left >= 16 ? __mmask16(0xffff) : left <= 0 ? 0 : __mmask16((1u << left) - 1);
+      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + j), vinv);
+      v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+      const __m512i iv = _mm512_cvtps_epi32(v);  // round half to even (default MXCSR)
+      sum = _mm512_add_epi32(sum, iv);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + j), _mm512_cvtepi32_epi8(iv));
+    }
+    bsum[b] = _mm512_reduce_add_epi32(sum);
+  }
+}
+
 void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {
   int64_t t = t0;

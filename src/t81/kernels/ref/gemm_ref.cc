@@ -8,6 +8,25 @@
 
 namespace t81::kernels::ref {
 
+void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum) {
+  float amax = 0.0f;
+  for (int64_t j = 0; j < k; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float inv = amax == 0.0f ? 0.0f : 127.0f / amax;
+  *scale = amax / 127.0f;
+  // Round half to even: adding and subtracting 1.5·2^23 rounds any |v| ≤ 127 exactly as the
+  // default rounding mode (CVTPS2DQ) does.
+  for (int64_t j = 0; j < k; ++j) {
+    const float v = std::clamp(x[j] * inv, -127.0f, 127.0f);
+    q[j] = int8_t(int((v + 12582912.0f) - 12582912.0f));
+  }
+  std::fill(q + k, q + kp, int8_t(0));
+  for (int64_t b = 0; b < kp / quant::kBlock; ++b) {
+    int32_t s = 0;
+    for (int64_t j = b * quant::kBlock; j < (b + 1) * quant::kBlock; ++j) s += q[j];
+    bsum[b] = s;
+  }
+}
+
 // f32 path: per output, per block: s = Σ_k t·x (k ascending), acc = fma(s, d, acc);
 // y = alpha·acc (+ beta·y).
 void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job: sets up (scripts/setup.sh), then runs the benchmark suite on its default data and
+# prints each table. Results are appended to benchmarks/*.csv and written to benchmarks/*.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+T81=${T81_BUILD_DIR:-build}/src/t81
+mkdir -p benchmarks
+echo "== Benchmark 1: Fashion-MNIST FP32 / PTQ / QAT (seed settings) =="
+"$T81" bench fashion-mnist --batch-size 128 --fp32-epochs 3 --qat-epochs 3 --threshold 0.45 \
+  --device cpu --output benchmarks/quantization_runs.csv
+echo
+echo "== Benchmark 1: Fashion-MNIST, mlp =="
+"$T81" bench fashion-mnist --model mlp --output benchmarks/quantization_runs.csv

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what t81 needs from Debian packages (only what is missing) and builds it into build/.
+# Idempotent; run as root on Debian 12 (uses sudo when not root and sudo exists).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(g++ cmake ninja-build pkg-config zlib1g-dev nlohmann-json3-dev libcli11-dev libopenblas-dev
+      libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO=sudo
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+BUILD_DIR=${T81_BUILD_DIR:-build}
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$BUILD_DIR" -j "$(nproc)"
