@@ -56,6 +56,21 @@ void BM_TernaryI8(benchmark::State& st) {
   st.SetLabel(kernels::IsaName(isa));
 }
 
+// The integer kernel alone (X quantized once, outside the timed loop).
+void BM_TernaryI8KernelOnly(benchmark::State& st) {
+  const auto isa = kernels::Isa(st.range(0));
+  if (!kernels::Supported(isa)) return st.SkipWithError("ISA not supported");
+  Setup s = Make(st.range(1), st.range(2), st.range(3));
+  kernels::QuantizedActs q;
+  kernels::QuantizeActs(s.x.data(), s.m, s.k, s.k, &q);
+  for (auto _ : st) {
+    kernels::GemmI8(kernels::ForIsa(isa), s.w, q, s.y.data(), s.n);
+    benchmark::DoNotOptimize(s.y.data());
+  }
+  Counters(st, s);
+  st.SetLabel(kernels::IsaName(isa));
+}
+
 void BM_TernaryF32(benchmark::State& st) {
   const auto isa = kernels::Isa(st.range(0));
   if (!kernels::Supported(isa)) return st.SkipWithError("ISA not supported");
@@ -97,6 +112,7 @@ void Blas(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_TernaryI8)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_TernaryI8KernelOnly)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_TernaryF32)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_OpenBlas)->Apply(Blas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 

@@ -19,16 +19,30 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh, empty folder per test (tests run as separate processes, possibly in parallel).
-fs::path FreshDir() {
-  const ::testing::TestInfo* ti = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path d = fs::temp_directory_path() /
-                     ("t81_idx_test_" + std::string(ti->test_suite_name()) + "_" + ti->name() + "_" +
-                      std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+// A fresh, empty folder per test (tests run as separate processes, possibly in parallel),
+// removed when the holder goes out of scope.
+class FreshDir {
+ public:
+  FreshDir() {
+    const ::testing::TestInfo* ti = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = fs::temp_directory_path() / ("t81_idx_test_" + std::string(ti->test_suite_name()) + "_" +
+                                         ti->name() + "_" + std::to_string(::getpid()));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~FreshDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  FreshDir(const FreshDir&) = delete;
+  FreshDir& operator=(const FreshDir&) = delete;
+  operator const fs::path&() const { return path_; }  // NOLINT: used as a path
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+  std::string string() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
 
 void PutBe32(std::vector<uint8_t>* b, uint32_t v) {
   b->push_back(uint8_t(v >> 24));
@@ -60,7 +74,9 @@ std::vector<uint8_t> LabelsBytes(uint32_t n, const std::vector<uint8_t>& labels,
 void WriteGz(const fs::path& path, const std::vector<uint8_t>& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr) << path;
-  if (!bytes.empty()) ASSERT_EQ(gzwrite(f, bytes.data(), unsigned(bytes.size())), int(bytes.size()));
+  if (!bytes.empty()) {
+    ASSERT_EQ(gzwrite(f, bytes.data(), unsigned(bytes.size())), int(bytes.size()));
+  }
   ASSERT_EQ(gzclose(f), Z_OK);
 }
 
@@ -117,7 +133,7 @@ TEST(Idx, BigEndianDims) {
 }
 
 TEST(Idx, ReadsGzipFilesRoundTrip) {
-  const fs::path d = FreshDir();
+  const FreshDir d;
   WriteGz(d / "im.gz", ImagesBytes(3, 2, 2, kPixels));
   WriteGz(d / "lb.gz", LabelsBytes(3, {1, 2, 3}));
   const auto im = ReadIdxImages((d / "im.gz").string());
@@ -138,7 +154,7 @@ TEST(Idx, ReadsGzipFilesRoundTrip) {
   WriteGz(d / "big.gz", big);
   const auto rb = ReadGzip((d / "big.gz").string());
   ASSERT_TRUE(rb.ok()) << rb.status().message();
-  EXPECT_EQ(*rb, big);
+  EXPECT_EQ(rb.value(), big);
 }
 
 TEST(Idx, WrongMagic) {
@@ -161,7 +177,7 @@ TEST(Idx, WrongMagic) {
   EXPECT_TRUE(Contains(c.status().message(), "magic")) << c.status().message();
 
   // Through the file reader the message names the path.
-  const fs::path d = FreshDir();
+  const FreshDir d;
   WriteGz(d / "bad-magic.gz", ImagesBytes(3, 2, 2, kPixels, 0x00000802u));
   const auto e = ReadIdxImages((d / "bad-magic.gz").string());
   ASSERT_FALSE(e.ok());
@@ -196,7 +212,7 @@ TEST(Idx, DimsDisagreeWithBytes) {
 // file must not be accepted as 2^20 images of 2^20 x 2^24 pixels with no pixel data.
 // Disabled: fails against src/t81/data/idx.cc ParseHeader (the overflow guard runs after the
 // multiply, so the third dimension can wrap the count). Enable once that is fixed.
-TEST(Idx, DISABLED_HugeDimsDoNotWrap) {
+TEST(Idx, HugeDimsDoNotWrap) {
   const auto r = ParseIdxImages(ImagesBytes(1u << 20, 1u << 20, 1u << 24, {}), "huge");
   EXPECT_FALSE(r.ok()) << "accepted n=" << r->n << " rows=" << r->rows << " cols=" << r->cols
                        << " with " << r->pixels.size() << " pixel bytes";
@@ -208,7 +224,7 @@ TEST(Idx, AbsurdDimsRejected) {
 }
 
 TEST(Idx, TruncatedGzip) {
-  const fs::path d = FreshDir();
+  const FreshDir d;
   const std::vector<uint8_t> payload = Payload(50000);
   WriteGz(d / "full.gz", payload);
   const std::vector<uint8_t> gz = ReadRaw(d / "full.gz");
@@ -230,7 +246,7 @@ TEST(Idx, TruncatedGzip) {
 }
 
 TEST(Idx, CorruptGzip) {
-  const fs::path d = FreshDir();
+  const FreshDir d;
   const std::vector<uint8_t> payload = Payload(50000);
   WriteGz(d / "full.gz", payload);
   std::vector<uint8_t> gz = ReadRaw(d / "full.gz");
@@ -252,7 +268,7 @@ TEST(Idx, CorruptGzip) {
 }
 
 TEST(Idx, MissingFileNamesIt) {
-  const fs::path d = FreshDir();
+  const FreshDir d;
   const std::string p = (d / "no-such-file.gz").string();
   const auto r = ReadGzip(p);
   ASSERT_FALSE(r.ok());
@@ -274,7 +290,7 @@ void WriteSplit(const fs::path& d, const std::string& split, uint32_t n_images,
 }
 
 TEST(Idx, LoadFashionMnistTinyFolder) {
-  const fs::path d = FreshDir();
+  const FreshDir d;
   WriteSplit(d, "train", 3, {4, 0, 9});
   const auto ds = LoadFashionMnist(d.string(), "train");
   ASSERT_TRUE(ds.ok()) << ds.status().message();
@@ -290,7 +306,7 @@ TEST(Idx, LoadFashionMnistTinyFolder) {
 }
 
 TEST(Idx, LabelCountMismatch) {
-  const fs::path d = FreshDir();
+  const FreshDir d;
   WriteSplit(d, "train", 3, {1, 2});
   const auto ds = LoadFashionMnist(d.string(), "train");
   ASSERT_FALSE(ds.ok());
@@ -301,7 +317,7 @@ TEST(Idx, LabelCountMismatch) {
 }
 
 TEST(Idx, LabelOutOfRange) {
-  const fs::path d = FreshDir();
+  const FreshDir d;
   WriteSplit(d, "train", 3, {1, 10, 2});
   const auto ds = LoadFashionMnist(d.string(), "train");
   ASSERT_FALSE(ds.ok());
@@ -315,7 +331,8 @@ TEST(Idx, LabelOutOfRange) {
 }
 
 TEST(Idx, MissingFolderNamesPackage) {
-  const fs::path d = FreshDir() / "does-not-exist";
+  const FreshDir base;
+  const fs::path d = base / "does-not-exist";
   const auto ds = LoadFashionMnist(d.string(), "train");
   ASSERT_FALSE(ds.ok());
   EXPECT_TRUE(Contains(ds.status().message(), "dataset-fashion-mnist")) << ds.status().message();
@@ -323,7 +340,7 @@ TEST(Idx, MissingFolderNamesPackage) {
 }
 
 TEST(Idx, MissingFileInFolder) {
-  const fs::path d = FreshDir();
+  const FreshDir d;
   auto r = LoadFashionMnist(d.string(), "train");
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(Contains(r.status().message(), "train-images-idx3-ubyte.gz")) << r.status().message();

@@ -29,8 +29,10 @@ Result<std::vector<int64_t>> ParseHeader(const std::vector<uint8_t>& b, const st
   for (uint32_t i = 0; i < ndims; ++i) {
     dims[i] = BigEndian32(b.data() + 4 + 4 * i);
     if (dims[i] == 0) return Error(name + ": IDX dimension " + std::to_string(i) + " is zero");
+    // Checked before multiplying, so the product can never wrap.
+    if (uint64_t(dims[i]) > (uint64_t(1) << 40) / count)
+      return Error(name + ": IDX dimensions are absurdly large");
     count *= uint64_t(dims[i]);
-    if (count > (uint64_t(1) << 40)) return Error(name + ": IDX dimensions are absurdly large");
   }
   const uint64_t have = b.size() - header;
   if (have != count)

@@ -93,7 +93,9 @@ void ForEachItem(int64_t m, int64_t tiles, F&& f) {
   const int threads = int(std::min<int64_t>(omp_get_max_threads(), items));
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t it = 0; it < items; ++it) {
-    const int64_t ti = it / mb, mi = it % mb;  // consecutive items share W tiles
+    // Consecutive items share a block of X rows (64 rows · K bytes stay in L2 while the thread
+    // walks its tiles of W).
+    const int64_t mi = it / tb, ti = it % tb;
     f(mi * kMBlock, std::min(m, (mi + 1) * kMBlock), ti * kTilesPerItem,
       std::min(tiles, (ti + 1) * kTilesPerItem));
   }

@@ -43,9 +43,11 @@ void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t
     for (int j = 0; j < NT; ++j) wp[j] = w.codes.data() + ((tile0 + j) * kb + b) * kTileBlockBytes;
     const int8_t* xp[MR];
     for (int i = 0; i < MR; ++i) xp[i] = x.q.data() + (m0 + i) * kp + b * 256;
+#pragma GCC unroll 1
     for (int c = 0; c < kChunksPerBlock; ++c) {
       __m512i p[NT];
       for (int j = 0; j < NT; ++j) p[j] = _mm512_load_si512(wp[j] + c * kChunkBytes);
+#pragma GCC unroll 4
       for (int s = 0; s < 4; ++s) {
         __m512i u[NT];
         for (int j = 0; j < NT; ++j) u[j] = _mm512_and_si512(_mm512_srli_epi16(p[j], 2 * s), mask3);
