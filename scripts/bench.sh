@@ -12,3 +12,6 @@ echo "== Benchmark 1: Fashion-MNIST FP32 / PTQ / QAT (seed settings) =="
 echo
 echo "== Benchmark 1: Fashion-MNIST, mlp =="
 "$T81" bench fashion-mnist --model mlp --output benchmarks/quantization_runs.csv
+echo
+echo "== Benchmark 5: packed ternary GEMM/GEMV vs OpenBLAS =="
+"$T81" bench gemm --m 1024 --n 1024 --k 1024 --threshold 0.45 --json-output benchmarks/gemm.json
