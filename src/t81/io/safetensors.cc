@@ -1,0 +1,215 @@
+#include "t81/io/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "t81/base/fp16.h"
+#include "t81/base/file.h"
+
+namespace t81::io {
+
+const char* DTypeName(DType d) {
+  static const char* const kNames[] = {"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL"};
+  return kNames[int(d)];
+}
+
+int DTypeSize(DType d) {
+  static const int kSizes[] = {8, 4, 2, 2, 8, 4, 2, 1, 1, 1};
+  return kSizes[int(d)];
+}
+
+int64_t TensorInfo::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+namespace {
+bool ParseDType(const std::string& s, DType* d) {
+  for (int i = 0; i <= int(DType::kBool); ++i)
+    if (s == DTypeName(DType(i))) {
+      *d = DType(i);
+      return true;
+    }
+  return false;
+}
+}  // namespace
+
+SafeTensorsFile::~SafeTensorsFile() {
+  if (map_) munmap(map_, map_size_);
+}
+
+Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string& path) {
+  std::unique_ptr<SafeTensorsFile> f(new SafeTensorsFile());
+  f->path_ = path;
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Error(path + ": not a regular file");
+  }
+  const uint64_t size = uint64_t(st.st_size);
+  if (size < 8) {
+    ::close(fd);
+    return Error(path + ": truncated safetensors file (" + std::to_string(size) + " bytes, no header length)");
+  }
+  void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (m == MAP_FAILED) return Error(path + ": mmap failed");
+  f->map_ = m;
+  f->map_size_ = size;
+  const uint8_t* p = static_cast<const uint8_t*>(m);
+  uint64_t hlen;
+  std::memcpy(&hlen, p, 8);
+  if (hlen > size - 8)
+    return Error(path + ": header length " + std::to_string(hlen) + " runs past the end of the file (" +
+                 std::to_string(size) + " bytes)");
+  const uint64_t data_size = size - 8 - hlen;
+  f->data_ = p + 8 + hlen;
+  nlohmann::json h = nlohmann::json::parse(p + 8, p + 8 + hlen, nullptr, /*allow_exceptions=*/false);
+  if (h.is_discarded() || !h.is_object()) return Error(path + ": header is not a JSON object");
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (auto it = h.begin(); it != h.end(); ++it) {
+    const std::string& name = it.key();
+    if (name == "__metadata__") {
+      if (!it->is_object()) return Error(path + ": __metadata__ is not an object");
+      for (auto m2 = it->begin(); m2 != it->end(); ++m2)
+        if (m2->is_string()) f->metadata_[m2.key()] = m2->get<std::string>();
+      continue;
+    }
+    const auto& v = *it;
+    const std::string where = path + ": tensor '" + name + "'";
+    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+      return Error(where + ": needs dtype, shape and data_offsets");
+    TensorInfo t;
+    t.name = name;
+    if (!v["dtype"].is_string() || !ParseDType(v["dtype"].get<std::string>(), &t.dtype))
+      return Error(where + ": unknown dtype " + v["dtype"].dump());
+    if (!v["shape"].is_array()) return Error(where + ": shape is not an array");
+    uint64_t numel = 1;
+    for (const auto& d : v["shape"]) {
+      if (!d.is_number_unsigned()) return Error(where + ": shape holds a non-integer or negative value");
+      const uint64_t dim = d.get<uint64_t>();
+      if (dim != 0 && numel > (uint64_t(1) << 50) / dim) return Error(where + ": shape is absurdly large");
+      numel *= dim;
+      t.shape.push_back(int64_t(dim));
+    }
+    const auto& off = v["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      return Error(where + ": data_offsets must be two non-negative integers");
+    t.begin = off[0].get<uint64_t>();
+    t.end = off[1].get<uint64_t>();
+    if (t.begin > t.end || t.end > data_size)
+      return Error(where + ": data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                   "] out of bounds (data region is " + std::to_string(data_size) + " bytes)");
+    if (t.end - t.begin != numel * uint64_t(DTypeSize(t.dtype)))
+      return Error(where + ": " + std::to_string(t.end - t.begin) + " bytes for shape of " +
+                   std::to_string(numel) + " " + DTypeName(t.dtype) + " elements");
+    ranges.push_back({t.begin, t.end});
+    f->index_[name] = f->tensors_.size();
+    f->tensors_.push_back(std::move(t));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first < ranges[i - 1].second && ranges[i].first != ranges[i].second)
+      return Error(path + ": tensor data ranges overlap");
+  return f;
+}
+
+const TensorInfo* SafeTensorsFile::Find(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
+Result<std::vector<float>> SafeTensorsFile::ReadFloat(const std::string& name) const {
+  const TensorInfo* t = Find(name);
+  if (!t) return Error(path_ + ": missing tensor '" + name + "'");
+  std::vector<float> out(size_t(t->numel()));
+  const uint8_t* p = data(*t);
+  switch (t->dtype) {
+    case DType::kF32: std::memcpy(out.data(), p, out.size() * 4); break;
+    case DType::kF16:
+      for (size_t i = 0; i < out.size(); ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        out[i] = base::Fp16ToFp32(h);
+      }
+      break;
+    case DType::kBF16:
+      for (size_t i = 0; i < out.size(); ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        const uint32_t bits = uint32_t(h) << 16;
+        std::memcpy(&out[i], &bits, 4);
+      }
+      break;
+    default:
+      return Error(path_ + ": tensor '" + name + "' has dtype " + DTypeName(t->dtype) + ", expected F32, F16 or BF16");
+  }
+  return out;
+}
+
+Result<std::vector<int64_t>> SafeTensorsFile::ReadInt(const std::string& name) const {
+  const TensorInfo* t = Find(name);
+  if (!t) return Error(path_ + ": missing tensor '" + name + "'");
+  std::vector<int64_t> out(size_t(t->numel()));
+  const uint8_t* p = data(*t);
+  if (t->dtype == DType::kI64) {
+    std::memcpy(out.data(), p, out.size() * 8);
+  } else if (t->dtype == DType::kI32) {
+    for (size_t i = 0; i < out.size(); ++i) {
+      int32_t v;
+      std::memcpy(&v, p + 4 * i, 4);
+      out[i] = v;
+    }
+  } else {
+    return Error(path_ + ": tensor '" + name + "' has dtype " + DTypeName(t->dtype) + ", expected I64 or I32");
+  }
+  return out;
+}
+
+void SafeTensorsWriter::AddF32(const std::string& name, std::vector<int64_t> shape, const float* data) {
+  Entry e{name, DType::kF32, std::move(shape), {}};
+  int64_t n = 1;
+  for (int64_t d : e.shape) n *= d;
+  e.bytes.resize(size_t(n) * 4);
+  std::memcpy(e.bytes.data(), data, e.bytes.size());
+  entries_.push_back(std::move(e));
+}
+
+void SafeTensorsWriter::AddI64(const std::string& name, std::vector<int64_t> shape, const int64_t* data) {
+  Entry e{name, DType::kI64, std::move(shape), {}};
+  int64_t n = 1;
+  for (int64_t d : e.shape) n *= d;
+  e.bytes.resize(size_t(n) * 8);
+  std::memcpy(e.bytes.data(), data, e.bytes.size());
+  entries_.push_back(std::move(e));
+}
+
+Status SafeTensorsWriter::Write(const std::string& path) const {
+  nlohmann::ordered_json h = nlohmann::ordered_json::object();
+  if (!metadata_.empty()) h["__metadata__"] = metadata_;
+  uint64_t off = 0;
+  for (const Entry& e : entries_) {
+    h[e.name] = {{"dtype", DTypeName(e.dtype)}, {"shape", e.shape}, {"data_offsets", {off, off + e.bytes.size()}}};
+    off += e.bytes.size();
+  }
+  std::string header = h.dump();
+  while ((8 + header.size()) % 8) header.push_back(' ');  // align the data region to 8 bytes
+  std::string out(8, '\0');
+  const uint64_t hlen = header.size();
+  std::memcpy(out.data(), &hlen, 8);
+  out += header;
+  out.reserve(out.size() + off);
+  for (const Entry& e : entries_) out.append(reinterpret_cast<const char*>(e.bytes.data()), e.bytes.size());
+  return base::WriteFileAtomic(path, out);
+}
+
+}  // namespace t81::io

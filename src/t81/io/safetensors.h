@@ -1,0 +1,76 @@
+// safetensors reader (mmap, every header field validated) and writer (atomic).
+// Format: u64 LE header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [b, e]},
+// "__metadata__": {str: str}}, then the data region; offsets are relative to the data region.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "t81/base/status.h"
+
+namespace t81::io {
+
+enum class DType : uint8_t { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool };
+const char* DTypeName(DType d);
+int DTypeSize(DType d);
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;  // within the data region
+  int64_t numel() const;
+};
+
+class SafeTensorsFile {
+ public:
+  static Result<std::unique_ptr<SafeTensorsFile>> Open(const std::string& path);
+  ~SafeTensorsFile();
+  SafeTensorsFile(const SafeTensorsFile&) = delete;
+  SafeTensorsFile& operator=(const SafeTensorsFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const TensorInfo* Find(const std::string& name) const;
+  const uint8_t* data(const TensorInfo& t) const { return data_ + t.begin; }
+
+  // Converts F32/F16/BF16 to float. Errors name the file and tensor.
+  Result<std::vector<float>> ReadFloat(const std::string& name) const;
+  // I64/I32 to int64.
+  Result<std::vector<int64_t>> ReadInt(const std::string& name) const;
+
+ private:
+  SafeTensorsFile() = default;
+  std::string path_;
+  void* map_ = nullptr;
+  size_t map_size_ = 0;
+  const uint8_t* data_ = nullptr;
+  std::vector<TensorInfo> tensors_;
+  std::map<std::string, size_t> index_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// Collects tensors and writes them in one go (temp file + rename).
+class SafeTensorsWriter {
+ public:
+  void AddF32(const std::string& name, std::vector<int64_t> shape, const float* data);
+  void AddI64(const std::string& name, std::vector<int64_t> shape, const int64_t* data);
+  void SetMetadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
+  Status Write(const std::string& path) const;
+
+ private:
+  struct Entry {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> shape;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Entry> entries_;
+  std::map<std::string, std::string> metadata_;
+};
+
+}  // namespace t81::io

@@ -1,0 +1,641 @@
+#include "t81/models/decoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "t81/base/file.h"
+#include "t81/io/safetensors.h"
+#include "t81/nn/layers.h"
+#include "t81/nn/transformer.h"
+
+namespace t81::models {
+
+const char* ArchName(Arch a) {
+  switch (a) {
+    case Arch::kGpt2: return "gpt2";
+    case Arch::kLlama: return "llama";
+    case Arch::kPhi3: return "phi3";
+  }
+  return "?";
+}
+
+namespace {
+
+using Json = nlohmann::json;
+
+Result<int64_t> GetInt(const Json& j, const char* key, const std::string& path, int64_t dflt = -1) {
+  if (!j.contains(key) || j[key].is_null()) {
+    if (dflt >= 0) return dflt;
+    return Error(path + ": missing field '" + key + "'");
+  }
+  if (!j[key].is_number_integer() || j[key].get<int64_t>() <= 0)
+    return Error(path + ": field '" + key + "' must be a positive integer");
+  return j[key].get<int64_t>();
+}
+
+Result<double> GetFloat(const Json& j, const char* key, const std::string& path, double dflt) {
+  if (!j.contains(key) || j[key].is_null()) return dflt;
+  if (!j[key].is_number()) return Error(path + ": field '" + key + "' must be a number");
+  return j[key].get<double>();
+}
+
+}  // namespace
+
+Result<DecoderConfig> LoadDecoderConfig(const std::string& path) {
+  T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(path));
+  const Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Error(path + ": not a JSON object");
+  if (!j.contains("model_type") || !j["model_type"].is_string())
+    return Error(path + ": missing field 'model_type'");
+  const std::string type = j["model_type"].get<std::string>();
+  DecoderConfig c;
+  if (type == "gpt2") {
+    c.arch = Arch::kGpt2;
+    T81_ASSIGN_OR_RETURN(c.V, GetInt(j, "vocab_size", path));
+    T81_ASSIGN_OR_RETURN(c.C, GetInt(j, "n_embd", path));
+    T81_ASSIGN_OR_RETURN(c.L, GetInt(j, "n_layer", path));
+    T81_ASSIGN_OR_RETURN(c.NH, GetInt(j, "n_head", path));
+    T81_ASSIGN_OR_RETURN(c.max_t, GetInt(j, "n_positions", path));
+    T81_ASSIGN_OR_RETURN(c.FF, GetInt(j, "n_inner", path, 4 * c.C));
+    T81_ASSIGN_OR_RETURN(double eps, GetFloat(j, "layer_norm_epsilon", path, 1e-5));
+    c.eps = float(eps);
+    c.NKV = c.NH;
+    if (c.C % c.NH) return Error(path + ": n_embd is not a multiple of n_head");
+    c.HD = c.C / c.NH;
+    c.tied = !j.contains("tie_word_embeddings") || j["tie_word_embeddings"].get<bool>();
+    const std::string act = j.value("activation_function", "gelu_new");
+    if (act == "gelu_new" || act == "gelu_pytorch_tanh") c.gelu_erf = false;
+    else if (act == "gelu") c.gelu_erf = true;
+    else return Error(path + ": activation_function '" + act + "' is not supported");
+    if (j.value("scale_attn_by_inverse_layer_idx", false) || j.value("reorder_and_upcast_attn", false))
+      return Error(path + ": scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported");
+    c.attn_bias = c.mlp_bias = true;
+    return c;
+  }
+  if (type != "llama" && type != "phi3")
+    return Error(path + ": model_type '" + type + "' is not a supported causal LM (gpt2, llama, phi3)");
+  c.arch = type == "llama" ? Arch::kLlama : Arch::kPhi3;
+  T81_ASSIGN_OR_RETURN(c.V, GetInt(j, "vocab_size", path));
+  T81_ASSIGN_OR_RETURN(c.C, GetInt(j, "hidden_size", path));
+  T81_ASSIGN_OR_RETURN(c.L, GetInt(j, "num_hidden_layers", path));
+  T81_ASSIGN_OR_RETURN(c.NH, GetInt(j, "num_attention_heads", path));
+  T81_ASSIGN_OR_RETURN(c.NKV, GetInt(j, "num_key_value_heads", path, c.NH));
+  T81_ASSIGN_OR_RETURN(c.FF, GetInt(j, "intermediate_size", path));
+  T81_ASSIGN_OR_RETURN(c.max_t, GetInt(j, "max_position_embeddings", path));
+  T81_ASSIGN_OR_RETURN(c.HD, GetInt(j, "head_dim", path, c.C / c.NH));
+  if (c.NH % c.NKV) return Error(path + ": num_attention_heads is not a multiple of num_key_value_heads");
+  if (c.HD % 2) return Error(path + ": head_dim must be even for RoPE");
+  T81_ASSIGN_OR_RETURN(double eps, GetFloat(j, "rms_norm_eps", path, 1e-6));
+  c.eps = float(eps);
+  c.tied = j.contains("tie_word_embeddings") && j["tie_word_embeddings"].is_boolean() &&
+           j["tie_word_embeddings"].get<bool>();
+  if (j.value("hidden_act", "silu") != "silu")
+    return Error(path + ": hidden_act '" + j["hidden_act"].get<std::string>() + "' is not supported (silu only)");
+  c.attn_bias = j.value("attention_bias", false);
+  c.mlp_bias = j.value("mlp_bias", false);
+  if (c.arch == Arch::kPhi3 && (c.attn_bias || c.mlp_bias))
+    return Error(path + ": Phi-3 with biases is not supported");
+  // RoPE: transformers >= 5 writes rope_parameters; older checkpoints top-level rope_theta and
+  // rope_scaling. Only plain RoPE is supported.
+  T81_ASSIGN_OR_RETURN(c.rope_theta, GetFloat(j, "rope_theta", path, 10000.0));
+  if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) {
+    const Json& rp = j["rope_parameters"];
+    T81_ASSIGN_OR_RETURN(c.rope_theta, GetFloat(rp, "rope_theta", path, c.rope_theta));
+    const std::string rt = rp.value("rope_type", "default");
+    if (rt != "default") return Error(path + ": rope_type '" + rt + "' (rope scaling) is not supported");
+    if (rp.contains("partial_rotary_factor") && rp["partial_rotary_factor"].get<double>() != 1.0)
+      return Error(path + ": partial_rotary_factor != 1 is not supported");
+  }
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null())
+    return Error(path + ": rope_scaling (long-context RoPE) is not supported");
+  if (j.contains("partial_rotary_factor") && j["partial_rotary_factor"].get<double>() != 1.0)
+    return Error(path + ": partial_rotary_factor != 1 is not supported");
+  return c;
+}
+
+// One HF tensor <-> rows [row0, row0 + nrows) of an internal (rows, cols) tensor at `offset`.
+// transpose: HF stores it (cols, nrows) — GPT-2 Conv1D (in, out).
+struct HfTensorMap {
+  std::string name;
+  std::vector<int64_t> shape;
+  size_t offset;
+  int64_t cols, row0, nrows;
+  bool transpose;
+};
+
+struct DecoderLM::Acts {
+  int64_t B = 0, T = 0, N = 0, count = 0;
+  bool has_labels = false;
+  std::vector<int64_t> ids, labels, pos;
+  std::vector<float> x0;  // (N, C)
+  // per layer
+  std::vector<std::vector<float>> ln1, ln1_mean, ln1_rstd, qkv, att, atty, res1, ln2, ln2_mean,
+      ln2_rstd, fc, act, res2;
+  std::vector<float> lnf, lnf_mean, lnf_rstd, probs;
+  // backward scratch
+  std::vector<float> dresid, dnorm, dqkv, datty, dfc, dact, dlogits, dlnf;
+};
+
+DecoderLM::DecoderLM(DecoderConfig cfg) : cfg_(std::move(cfg)), acts_(std::make_unique<Acts>()) {}
+DecoderLM::~DecoderLM() = default;
+
+void DecoderLM::Layout() {
+  const DecoderConfig& c = cfg_;
+  const bool ln = c.layernorm();
+  size_t off = 0;
+  auto take = [&](int64_t n) {
+    const size_t o = off;
+    off += size_t(n);
+    return o;
+  };
+  off_wte_ = take(c.V * c.C);
+  if (c.learned_pos()) off_wpe_ = take(c.max_t * c.C);
+  off_lnf_w_ = take(c.C);
+  if (ln) off_lnf_b_ = take(c.C);
+  if (!c.tied) off_head_ = take(c.V * c.C);
+  layer_size_ = size_t(2 * c.C * (ln ? 2 : 1) + c.qkv_dim() * c.C + (c.attn_bias ? c.qkv_dim() + c.C : 0) +
+                       c.C * c.NH * c.HD + c.fc_dim() * c.C + c.C * c.FF +
+                       (c.mlp_bias ? c.fc_dim() + c.C : 0));
+  layer_off_.clear();
+  for (int64_t l = 0; l < c.L; ++l) layer_off_.push_back(take(int64_t(layer_size_)));
+  params_.assign(off, 0.0f);
+  grads_.assign(off, 0.0f);
+  m_.assign(off, 0.0f);
+  v_.assign(off, 0.0f);
+
+  // HF names
+  hf_.clear();
+  auto add = [&](std::string name, std::vector<int64_t> shape, size_t o, int64_t cols, int64_t row0,
+                 int64_t nrows, bool tr) { hf_.push_back({std::move(name), std::move(shape), o, cols, row0, nrows, tr}); };
+  auto vec = [&](std::string name, size_t o, int64_t n) { add(std::move(name), {n}, o, 1, 0, n, false); };
+  const int64_t C = c.C, Q = c.NH * c.HD, KV = c.NKV * c.HD;
+  for (int64_t l = 0; l < c.L; ++l) {
+    const Layer ly = LayerAt(params_, l);
+    auto o = [&](const float* p) { return size_t(p - params_.data()); };
+    if (c.arch == Arch::kGpt2) {
+      const std::string p = "transformer.h." + std::to_string(l) + ".";
+      vec(p + "ln_1.weight", o(ly.ln1_w), C);
+      vec(p + "ln_1.bias", o(ly.ln1_b), C);
+      add(p + "attn.c_attn.weight", {C, 3 * C}, o(ly.qkv_w), C, 0, 3 * C, true);
+      vec(p + "attn.c_attn.bias", o(ly.qkv_b), 3 * C);
+      add(p + "attn.c_proj.weight", {C, C}, o(ly.o_w), C, 0, C, true);
+      vec(p + "attn.c_proj.bias", o(ly.o_b), C);
+      vec(p + "ln_2.weight", o(ly.ln2_w), C);
+      vec(p + "ln_2.bias", o(ly.ln2_b), C);
+      add(p + "mlp.c_fc.weight", {C, c.FF}, o(ly.fc_w), C, 0, c.FF, true);
+      vec(p + "mlp.c_fc.bias", o(ly.fc_b), c.FF);
+      add(p + "mlp.c_proj.weight", {c.FF, C}, o(ly.proj_w), c.FF, 0, C, true);
+      vec(p + "mlp.c_proj.bias", o(ly.proj_b), C);
+      continue;
+    }
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    vec(p + "input_layernorm.weight", o(ly.ln1_w), C);
+    if (c.arch == Arch::kPhi3) {
+      add(p + "self_attn.qkv_proj.weight", {Q + 2 * KV, C}, o(ly.qkv_w), C, 0, Q + 2 * KV, false);
+    } else {
+      add(p + "self_attn.q_proj.weight", {Q, C}, o(ly.qkv_w), C, 0, Q, false);
+      add(p + "self_attn.k_proj.weight", {KV, C}, o(ly.qkv_w), C, Q, KV, false);
+      add(p + "self_attn.v_proj.weight", {KV, C}, o(ly.qkv_w), C, Q + KV, KV, false);
+      if (c.attn_bias) {
+        add(p + "self_attn.q_proj.bias", {Q}, o(ly.qkv_b), 1, 0, Q, false);
+        add(p + "self_attn.k_proj.bias", {KV}, o(ly.qkv_b), 1, Q, KV, false);
+        add(p + "self_attn.v_proj.bias", {KV}, o(ly.qkv_b), 1, Q + KV, KV, false);
+      }
+    }
+    add(p + "self_attn.o_proj.weight", {C, Q}, o(ly.o_w), Q, 0, C, false);
+    if (c.attn_bias) vec(p + "self_attn.o_proj.bias", o(ly.o_b), C);
+    vec(p + "post_attention_layernorm.weight", o(ly.ln2_w), C);
+    if (c.arch == Arch::kPhi3) {
+      add(p + "mlp.gate_up_proj.weight", {2 * c.FF, C}, o(ly.fc_w), C, 0, 2 * c.FF, false);
+    } else {
+      add(p + "mlp.gate_proj.weight", {c.FF, C}, o(ly.fc_w), C, 0, c.FF, false);
+      add(p + "mlp.up_proj.weight", {c.FF, C}, o(ly.fc_w), C, c.FF, c.FF, false);
+      if (c.mlp_bias) {
+        add(p + "mlp.gate_proj.bias", {c.FF}, o(ly.fc_b), 1, 0, c.FF, false);
+        add(p + "mlp.up_proj.bias", {c.FF}, o(ly.fc_b), 1, c.FF, c.FF, false);
+      }
+    }
+    add(p + "mlp.down_proj.weight", {C, c.FF}, o(ly.proj_w), c.FF, 0, C, false);
+    if (c.mlp_bias) vec(p + "mlp.down_proj.bias", o(ly.proj_b), C);
+  }
+  if (c.arch == Arch::kGpt2) {
+    add("transformer.wte.weight", {c.V, C}, off_wte_, C, 0, c.V, false);
+    add("transformer.wpe.weight", {c.max_t, C}, off_wpe_, C, 0, c.max_t, false);
+    vec("transformer.ln_f.weight", off_lnf_w_, C);
+    vec("transformer.ln_f.bias", off_lnf_b_, C);
+  } else {
+    add("model.embed_tokens.weight", {c.V, C}, off_wte_, C, 0, c.V, false);
+    vec("model.norm.weight", off_lnf_w_, C);
+  }
+  if (!c.tied) add("lm_head.weight", {c.V, C}, off_head_, C, 0, c.V, false);
+}
+
+DecoderLM::Layer DecoderLM::LayerAt(const std::vector<float>& base, int64_t l) const {
+  const DecoderConfig& c = cfg_;
+  float* p = const_cast<float*>(base.data()) + layer_off_[size_t(l)];
+  auto take = [&](int64_t n, bool present) -> float* {
+    if (!present) return nullptr;
+    float* r = p;
+    p += n;
+    return r;
+  };
+  Layer ly;
+  ly.ln1_w = take(c.C, true);
+  ly.ln1_b = take(c.C, c.layernorm());
+  ly.qkv_w = take(c.qkv_dim() * c.C, true);
+  ly.qkv_b = take(c.qkv_dim(), c.attn_bias);
+  ly.o_w = take(c.C * c.NH * c.HD, true);
+  ly.o_b = take(c.C, c.attn_bias);
+  ly.ln2_w = take(c.C, true);
+  ly.ln2_b = take(c.C, c.layernorm());
+  ly.fc_w = take(c.fc_dim() * c.C, true);
+  ly.fc_b = take(c.fc_dim(), c.mlp_bias);
+  ly.proj_w = take(c.C * c.FF, true);
+  ly.proj_b = take(c.C, c.mlp_bias);
+  return ly;
+}
+
+Result<std::unique_ptr<DecoderLM>> DecoderLM::Load(const std::string& dir) {
+  const std::string cfg_path = dir + "/config.json";
+  T81_ASSIGN_OR_RETURN(DecoderConfig cfg, LoadDecoderConfig(cfg_path));
+  std::unique_ptr<DecoderLM> m(new DecoderLM(cfg));
+  T81_ASSIGN_OR_RETURN(m->config_json_, base::ReadFile(cfg_path));
+  m->Layout();
+  // Open the checkpoint: one file, or the shards named by the index.
+  std::vector<std::unique_ptr<io::SafeTensorsFile>> files;
+  std::map<std::string, const io::SafeTensorsFile*> where;
+  const std::string single = dir + "/model.safetensors", index = dir + "/model.safetensors.index.json";
+  std::error_code ec;
+  if (std::filesystem::exists(single, ec)) {
+    T81_ASSIGN_OR_RETURN(auto f, io::SafeTensorsFile::Open(single));
+    files.push_back(std::move(f));
+  } else if (std::filesystem::exists(index, ec)) {
+    T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(index));
+    const Json j = Json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.contains("weight_map") || !j["weight_map"].is_object())
+      return Error(index + ": no weight_map object");
+    std::map<std::string, const io::SafeTensorsFile*> shard;
+    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+      if (!it->is_string()) return Error(index + ": weight_map entry '" + it.key() + "' is not a file name");
+      const std::string file = it->get<std::string>();
+      if (file.find('/') != std::string::npos) return Error(index + ": shard name '" + file + "' has a path");
+      if (!shard.count(file)) {
+        T81_ASSIGN_OR_RETURN(auto f, io::SafeTensorsFile::Open(dir + "/" + file));
+        shard[file] = f.get();
+        files.push_back(std::move(f));
+      }
+    }
+  } else {
+    return Error(dir + ": no model.safetensors or model.safetensors.index.json");
+  }
+  for (const auto& f : files)
+    for (const auto& t : f->tensors()) where[t.name] = f.get();
+  for (const HfTensorMap& h : m->hf_) {
+    auto it = where.find(h.name);
+    if (it == where.end()) return Error(dir + ": missing tensor '" + h.name + "'");
+    const io::TensorInfo* t = it->second->Find(h.name);
+    if (t->shape != h.shape) {
+      auto str = [](const std::vector<int64_t>& s) {
+        std::string r = "[";
+        for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+        return r + "]";
+      };
+      return Error(it->second->path() + ": tensor '" + h.name + "' has shape " + str(t->shape) +
+                   " but config.json implies " + str(h.shape));
+    }
+    T81_ASSIGN_OR_RETURN(std::vector<float> vals, it->second->ReadFloat(h.name));
+    float* dst = m->params_.data() + h.offset;
+    for (int64_t r = 0; r < h.nrows; ++r)
+      for (int64_t col = 0; col < h.cols; ++col)
+        dst[(h.row0 + r) * h.cols + col] =
+            h.transpose ? vals[size_t(col * h.nrows + r)] : vals[size_t(r * h.cols + col)];
+  }
+  return m;
+}
+
+std::vector<DecoderLM::Named> DecoderLM::Export(const std::vector<float>& src) const {
+  std::vector<Named> out;
+  for (const HfTensorMap& h : hf_) {
+    Named n{h.name, h.shape, std::vector<float>(size_t(h.nrows * h.cols))};
+    const float* s = src.data() + h.offset;
+    for (int64_t r = 0; r < h.nrows; ++r)
+      for (int64_t col = 0; col < h.cols; ++col)
+        (h.transpose ? n.values[size_t(col * h.nrows + r)] : n.values[size_t(r * h.cols + col)]) =
+            s[(h.row0 + r) * h.cols + col];
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+std::vector<DecoderLM::Named> DecoderLM::HfParams() const { return Export(params_); }
+std::vector<DecoderLM::Named> DecoderLM::HfGrads() const { return Export(grads_); }
+
+Status DecoderLM::Save(const std::string& out_dir) const {
+  io::SafeTensorsWriter w;
+  w.SetMetadata("format", "pt");
+  for (const Named& n : HfParams()) w.AddF32(n.name, n.shape, n.values.data());
+  T81_RETURN_IF_ERROR(base::WriteFileAtomic(out_dir + "/config.json", config_json_));
+  return w.Write(out_dir + "/model.safetensors");
+}
+
+void DecoderLM::SetLinearMode(LinearMode mode, quant::Granularity g, float threshold) {
+  mode_ = mode;
+  qgran_ = g;
+  qthreshold_ = threshold;
+}
+
+const float* DecoderLM::LinearWeight(int64_t l, int which) {
+  const Layer ly = LayerAt(params_, l);
+  const float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
+  if (mode_ == LinearMode::kFloat) return w[which];
+  return qweights_[size_t(l * 4 + which)].data();
+}
+
+namespace {
+// Rows/cols of the four block linears: qkv, o, fc (or gate_up), proj (or down).
+void LinearShape(const DecoderConfig& c, int which, int64_t* rows, int64_t* cols) {
+  switch (which) {
+    case 0: *rows = c.qkv_dim(); *cols = c.C; break;
+    case 1: *rows = c.C; *cols = c.NH * c.HD; break;
+    case 2: *rows = c.fc_dim(); *cols = c.C; break;
+    default: *rows = c.C; *cols = c.FF; break;
+  }
+}
+
+void AddInPlace(float* a, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
+}
+}  // namespace
+
+Result<double> DecoderLM::Forward(const int64_t* ids, const int64_t* labels, int64_t B, int64_t T) {
+  const DecoderConfig& c = cfg_;
+  if (B <= 0 || T <= 0) return Error("empty input");
+  if (T > c.max_t)
+    return Error("sequence length " + std::to_string(T) + " exceeds the model's " + std::to_string(c.max_t) + " positions");
+  const int64_t N = B * T;
+  for (int64_t i = 0; i < N; ++i) {
+    if (ids[i] < 0 || ids[i] >= c.V)
+      return Error("input id " + std::to_string(ids[i]) + " at " + std::to_string(i) + " is outside [0, " + std::to_string(c.V) + ")");
+    if (labels && labels[i] != -100 && (labels[i] < 0 || labels[i] >= c.V))
+      return Error("label " + std::to_string(labels[i]) + " at " + std::to_string(i) + " is outside [0, vocab) and not -100");
+  }
+  Acts& a = *acts_;
+  const int64_t C = c.C, QKV = c.qkv_dim(), AH = c.NH * c.HD;
+  if (a.N != N || a.T != T) {
+    a.B = B;
+    a.T = T;
+    a.N = N;
+    a.x0.assign(size_t(N * C), 0);
+    auto per_layer = [&](std::vector<std::vector<float>>& v, int64_t n) {
+      v.assign(size_t(c.L), std::vector<float>(size_t(n)));
+    };
+    per_layer(a.ln1, N * C);
+    per_layer(a.ln1_mean, N);
+    per_layer(a.ln1_rstd, N);
+    per_layer(a.qkv, N * QKV);
+    per_layer(a.att, B * c.NH * T * T);
+    per_layer(a.atty, N * AH);
+    per_layer(a.res1, N * C);
+    per_layer(a.ln2, N * C);
+    per_layer(a.ln2_mean, N);
+    per_layer(a.ln2_rstd, N);
+    per_layer(a.fc, N * c.fc_dim());
+    per_layer(a.act, N * c.FF);
+    per_layer(a.res2, N * C);
+    a.lnf.assign(size_t(N * C), 0);
+    a.lnf_mean.assign(size_t(N), 0);
+    a.lnf_rstd.assign(size_t(N), 0);
+    a.probs.assign(size_t(N * c.V), 0);
+    logits_.assign(size_t(N * c.V), 0);
+    a.pos.resize(size_t(N));
+    for (int64_t i = 0; i < N; ++i) a.pos[size_t(i)] = i % T;
+  }
+  a.ids.assign(ids, ids + N);
+  a.has_labels = labels != nullptr;
+  if (labels) a.labels.assign(labels, labels + N);
+
+  if (mode_ == LinearMode::kQat) {
+    qweights_.resize(size_t(c.L * 4));
+    for (int64_t l = 0; l < c.L; ++l) {
+      const Layer ly = LayerAt(params_, l);
+      const float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
+      for (int k = 0; k < 4; ++k) {
+        int64_t rows, cols;
+        LinearShape(c, k, &rows, &cols);
+        auto& q = qweights_[size_t(l * 4 + k)];
+        q.resize(size_t(rows * cols));
+        quant::FakeQuantize(w[k], rows, cols, qgran_, qthreshold_, q.data());
+      }
+    }
+  }
+
+  // Embeddings.
+  const float* wte = params_.data() + off_wte_;
+  for (int64_t i = 0; i < N; ++i) {
+    float* x = a.x0.data() + i * C;
+    std::memcpy(x, wte + ids[i] * C, size_t(C) * 4);
+    if (c.learned_pos()) AddInPlace(x, params_.data() + off_wpe_ + a.pos[size_t(i)] * C, C);
+  }
+  static thread_local nn::RopeTable rope;
+  if (!c.learned_pos() && (rope.hd != c.HD || rope.max_t != c.max_t)) rope = nn::RopeTable(c.HD, c.max_t, c.rope_theta);
+
+  const float* resid = a.x0.data();
+  for (int64_t l = 0; l < c.L; ++l) {
+    const Layer ly = LayerAt(params_, l);
+    const size_t L = size_t(l);
+    if (c.layernorm())
+      nn::LayerNormForward(a.ln1[L].data(), a.ln1_mean[L].data(), a.ln1_rstd[L].data(), resid, ly.ln1_w, ly.ln1_b, N, C, c.eps);
+    else
+      nn::RmsNormForward(a.ln1[L].data(), a.ln1_rstd[L].data(), resid, ly.ln1_w, N, C, c.eps);
+    nn::LinearForward(a.qkv[L].data(), a.ln1[L].data(), LinearWeight(l, 0), ly.qkv_b, N, C, QKV);
+    if (!c.learned_pos()) {
+      nn::RopeForward(a.qkv[L].data(), N, c.NH, c.HD, QKV, a.pos.data(), rope);
+      nn::RopeForward(a.qkv[L].data() + AH, N, c.NKV, c.HD, QKV, a.pos.data(), rope);
+    }
+    nn::AttentionForward(a.atty[L].data(), a.att[L].data(), a.qkv[L].data(), B, T, c.NH, c.NKV, c.HD);
+    nn::LinearForward(a.res1[L].data(), a.atty[L].data(), LinearWeight(l, 1), ly.o_b, N, AH, C);
+    AddInPlace(a.res1[L].data(), resid, N * C);
+    if (c.layernorm())
+      nn::LayerNormForward(a.ln2[L].data(), a.ln2_mean[L].data(), a.ln2_rstd[L].data(), a.res1[L].data(), ly.ln2_w, ly.ln2_b, N, C, c.eps);
+    else
+      nn::RmsNormForward(a.ln2[L].data(), a.ln2_rstd[L].data(), a.res1[L].data(), ly.ln2_w, N, C, c.eps);
+    nn::LinearForward(a.fc[L].data(), a.ln2[L].data(), LinearWeight(l, 2), ly.fc_b, N, C, c.fc_dim());
+    if (c.swiglu()) nn::SwiGluForward(a.act[L].data(), a.fc[L].data(), N, c.FF);
+    else if (c.gelu_erf) nn::GeluErfForward(a.act[L].data(), a.fc[L].data(), N * c.FF);
+    else nn::GeluTanhForward(a.act[L].data(), a.fc[L].data(), N * c.FF);
+    nn::LinearForward(a.res2[L].data(), a.act[L].data(), LinearWeight(l, 3), ly.proj_b, N, c.FF, C);
+    AddInPlace(a.res2[L].data(), a.res1[L].data(), N * C);
+    resid = a.res2[L].data();
+  }
+  if (c.layernorm())
+    nn::LayerNormForward(a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), resid, params_.data() + off_lnf_w_, params_.data() + off_lnf_b_, N, C, c.eps);
+  else
+    nn::RmsNormForward(a.lnf.data(), a.lnf_rstd.data(), resid, params_.data() + off_lnf_w_, N, C, c.eps);
+  const float* head = params_.data() + (c.tied ? off_wte_ : off_head_);
+  nn::LinearForward(logits_.data(), a.lnf.data(), head, nullptr, N, C, c.V);
+  if (!labels) return 0.0;
+  return nn::CausalLmLossForward(a.probs.data(), logits_.data(), a.labels.data(), B, T, c.V, &a.count);
+}
+
+void DecoderLM::ZeroGrad() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+
+void DecoderLM::Backward() {
+  const DecoderConfig& c = cfg_;
+  Acts& a = *acts_;
+  T81_CHECK(a.has_labels, "Backward needs a Forward with labels");
+  const int64_t N = a.N, C = c.C, QKV = c.qkv_dim(), AH = c.NH * c.HD;
+  auto zero = [](std::vector<float>& v, int64_t n) { v.assign(size_t(n), 0.0f); };
+  zero(a.dlogits, N * c.V);
+  nn::CausalLmLossBackward(a.dlogits.data(), a.probs.data(), a.labels.data(), a.B, a.T, c.V, a.count);
+  // Head.
+  zero(a.dlnf, N * C);
+  const size_t head_off = c.tied ? off_wte_ : off_head_;
+  nn::LinearBackward(a.dlnf.data(), grads_.data() + head_off, nullptr, a.dlogits.data(), a.lnf.data(),
+                     params_.data() + head_off, N, C, c.V);
+  // Final norm -> gradient of the residual stream.
+  zero(a.dresid, N * C);
+  const float* last = c.L ? a.res2[size_t(c.L - 1)].data() : a.x0.data();
+  if (c.layernorm())
+    nn::LayerNormBackward(a.dresid.data(), grads_.data() + off_lnf_w_, grads_.data() + off_lnf_b_, a.dlnf.data(), last,
+                          params_.data() + off_lnf_w_, a.lnf_mean.data(), a.lnf_rstd.data(), N, C);
+  else
+    nn::RmsNormBackward(a.dresid.data(), grads_.data() + off_lnf_w_, a.dlnf.data(), last, params_.data() + off_lnf_w_,
+                        a.lnf_rstd.data(), N, C);
+  static thread_local nn::RopeTable rope;
+  if (!c.learned_pos() && (rope.hd != c.HD || rope.max_t != c.max_t)) rope = nn::RopeTable(c.HD, c.max_t, c.rope_theta);
+  for (int64_t l = c.L - 1; l >= 0; --l) {
+    const size_t L = size_t(l);
+    const Layer ly = LayerAt(params_, l);
+    const Layer g = LayerAt(grads_, l);
+    const float* resid_in = l == 0 ? a.x0.data() : a.res2[L - 1].data();
+    // MLP: res2 = res1 + proj(act(fc(norm2(res1)))).
+    zero(a.dact, N * c.FF);
+    nn::LinearBackward(a.dact.data(), g.proj_w, g.proj_b, a.dresid.data(), a.act[L].data(), LinearWeight(l, 3), N, c.FF, C);
+    zero(a.dfc, N * c.fc_dim());
+    if (c.swiglu()) nn::SwiGluBackward(a.dfc.data(), a.fc[L].data(), a.dact.data(), N, c.FF);
+    else if (c.gelu_erf) nn::GeluErfBackward(a.dfc.data(), a.fc[L].data(), a.dact.data(), N * c.FF);
+    else nn::GeluTanhBackward(a.dfc.data(), a.fc[L].data(), a.dact.data(), N * c.FF);
+    zero(a.dnorm, N * C);
+    nn::LinearBackward(a.dnorm.data(), g.fc_w, g.fc_b, a.dfc.data(), a.ln2[L].data(), LinearWeight(l, 2), N, C, c.fc_dim());
+    if (c.layernorm())
+      nn::LayerNormBackward(a.dresid.data(), g.ln2_w, g.ln2_b, a.dnorm.data(), a.res1[L].data(), ly.ln2_w,
+                            a.ln2_mean[L].data(), a.ln2_rstd[L].data(), N, C);
+    else
+      nn::RmsNormBackward(a.dresid.data(), g.ln2_w, a.dnorm.data(), a.res1[L].data(), ly.ln2_w, a.ln2_rstd[L].data(), N, C);
+    // Attention: res1 = resid_in + o(attn(qkv(norm1(resid_in)))).
+    zero(a.datty, N * AH);
+    nn::LinearBackward(a.datty.data(), g.o_w, g.o_b, a.dresid.data(), a.atty[L].data(), LinearWeight(l, 1), N, AH, C);
+    zero(a.dqkv, N * QKV);
+    nn::AttentionBackward(a.dqkv.data(), a.datty.data(), a.qkv[L].data(), a.att[L].data(), a.B, a.T, c.NH, c.NKV, c.HD);
+    if (!c.learned_pos()) {
+      nn::RopeBackward(a.dqkv.data(), N, c.NH, c.HD, QKV, a.pos.data(), rope);
+      nn::RopeBackward(a.dqkv.data() + AH, N, c.NKV, c.HD, QKV, a.pos.data(), rope);
+    }
+    zero(a.dnorm, N * C);
+    nn::LinearBackward(a.dnorm.data(), g.qkv_w, g.qkv_b, a.dqkv.data(), a.ln1[L].data(), LinearWeight(l, 0), N, C, QKV);
+    if (c.layernorm())
+      nn::LayerNormBackward(a.dresid.data(), g.ln1_w, g.ln1_b, a.dnorm.data(), resid_in, ly.ln1_w, a.ln1_mean[L].data(),
+                            a.ln1_rstd[L].data(), N, C);
+    else
+      nn::RmsNormBackward(a.dresid.data(), g.ln1_w, a.dnorm.data(), resid_in, ly.ln1_w, a.ln1_rstd[L].data(), N, C);
+  }
+  // Embeddings.
+  for (int64_t i = 0; i < N; ++i) {
+    AddInPlace(grads_.data() + off_wte_ + a.ids[size_t(i)] * C, a.dresid.data() + i * C, C);
+    if (c.learned_pos()) AddInPlace(grads_.data() + off_wpe_ + a.pos[size_t(i)] * C, a.dresid.data() + i * C, C);
+  }
+}
+
+void DecoderLM::AdamWStep(float lr, float beta1, float beta2, float eps, float weight_decay) {
+  ++step_;
+  nn::AdamWUpdate(params_.data(), grads_.data(), m_.data(), v_.data(), int64_t(params_.size()), lr, beta1, beta2,
+                  eps, weight_decay, step_);
+}
+
+Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& prompt, int64_t n_new) {
+  const DecoderConfig& c = cfg_;
+  if (prompt.empty()) return Error("empty prompt");
+  if (int64_t(prompt.size()) + n_new > c.max_t)
+    return Error("prompt + new tokens (" + std::to_string(prompt.size() + size_t(n_new)) + ") exceed the model's " +
+                 std::to_string(c.max_t) + " positions");
+  for (int64_t id : prompt)
+    if (id < 0 || id >= c.V) return Error("prompt id " + std::to_string(id) + " is outside the vocabulary");
+  if (mode_ == LinearMode::kQat) {  // refresh the fake-quantized weights
+    std::vector<int64_t> one = {prompt[0]};
+    T81_RETURN_IF_ERROR(Forward(one.data(), nullptr, 1, 1).status());
+  }
+  const int64_t C = c.C, QKV = c.qkv_dim(), AH = c.NH * c.HD, KVW = c.NKV * c.HD;
+  std::vector<float> kc(size_t(c.L * c.max_t * KVW)), vc(kc.size());
+  auto buf = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n)); };
+  std::vector<float> x = buf(C), h = buf(C), qkv = buf(QKV), y = buf(AH), o = buf(C), fc = buf(c.fc_dim()),
+                     act = buf(c.FF), logits = buf(c.V), scores = buf(c.max_t);
+  float mean, rstd;
+  nn::RopeTable rope;
+  if (!c.learned_pos()) rope = nn::RopeTable(c.HD, c.max_t, c.rope_theta);
+  std::vector<int64_t> out = prompt;
+  const float scale = float(1.0 / std::sqrt(double(c.HD)));
+  for (int64_t p = 0; p < int64_t(prompt.size()) + n_new; ++p) {
+    if (p >= int64_t(out.size())) break;
+    const int64_t id = out[size_t(p)];
+    std::memcpy(x.data(), params_.data() + off_wte_ + id * C, size_t(C) * 4);
+    if (c.learned_pos()) AddInPlace(x.data(), params_.data() + off_wpe_ + p * C, C);
+    for (int64_t l = 0; l < c.L; ++l) {
+      const Layer ly = LayerAt(params_, l);
+      if (c.layernorm()) nn::LayerNormForward(h.data(), &mean, &rstd, x.data(), ly.ln1_w, ly.ln1_b, 1, C, c.eps);
+      else nn::RmsNormForward(h.data(), &rstd, x.data(), ly.ln1_w, 1, C, c.eps);
+      nn::LinearForward(qkv.data(), h.data(), LinearWeight(l, 0), ly.qkv_b, 1, C, QKV);
+      if (!c.learned_pos()) {
+        nn::RopeForward(qkv.data(), 1, c.NH, c.HD, QKV, &p, rope);
+        nn::RopeForward(qkv.data() + AH, 1, c.NKV, c.HD, QKV, &p, rope);
+      }
+      float* kl = kc.data() + (l * c.max_t) * KVW;
+      float* vl = vc.data() + (l * c.max_t) * KVW;
+      std::memcpy(kl + p * KVW, qkv.data() + AH, size_t(KVW) * 4);
+      std::memcpy(vl + p * KVW, qkv.data() + AH + KVW, size_t(KVW) * 4);
+      for (int64_t hh = 0; hh < c.NH; ++hh) {
+        const int64_t g = hh / (c.NH / c.NKV);
+        const float* q = qkv.data() + hh * c.HD;
+        float mx = -INFINITY;
+        for (int64_t s = 0; s <= p; ++s) {
+          float dot = 0;
+          for (int64_t i = 0; i < c.HD; ++i) dot += q[i] * kl[s * KVW + g * c.HD + i];
+          scores[size_t(s)] = dot * scale;
+          mx = std::max(mx, scores[size_t(s)]);
+        }
+        double sum = 0;
+        for (int64_t s = 0; s <= p; ++s) sum += (scores[size_t(s)] = std::exp(scores[size_t(s)] - mx));
+        float* yh = y.data() + hh * c.HD;
+        std::fill(yh, yh + c.HD, 0.0f);
+        for (int64_t s = 0; s <= p; ++s) {
+          const float w = float(scores[size_t(s)] / sum);
+          for (int64_t i = 0; i < c.HD; ++i) yh[i] += w * vl[s * KVW + g * c.HD + i];
+        }
+      }
+      nn::LinearForward(o.data(), y.data(), LinearWeight(l, 1), ly.o_b, 1, AH, C);
+      AddInPlace(x.data(), o.data(), C);
+      if (c.layernorm()) nn::LayerNormForward(h.data(), &mean, &rstd, x.data(), ly.ln2_w, ly.ln2_b, 1, C, c.eps);
+      else nn::RmsNormForward(h.data(), &rstd, x.data(), ly.ln2_w, 1, C, c.eps);
+      nn::LinearForward(fc.data(), h.data(), LinearWeight(l, 2), ly.fc_b, 1, C, c.fc_dim());
+      if (c.swiglu()) nn::SwiGluForward(act.data(), fc.data(), 1, c.FF);
+      else if (c.gelu_erf) nn::GeluErfForward(act.data(), fc.data(), c.FF);
+      else nn::GeluTanhForward(act.data(), fc.data(), c.FF);
+      nn::LinearForward(o.data(), act.data(), LinearWeight(l, 3), ly.proj_b, 1, c.FF, C);
+      AddInPlace(x.data(), o.data(), C);
+    }
+    if (p + 1 < int64_t(prompt.size())) continue;  // prompt: only fill the cache
+    if (int64_t(out.size()) >= int64_t(prompt.size()) + n_new) break;
+    if (c.layernorm())
+      nn::LayerNormForward(h.data(), &mean, &rstd, x.data(), params_.data() + off_lnf_w_, params_.data() + off_lnf_b_, 1, C, c.eps);
+    else
+      nn::RmsNormForward(h.data(), &rstd, x.data(), params_.data() + off_lnf_w_, 1, C, c.eps);
+    nn::LinearForward(logits.data(), h.data(), params_.data() + (c.tied ? off_wte_ : off_head_), nullptr, 1, C, c.V);
+    out.push_back(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  return out;
+}
+
+}  // namespace t81::models

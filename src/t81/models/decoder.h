@@ -1,0 +1,119 @@
+// Decoder-only causal language models with Hugging Face semantics: GPT-2, Llama and Phi-3 in one
+// engine (they differ in norm, position encoding, MLP and biases, not in structure).
+//
+//   x = tok_emb[ids] (+ pos_emb[t] for GPT-2)
+//   per layer: x += o_proj(Attention(rope(qkv(norm1(x)))));  x += mlp(norm2(x))
+//   logits = head(norm_f(x))          head = tok_emb (tied) or lm_head
+// GPT-2: LayerNorm, learned positions, gelu_new MLP, biases, Conv1D weights stored (in, out).
+// Llama / Phi-3: RMSNorm, RoPE (rotate_half), SwiGLU, grouped-query attention, no biases.
+// Internally q, k, v are one fused (NH+2·NKV)·HD × C matrix and gate/up one 2·FF × C matrix, all
+// weights (out, in); the HF names and layouts exist only at load/save/gradient export.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "t81/base/status.h"
+#include "t81/quant/ternary.h"
+
+namespace t81::models {
+
+enum class Arch : uint8_t { kGpt2, kLlama, kPhi3 };
+const char* ArchName(Arch a);
+
+struct DecoderConfig {
+  Arch arch = Arch::kGpt2;
+  int64_t V = 0, C = 0, L = 0, NH = 0, NKV = 0, HD = 0, FF = 0, max_t = 0;
+  float eps = 1e-5f;
+  double rope_theta = 10000.0;
+  bool tied = true;
+  bool gelu_erf = false;  // GPT-2 activation "gelu" (erf) instead of gelu_new (tanh)
+  bool attn_bias = false, mlp_bias = false;
+
+  bool layernorm() const { return arch == Arch::kGpt2; }
+  bool learned_pos() const { return arch == Arch::kGpt2; }
+  bool swiglu() const { return arch != Arch::kGpt2; }
+  int64_t qkv_dim() const { return (NH + 2 * NKV) * HD; }
+  int64_t fc_dim() const { return swiglu() ? 2 * FF : FF; }
+};
+
+// Reads config.json (HF field names; both rope_parameters and top-level rope_theta accepted).
+Result<DecoderConfig> LoadDecoderConfig(const std::string& config_path);
+
+// How every linear layer of the transformer blocks runs.
+enum class LinearMode : uint8_t {
+  kFloat,  // float32 weights (OpenBLAS)
+  kQat,    // forward with FakeQuantize(weight), straight-through gradient to the float weight
+};
+
+struct HfTensorMap;  // internal: one HF tensor <-> a slice of an internal tensor
+
+class DecoderLM {
+ public:
+  // Loads config.json + model.safetensors (or the shards of model.safetensors.index.json).
+  static Result<std::unique_ptr<DecoderLM>> Load(const std::string& model_dir);
+  ~DecoderLM();
+
+  const DecoderConfig& config() const { return cfg_; }
+  int64_t num_params() const { return int64_t(params_.size()); }
+
+  void SetLinearMode(LinearMode mode, quant::Granularity g = quant::Granularity::kRow,
+                     float threshold = quant::kDefaultThreshold);
+
+  // Training forward over ids (B, T). labels (B, T) or null; returns the causal-LM loss
+  // (mean over shifted, non -100 labels), or 0 without labels. Saves what Backward needs.
+  Result<double> Forward(const int64_t* ids, const int64_t* labels, int64_t B, int64_t T);
+  const float* logits() const { return logits_.data(); }  // (B, T, V) of the last Forward
+  void ZeroGrad();
+  // Accumulates d loss / d param into the gradients (after Forward with labels).
+  void Backward();
+  // One torch.optim.AdamW step over every parameter (step counter kept inside).
+  void AdamWStep(float lr, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f,
+                 float weight_decay = 0.0f);
+
+  // Greedy decoding with a KV cache: prompt then n_new argmax tokens; returns prompt + new.
+  Result<std::vector<int64_t>> Generate(const std::vector<int64_t>& prompt, int64_t n_new);
+
+  // HF-named tensors: names and shapes in checkpoint layout, values from the parameters or the
+  // gradients (transposed / split / tied exactly as the HF model stores them).
+  struct Named {
+    std::string name;
+    std::vector<int64_t> shape;
+    std::vector<float> values;
+  };
+  std::vector<Named> HfParams() const;
+  std::vector<Named> HfGrads() const;
+  // Writes config.json (copied) and model.safetensors in HF layout.
+  Status Save(const std::string& out_dir) const;
+
+ private:
+  struct Layer {
+    float *ln1_w, *ln1_b, *qkv_w, *qkv_b, *o_w, *o_b, *ln2_w, *ln2_b, *fc_w, *fc_b, *proj_w, *proj_b;
+  };
+  struct Acts;
+  explicit DecoderLM(DecoderConfig cfg);
+  void Layout();
+  Layer LayerAt(const std::vector<float>& base, int64_t l) const;
+  const float* LinearWeight(int64_t l, int which);  // which: 0 qkv, 1 o, 2 fc, 3 proj
+  std::vector<Named> Export(const std::vector<float>& src) const;
+
+  DecoderConfig cfg_;
+  std::string config_json_;
+  std::vector<float> params_, grads_, m_, v_;
+  std::vector<HfTensorMap> hf_;
+  // offsets into the arenas
+  size_t off_wte_ = 0, off_wpe_ = 0, off_lnf_w_ = 0, off_lnf_b_ = 0, off_head_ = 0;
+  std::vector<size_t> layer_off_;  // per layer: start of its block
+  size_t layer_size_ = 0;
+  LinearMode mode_ = LinearMode::kFloat;
+  quant::Granularity qgran_ = quant::Granularity::kRow;
+  float qthreshold_ = quant::kDefaultThreshold;
+  std::vector<std::vector<float>> qweights_;  // (L·4) fake-quantized weights of the last Forward
+  int step_ = 0;
+  std::unique_ptr<Acts> acts_;
+  std::vector<float> logits_;
+};
+
+}  // namespace t81::models

@@ -1,0 +1,323 @@
+#include "t81/nn/transformer.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace t81::nn {
+
+void LayerNormForward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                      const float* bias, int64_t N, int64_t C, float eps) {
+  for (int64_t i = 0; i < N; ++i) {
+    const float* x = inp + i * C;
+    double m = 0;
+    for (int64_t c = 0; c < C; ++c) m += x[c];
+    m /= double(C);
+    double v = 0;
+    for (int64_t c = 0; c < C; ++c) v += (x[c] - m) * (x[c] - m);
+    v /= double(C);
+    const double s = 1.0 / std::sqrt(v + double(eps));
+    float* o = out + i * C;
+    for (int64_t c = 0; c < C; ++c)
+      o[c] = float((x[c] - m) * s) * weight[c] + (bias ? bias[c] : 0.0f);
+    mean[i] = float(m);
+    rstd[i] = float(s);
+  }
+}
+
+void LayerNormBackward(float* dinp, float* dweight, float* dbias, const float* dout,
+                       const float* inp, const float* weight, const float* mean, const float* rstd,
+                       int64_t N, int64_t C) {
+  for (int64_t i = 0; i < N; ++i) {
+    const float* x = inp + i * C;
+    const float* dy = dout + i * C;
+    double dnorm_mean = 0, dnorm_norm_mean = 0;
+    for (int64_t c = 0; c < C; ++c) {
+      const double norm = (x[c] - mean[i]) * double(rstd[i]);
+      const double dnorm = double(weight[c]) * dy[c];
+      dnorm_mean += dnorm;
+      dnorm_norm_mean += dnorm * norm;
+    }
+    dnorm_mean /= double(C);
+    dnorm_norm_mean /= double(C);
+    for (int64_t c = 0; c < C; ++c) {
+      const double norm = (x[c] - mean[i]) * double(rstd[i]);
+      const double dnorm = double(weight[c]) * dy[c];
+      if (dbias) dbias[c] += dy[c];
+      dweight[c] += float(norm * dy[c]);
+      dinp[i * C + c] += float((dnorm - dnorm_mean - norm * dnorm_norm_mean) * rstd[i]);
+    }
+  }
+}
+
+void RmsNormForward(float* out, float* rstd, const float* inp, const float* weight, int64_t N,
+                    int64_t C, float eps) {
+  for (int64_t i = 0; i < N; ++i) {
+    const float* x = inp + i * C;
+    double ss = 0;
+    for (int64_t c = 0; c < C; ++c) ss += double(x[c]) * x[c];
+    const float r = float(1.0 / std::sqrt(ss / double(C) + double(eps)));
+    for (int64_t c = 0; c < C; ++c) out[i * C + c] = weight[c] * (x[c] * r);
+    rstd[i] = r;
+  }
+}
+
+void RmsNormBackward(float* dinp, float* dweight, const float* dout, const float* inp,
+                     const float* weight, const float* rstd, int64_t N, int64_t C) {
+  for (int64_t i = 0; i < N; ++i) {
+    const float* x = inp + i * C;
+    const float* dy = dout + i * C;
+    const double r = rstd[i];
+    double dot = 0;  // Σ dy·w·x
+    for (int64_t c = 0; c < C; ++c) dot += double(dy[c]) * weight[c] * x[c];
+    const double k = r * r * r * dot / double(C);
+    for (int64_t c = 0; c < C; ++c) {
+      dweight[c] += float(double(dy[c]) * x[c] * r);
+      dinp[i * C + c] += float(double(dy[c]) * weight[c] * r - x[c] * k);
+    }
+  }
+}
+
+namespace {
+constexpr double kSqrt2OverPi = 0.7978845608028654;
+}
+
+void GeluTanhForward(float* out, const float* inp, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = inp[i];
+    out[i] = float(0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x))));
+  }
+}
+
+void GeluTanhBackward(float* dinp, const float* inp, const float* dout, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = inp[i];
+    const double u = kSqrt2OverPi * (x + 0.044715 * x * x * x);
+    const double t = std::tanh(u);
+    const double du = kSqrt2OverPi * (1.0 + 3.0 * 0.044715 * x * x);
+    const double g = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du;
+    dinp[i] += float(g * dout[i]);
+  }
+}
+
+void GeluErfForward(float* out, const float* inp, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = inp[i];
+    out[i] = float(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))));
+  }
+}
+
+void GeluErfBackward(float* dinp, const float* inp, const float* dout, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = inp[i];
+    const double cdf = 0.5 * (1.0 + std::erf(x / std::sqrt(2.0)));
+    const double pdf = std::exp(-0.5 * x * x) / std::sqrt(2.0 * 3.141592653589793);
+    dinp[i] += float((cdf + x * pdf) * dout[i]);
+  }
+}
+
+void SwiGluForward(float* out, const float* inp, int64_t N, int64_t F) {
+  for (int64_t i = 0; i < N; ++i) {
+    const float* g = inp + i * 2 * F;
+    const float* u = g + F;
+    for (int64_t j = 0; j < F; ++j) {
+      const double sg = 1.0 / (1.0 + std::exp(-double(g[j])));
+      out[i * F + j] = float(g[j] * sg) * u[j];
+    }
+  }
+}
+
+void SwiGluBackward(float* dinp, const float* inp, const float* dout, int64_t N, int64_t F) {
+  for (int64_t i = 0; i < N; ++i) {
+    const float* g = inp + i * 2 * F;
+    const float* u = g + F;
+    float* dg = dinp + i * 2 * F;
+    float* du = dg + F;
+    for (int64_t j = 0; j < F; ++j) {
+      const double x = g[j];
+      const double sg = 1.0 / (1.0 + std::exp(-x));
+      const double dy = dout[i * F + j];
+      du[j] += float(dy * x * sg);
+      dg[j] += float(dy * u[j] * sg * (1.0 + x * (1.0 - sg)));
+    }
+  }
+}
+
+RopeTable::RopeTable(int64_t hd_, int64_t max_t_, double theta) : hd(hd_), max_t(max_t_) {
+  const int64_t half = hd / 2;
+  cos.resize(size_t(max_t * half));
+  sin.resize(size_t(max_t * half));
+  for (int64_t i = 0; i < half; ++i) {
+    // As HF: inv_freq in float32, angle = float32(pos) * inv_freq in float32.
+    const float inv_freq = float(1.0 / std::pow(theta, double(2 * i) / double(hd)));
+    for (int64_t p = 0; p < max_t; ++p) {
+      const float angle = float(p) * inv_freq;
+      cos[size_t(p * half + i)] = float(std::cos(double(angle)));
+      sin[size_t(p * half + i)] = float(std::sin(double(angle)));
+    }
+  }
+}
+
+void RopeForward(float* x, int64_t N, int64_t H, int64_t HD, int64_t stride, const int64_t* pos,
+                 const RopeTable& rope) {
+  const int64_t half = HD / 2;
+  for (int64_t r = 0; r < N; ++r) {
+    const float* c = rope.cos.data() + pos[r] * half;
+    const float* s = rope.sin.data() + pos[r] * half;
+    for (int64_t h = 0; h < H; ++h) {
+      float* v = x + r * stride + h * HD;
+      for (int64_t i = 0; i < half; ++i) {
+        const float a = v[i], b = v[i + half];
+        v[i] = a * c[i] - b * s[i];
+        v[i + half] = b * c[i] + a * s[i];
+      }
+    }
+  }
+}
+
+void RopeBackward(float* dx, int64_t N, int64_t H, int64_t HD, int64_t stride, const int64_t* pos,
+                  const RopeTable& rope) {
+  const int64_t half = HD / 2;
+  for (int64_t r = 0; r < N; ++r) {
+    const float* c = rope.cos.data() + pos[r] * half;
+    const float* s = rope.sin.data() + pos[r] * half;
+    for (int64_t h = 0; h < H; ++h) {
+      float* v = dx + r * stride + h * HD;
+      for (int64_t i = 0; i < half; ++i) {
+        const float da = v[i], db = v[i + half];
+        v[i] = da * c[i] + db * s[i];
+        v[i + half] = db * c[i] - da * s[i];
+      }
+    }
+  }
+}
+
+void AttentionForward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t NH,
+                      int64_t NKV, int64_t HD) {
+  const int64_t W = (NH + 2 * NKV) * HD;
+  const int64_t group = NH / NKV;
+  const float scale = float(1.0 / std::sqrt(double(HD)));
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < NH; ++h) {
+      const int64_t g = h / group;
+      for (int64_t t = 0; t < T; ++t) {
+        const float* q = qkv + (b * T + t) * W + h * HD;
+        float* a = att + ((b * NH + h) * T + t) * T;
+        float mx = -INFINITY;
+        for (int64_t s = 0; s <= t; ++s) {
+          const float* k = qkv + (b * T + s) * W + (NH + g) * HD;
+          float dot = 0;
+          for (int64_t i = 0; i < HD; ++i) dot += q[i] * k[i];
+          a[s] = dot * scale;
+          mx = std::max(mx, a[s]);
+        }
+        double sum = 0;
+        for (int64_t s = 0; s <= t; ++s) {
+          a[s] = std::exp(a[s] - mx);
+          sum += a[s];
+        }
+        const float inv = float(1.0 / sum);
+        for (int64_t s = 0; s <= t; ++s) a[s] *= inv;
+        for (int64_t s = t + 1; s < T; ++s) a[s] = 0.0f;
+        float* o = out + (b * T + t) * NH * HD + h * HD;
+        for (int64_t i = 0; i < HD; ++i) o[i] = 0.0f;
+        for (int64_t s = 0; s <= t; ++s) {
+          const float* v = qkv + (b * T + s) * W + (NH + NKV + g) * HD;
+          for (int64_t i = 0; i < HD; ++i) o[i] += a[s] * v[i];
+        }
+      }
+    }
+}
+
+void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const float* att,
+                       int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HD) {
+  const int64_t W = (NH + 2 * NKV) * HD;
+  const int64_t group = NH / NKV;
+  const float scale = float(1.0 / std::sqrt(double(HD)));
+  std::vector<float> dscore(static_cast<size_t>(T));
+  // Heads sharing a KV head write the same dk/dv: loop serially (small models; exact order).
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < NH; ++h) {
+      const int64_t g = h / group;
+      for (int64_t t = 0; t < T; ++t) {
+        const float* a = att + ((b * NH + h) * T + t) * T;
+        const float* dy = dout + (b * T + t) * NH * HD + h * HD;
+        // dv and d(probability)
+        double dot_pd = 0;
+        for (int64_t s = 0; s <= t; ++s) {
+          const float* v = qkv + (b * T + s) * W + (NH + NKV + g) * HD;
+          float* dv = dqkv + (b * T + s) * W + (NH + NKV + g) * HD;
+          float dp = 0;
+          for (int64_t i = 0; i < HD; ++i) {
+            dv[i] += a[s] * dy[i];
+            dp += dy[i] * v[i];
+          }
+          dscore[size_t(s)] = dp;
+          dot_pd += double(a[s]) * dp;
+        }
+        // through the softmax, then the scaled dot product
+        const float* q = qkv + (b * T + t) * W + h * HD;
+        float* dq = dqkv + (b * T + t) * W + h * HD;
+        for (int64_t s = 0; s <= t; ++s) {
+          const float ds = float(a[s] * (dscore[size_t(s)] - dot_pd)) * scale;
+          const float* k = qkv + (b * T + s) * W + (NH + g) * HD;
+          float* dk = dqkv + (b * T + s) * W + (NH + g) * HD;
+          for (int64_t i = 0; i < HD; ++i) {
+            dq[i] += ds * k[i];
+            dk[i] += ds * q[i];
+          }
+        }
+      }
+    }
+}
+
+double CausalLmLossForward(float* probs, const float* logits, const int64_t* labels, int64_t B,
+                           int64_t T, int64_t V, int64_t* count) {
+  double loss = 0;
+  int64_t n = 0;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t + 1 < T; ++t) {
+      const int64_t target = labels[b * T + t + 1];
+      if (target == -100) continue;
+      const float* l = logits + (b * T + t) * V;
+      float* p = probs + (b * T + t) * V;
+      const float mx = *std::max_element(l, l + V);
+      double sum = 0;
+      for (int64_t v = 0; v < V; ++v) sum += std::exp(double(l[v] - mx));
+      for (int64_t v = 0; v < V; ++v) p[v] = float(std::exp(double(l[v] - mx)) / sum);
+      loss += std::log(sum) - double(l[target] - mx);
+      ++n;
+    }
+  *count = n;
+  return n ? loss / double(n) : 0.0;
+}
+
+void CausalLmLossBackward(float* dlogits, const float* probs, const int64_t* labels, int64_t B,
+                          int64_t T, int64_t V, int64_t count) {
+  if (count == 0) return;
+  const float scale = 1.0f / float(count);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t + 1 < T; ++t) {
+      const int64_t target = labels[b * T + t + 1];
+      if (target == -100) continue;
+      const float* p = probs + (b * T + t) * V;
+      float* d = dlogits + (b * T + t) * V;
+      for (int64_t v = 0; v < V; ++v) d[v] += (p[v] - (v == target ? 1.0f : 0.0f)) * scale;
+    }
+}
+
+void AdamWUpdate(float* param, const float* grad, float* m, float* v, int64_t n, float lr,
+                 float beta1, float beta2, float eps, float weight_decay, int step) {
+  const double bc1 = 1.0 - std::pow(double(beta1), step);
+  const double bc2 = 1.0 - std::pow(double(beta2), step);
+  for (int64_t i = 0; i < n; ++i) {
+    param[i] *= 1.0f - lr * weight_decay;
+    m[i] = beta1 * m[i] + (1.0f - beta1) * grad[i];
+    v[i] = beta2 * v[i] + (1.0f - beta2) * grad[i] * grad[i];
+    const double mhat = m[i] / bc1;
+    const double denom = std::sqrt(double(v[i]) / bc2) + double(eps);
+    param[i] -= float(double(lr) * mhat / denom);
+  }
+}
+
+}  // namespace t81::nn
