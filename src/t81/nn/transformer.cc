@@ -192,7 +192,7 @@ void RopeBackward(float* dx, int64_t N, int64_t H, int64_t HD, int64_t stride, c
 }
 
 void AttentionForward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t NH,
-                      int64_t NKV, int64_t HD) {
+                      int64_t NKV, int64_t HD, bool causal) {
   const int64_t W = (NH + 2 * NKV) * HD;
   const int64_t group = NH / NKV;
   const float scale = float(1.0 / std::sqrt(double(HD)));
@@ -203,8 +203,9 @@ void AttentionForward(float* out, float* att, const float* qkv, int64_t B, int64
       for (int64_t t = 0; t < T; ++t) {
         const float* q = qkv + (b * T + t) * W + h * HD;
         float* a = att + ((b * NH + h) * T + t) * T;
+        const int64_t last = causal ? t : T - 1;
         float mx = -INFINITY;
-        for (int64_t s = 0; s <= t; ++s) {
+        for (int64_t s = 0; s <= last; ++s) {
           const float* k = qkv + (b * T + s) * W + (NH + g) * HD;
           float dot = 0;
           for (int64_t i = 0; i < HD; ++i) dot += q[i] * k[i];
@@ -212,16 +213,16 @@ void AttentionForward(float* out, float* att, const float* qkv, int64_t B, int64
           mx = std::max(mx, a[s]);
         }
         double sum = 0;
-        for (int64_t s = 0; s <= t; ++s) {
+        for (int64_t s = 0; s <= last; ++s) {
           a[s] = std::exp(a[s] - mx);
           sum += a[s];
         }
         const float inv = float(1.0 / sum);
-        for (int64_t s = 0; s <= t; ++s) a[s] *= inv;
-        for (int64_t s = t + 1; s < T; ++s) a[s] = 0.0f;
+        for (int64_t s = 0; s <= last; ++s) a[s] *= inv;
+        for (int64_t s = last + 1; s < T; ++s) a[s] = 0.0f;
         float* o = out + (b * T + t) * NH * HD + h * HD;
         for (int64_t i = 0; i < HD; ++i) o[i] = 0.0f;
-        for (int64_t s = 0; s <= t; ++s) {
+        for (int64_t s = 0; s <= last; ++s) {
           const float* v = qkv + (b * T + s) * W + (NH + NKV + g) * HD;
           for (int64_t i = 0; i < HD; ++i) o[i] += a[s] * v[i];
         }
@@ -230,7 +231,7 @@ void AttentionForward(float* out, float* att, const float* qkv, int64_t B, int64
 }
 
 void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const float* att,
-                       int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HD) {
+                       int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HD, bool causal) {
   const int64_t W = (NH + 2 * NKV) * HD;
   const int64_t group = NH / NKV;
   const float scale = float(1.0 / std::sqrt(double(HD)));
@@ -242,9 +243,10 @@ void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const f
       for (int64_t t = 0; t < T; ++t) {
         const float* a = att + ((b * NH + h) * T + t) * T;
         const float* dy = dout + (b * T + t) * NH * HD + h * HD;
+        const int64_t last = causal ? t : T - 1;
         // dv and d(probability)
         double dot_pd = 0;
-        for (int64_t s = 0; s <= t; ++s) {
+        for (int64_t s = 0; s <= last; ++s) {
           const float* v = qkv + (b * T + s) * W + (NH + NKV + g) * HD;
           float* dv = dqkv + (b * T + s) * W + (NH + NKV + g) * HD;
           float dp = 0;
@@ -258,7 +260,7 @@ void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const f
         // through the softmax, then the scaled dot product
         const float* q = qkv + (b * T + t) * W + h * HD;
         float* dq = dqkv + (b * T + t) * W + h * HD;
-        for (int64_t s = 0; s <= t; ++s) {
+        for (int64_t s = 0; s <= last; ++s) {
           const float ds = float(a[s] * (dscore[size_t(s)] - dot_pd)) * scale;
           const float* k = qkv + (b * T + s) * W + (NH + g) * HD;
           float* dk = dqkv + (b * T + s) * W + (NH + g) * HD;

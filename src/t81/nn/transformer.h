@@ -47,12 +47,14 @@ void RopeForward(float* x, int64_t N, int64_t H, int64_t HD, int64_t stride, con
 void RopeBackward(float* dx, int64_t N, int64_t H, int64_t HD, int64_t stride, const int64_t* pos,
                   const RopeTable& rope);
 
-// Causal attention. qkv (B, T, (NH + 2·NKV)·HD) rows [q heads | k heads | v heads];
-// out (B, T, NH·HD); att (B, NH, T, T) softmax probabilities saved for backward.
+// Scaled dot-product attention, causal (decoders) or not (ViT).
+// qkv (B, T, (NH + 2·NKV)·HD) rows [q heads | k heads | v heads]; out (B, T, NH·HD);
+// att (B, NH, T, T) softmax probabilities saved for backward (0 above the diagonal if causal).
 void AttentionForward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t NH,
-                      int64_t NKV, int64_t HD);
+                      int64_t NKV, int64_t HD, bool causal = true);
 void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const float* att,
-                       int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HD);
+                       int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HD,
+                       bool causal = true);
 
 // Causal LM loss with shifted labels: position t of each sequence predicts labels[t+1]; labels
 // equal to -100 are ignored. probs (B, T, V) saved; returns the mean over counted positions and
