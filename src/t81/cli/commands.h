@@ -14,6 +14,7 @@ using Runner = std::function<Status()>;
 // Registers `bench fashion-mnist` on bench; sets *run when that subcommand is chosen.
 void AddBenchFashion(CLI::App& bench, Runner* run);
 void AddBenchGemm(CLI::App& bench, Runner* run);
+void AddBenchTrain(CLI::App& bench, Runner* run);
 void AddInfo(CLI::App& app, Runner* run);
 void AddForward(CLI::App& app, Runner* run);
 

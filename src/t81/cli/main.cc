@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   t81::cli::Runner run;
   t81::cli::AddBenchFashion(*bench, &run);
   t81::cli::AddBenchGemm(*bench, &run);
+  t81::cli::AddBenchTrain(*bench, &run);
   t81::cli::AddInfo(app, &run);
   t81::cli::AddForward(app, &run);
   try {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "t81/base/file.h"
+#include "t81/base/rng.h"
 #include "t81/io/safetensors.h"
 #include "t81/nn/layers.h"
 #include "t81/nn/transformer.h"
@@ -257,6 +258,50 @@ DecoderLM::Layer DecoderLM::LayerAt(const std::vector<float>& base, int64_t l) c
   ly.proj_w = take(c.C * c.FF, true);
   ly.proj_b = take(c.C, c.mlp_bias);
   return ly;
+}
+
+std::string DecoderConfigJson(const DecoderConfig& c) {
+  Json j;
+  if (c.arch == Arch::kGpt2) {
+    j = {{"model_type", "gpt2"}, {"architectures", {"GPT2LMHeadModel"}}, {"vocab_size", c.V}, {"n_embd", c.C},
+         {"n_layer", c.L}, {"n_head", c.NH}, {"n_positions", c.max_t}, {"n_inner", c.FF},
+         {"layer_norm_epsilon", c.eps}, {"activation_function", c.gelu_erf ? "gelu" : "gelu_new"},
+         {"tie_word_embeddings", c.tied}, {"attn_pdrop", 0.0}, {"embd_pdrop", 0.0}, {"resid_pdrop", 0.0}};
+  } else {
+    j = {{"model_type", c.arch == Arch::kLlama ? "llama" : "phi3"},
+         {"architectures", {c.arch == Arch::kLlama ? "LlamaForCausalLM" : "Phi3ForCausalLM"}},
+         {"vocab_size", c.V}, {"hidden_size", c.C}, {"num_hidden_layers", c.L}, {"num_attention_heads", c.NH},
+         {"num_key_value_heads", c.NKV}, {"head_dim", c.HD}, {"intermediate_size", c.FF},
+         {"max_position_embeddings", c.max_t}, {"rms_norm_eps", c.eps}, {"hidden_act", "silu"},
+         {"rope_theta", c.rope_theta}, {"tie_word_embeddings", c.tied}, {"attention_bias", c.attn_bias},
+         {"mlp_bias", c.mlp_bias}};
+  }
+  return j.dump(2) + "\n";
+}
+
+std::unique_ptr<DecoderLM> DecoderLM::Create(const DecoderConfig& cfg, uint64_t seed) {
+  std::unique_ptr<DecoderLM> m(new DecoderLM(cfg));
+  m->config_json_ = DecoderConfigJson(cfg);
+  m->Layout();
+  base::Rng rng(seed);
+  for (float& p : m->params_) p = float(rng.Normal() * 0.02);
+  auto fill = [&](float* p, int64_t n, float v) {
+    if (p) std::fill(p, p + n, v);
+  };
+  for (int64_t l = 0; l < cfg.L; ++l) {
+    const Layer ly = m->LayerAt(m->params_, l);
+    fill(ly.ln1_w, cfg.C, 1.0f);
+    fill(ly.ln1_b, cfg.C, 0.0f);
+    fill(ly.ln2_w, cfg.C, 1.0f);
+    fill(ly.ln2_b, cfg.C, 0.0f);
+    fill(ly.qkv_b, cfg.qkv_dim(), 0.0f);
+    fill(ly.o_b, cfg.C, 0.0f);
+    fill(ly.fc_b, cfg.fc_dim(), 0.0f);
+    fill(ly.proj_b, cfg.C, 0.0f);
+  }
+  fill(m->params_.data() + m->off_lnf_w_, cfg.C, 1.0f);
+  if (cfg.layernorm()) fill(m->params_.data() + m->off_lnf_b_, cfg.C, 0.0f);
+  return m;
 }
 
 Result<std::unique_ptr<DecoderLM>> DecoderLM::Load(const std::string& dir) {

@@ -41,6 +41,8 @@ struct DecoderConfig {
 
 // Reads config.json (HF field names; both rope_parameters and top-level rope_theta accepted).
 Result<DecoderConfig> LoadDecoderConfig(const std::string& config_path);
+// The HF config.json text for cfg (inverse of LoadDecoderConfig).
+std::string DecoderConfigJson(const DecoderConfig& cfg);
 
 // How every linear layer of the transformer blocks runs.
 enum class LinearMode : uint8_t {
@@ -54,6 +56,9 @@ class DecoderLM {
  public:
   // Loads config.json + model.safetensors (or the shards of model.safetensors.index.json).
   static Result<std::unique_ptr<DecoderLM>> Load(const std::string& model_dir);
+  // A freshly initialized model (HF init: N(0, 0.02) matrices and embeddings, norms 1, biases 0;
+  // deterministic in seed). config_json is what Save writes as config.json.
+  static std::unique_ptr<DecoderLM> Create(const DecoderConfig& cfg, uint64_t seed);
   ~DecoderLM();
 
   const DecoderConfig& config() const { return cfg_; }
