@@ -35,7 +35,7 @@ struct AnyModel {
   std::function<std::vector<float>()> logits;
   std::function<std::vector<int64_t>()> logits_shape;
   std::function<void()> zero_grad, backward;
-  std::function<void(float)> adamw;
+  std::function<void(double)> adamw;
   std::function<std::vector<models::DecoderLM::Named>()> params, grads;
   std::string arch;
   int64_t num_params = 0;
@@ -70,7 +70,7 @@ Result<AnyModel> LoadAny(const std::string& dir, bool qat, quant::Granularity g,
     a.logits_shape = [m, B] { return std::vector<int64_t>{*B, m->config().labels}; };
     a.zero_grad = [m] { m->ZeroGrad(); };
     a.backward = [m] { m->Backward(); };
-    a.adamw = [m](float lr) { m->AdamWStep(lr); };
+    a.adamw = [m](double lr) { m->AdamWStep(lr); };
     a.params = [m] { return m->HfParams(); };
     a.grads = [m] { return m->HfGrads(); };
     a.num_params = m->num_params();
@@ -97,7 +97,7 @@ Result<AnyModel> LoadAny(const std::string& dir, bool qat, quant::Granularity g,
   a.logits_shape = [m, BT] { return std::vector<int64_t>{BT->first, BT->second, m->config().V}; };
   a.zero_grad = [m] { m->ZeroGrad(); };
   a.backward = [m] { m->Backward(); };
-  a.adamw = [m](float lr) { m->AdamWStep(lr); };
+  a.adamw = [m](double lr) { m->AdamWStep(lr); };
   a.params = [m] { return m->HfParams(); };
   a.grads = [m] { return m->HfGrads(); };
   a.arch = models::ArchName(m->config().arch);
@@ -144,7 +144,8 @@ struct ForwardFlags {
   std::string model_dir, inputs, out;
   bool grads = false, qat = false;
   int adamw_steps = 0;
-  float lr = 1e-3f, threshold = quant::kDefaultThreshold;
+  double lr = 1e-3;
+  float threshold = quant::kDefaultThreshold;
   std::string granularity = "row";
 };
 

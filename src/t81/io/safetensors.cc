@@ -75,7 +75,7 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
   f->data_ = p + 8 + hlen;
   nlohmann::json h = nlohmann::json::parse(p + 8, p + 8 + hlen, nullptr, /*allow_exceptions=*/false);
   if (h.is_discarded() || !h.is_object()) return Error(path + ": header is not a JSON object");
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> ranges;  // ((begin, end), name)
   for (auto it = h.begin(); it != h.end(); ++it) {
     const std::string& name = it.key();
     if (name == "__metadata__") {
@@ -112,14 +112,22 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
     if (t.end - t.begin != numel * uint64_t(DTypeSize(t.dtype)))
       return Error(where + ": " + std::to_string(t.end - t.begin) + " bytes for shape of " +
                    std::to_string(numel) + " " + DTypeName(t.dtype) + " elements");
-    ranges.push_back({t.begin, t.end});
+    ranges.push_back({{t.begin, t.end}, name});
     f->index_[name] = f->tensors_.size();
     f->tensors_.push_back(std::move(t));
   }
+  // Sorted by start, every non-empty range must begin at or after the furthest end seen so far
+  // (comparing neighbours only would let an empty tensor hide an overlap).
   std::sort(ranges.begin(), ranges.end());
-  for (size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i].first < ranges[i - 1].second && ranges[i].first != ranges[i].second)
-      return Error(path + ": tensor data ranges overlap");
+  uint64_t furthest = 0;
+  std::string furthest_name;
+  for (const auto& [r, name] : ranges) {
+    if (r.first == r.second) continue;
+    if (r.first < furthest)
+      return Error(path + ": tensor data ranges overlap ('" + furthest_name + "' and '" + name + "')");
+    furthest = r.second;
+    furthest_name = name;
+  }
   return f;
 }
 

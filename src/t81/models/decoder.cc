@@ -387,19 +387,6 @@ Status DecoderLM::Save(const std::string& out_dir) const {
   return w.Write(out_dir + "/model.safetensors");
 }
 
-void DecoderLM::SetLinearMode(LinearMode mode, quant::Granularity g, float threshold) {
-  mode_ = mode;
-  qgran_ = g;
-  qthreshold_ = threshold;
-}
-
-const float* DecoderLM::LinearWeight(int64_t l, int which) {
-  const Layer ly = LayerAt(params_, l);
-  const float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
-  if (mode_ == LinearMode::kFloat) return w[which];
-  return qweights_[size_t(l * 4 + which)].data();
-}
-
 namespace {
 // Rows/cols of the four block linears: qkv, o, fc (or gate_up), proj (or down).
 void LinearShape(const DecoderConfig& c, int which, int64_t* rows, int64_t* cols) {
@@ -410,7 +397,71 @@ void LinearShape(const DecoderConfig& c, int which, int64_t* rows, int64_t* cols
     default: *rows = c.C; *cols = c.FF; break;
   }
 }
+}  // namespace
 
+void DecoderLM::SetLinearMode(LinearMode mode, quant::Granularity g, float threshold, ActPath act) {
+  mode_ = mode;
+  qgran_ = g;
+  qthreshold_ = threshold;
+  act_ = act;
+  stored_.clear();
+  packed_.clear();
+  if (mode != LinearMode::kPacked) return;
+  for (int64_t l = 0; l < cfg_.L; ++l) {
+    const Layer ly = LayerAt(params_, l);
+    const float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
+    for (int k = 0; k < 4; ++k) {
+      int64_t rows, cols;
+      LinearShape(cfg_, k, &rows, &cols);
+      stored_.push_back(quant::QuantizeMatrix(w[k], rows, cols, g, threshold, quant::TqFormat::kTq2_0));
+      packed_.push_back(kernels::Repack(stored_.back()));
+    }
+  }
+}
+
+int64_t DecoderLM::LinearBytes() const {
+  int64_t n = 0;
+  if (mode_ == LinearMode::kPacked) {
+    for (const auto& s2 : stored_) n += s2.bytes();
+    return n;
+  }
+  for (int k = 0; k < 4; ++k) {
+    int64_t rows, cols;
+    LinearShape(cfg_, k, &rows, &cols);
+    n += 4 * rows * cols * cfg_.L;
+  }
+  return n;
+}
+
+void DecoderLM::Linear(float* out, const float* inp, int64_t l, int which, const float* bias, int64_t N, int64_t C,
+                       int64_t OC) {
+  if (mode_ != LinearMode::kPacked) {
+    nn::LinearForward(out, inp, LinearWeight(l, which), bias, N, C, OC);
+    return;
+  }
+  float beta = 0.0f;
+  if (bias) {
+    for (int64_t i = 0; i < N; ++i) std::memcpy(out + i * OC, bias, size_t(OC) * 4);
+    beta = 1.0f;
+  }
+  const kernels::KernelTable& kt = kernels::Active();
+  const kernels::PackedWeights& w = packed_[size_t(l * 4 + which)];
+  if (act_ == ActPath::kI8) {
+    kernels::QuantizeActs(kt, inp, N, C, C, &qa_);
+    kernels::GemmI8(kt, w, qa_, out, OC, 1.0f, beta);
+  } else {
+    kernels::GemmF32(kt, w, inp, N, C, out, OC, 1.0f, beta);
+  }
+}
+
+const float* DecoderLM::LinearWeight(int64_t l, int which) {
+  const Layer ly = LayerAt(params_, l);
+  const float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
+  if (mode_ == LinearMode::kFloat) return w[which];
+  return qweights_[size_t(l * 4 + which)].data();
+}
+
+namespace {
 void AddInPlace(float* a, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) a[i] += b[i];
 }
@@ -496,23 +547,23 @@ Result<double> DecoderLM::Forward(const int64_t* ids, const int64_t* labels, int
       nn::LayerNormForward(a.ln1[L].data(), a.ln1_mean[L].data(), a.ln1_rstd[L].data(), resid, ly.ln1_w, ly.ln1_b, N, C, c.eps);
     else
       nn::RmsNormForward(a.ln1[L].data(), a.ln1_rstd[L].data(), resid, ly.ln1_w, N, C, c.eps);
-    nn::LinearForward(a.qkv[L].data(), a.ln1[L].data(), LinearWeight(l, 0), ly.qkv_b, N, C, QKV);
+    Linear(a.qkv[L].data(), a.ln1[L].data(), l, 0, ly.qkv_b, N, C, QKV);
     if (!c.learned_pos()) {
       nn::RopeForward(a.qkv[L].data(), N, c.NH, c.HD, QKV, a.pos.data(), rope);
       nn::RopeForward(a.qkv[L].data() + AH, N, c.NKV, c.HD, QKV, a.pos.data(), rope);
     }
     nn::AttentionForward(a.atty[L].data(), a.att[L].data(), a.qkv[L].data(), B, T, c.NH, c.NKV, c.HD);
-    nn::LinearForward(a.res1[L].data(), a.atty[L].data(), LinearWeight(l, 1), ly.o_b, N, AH, C);
+    Linear(a.res1[L].data(), a.atty[L].data(), l, 1, ly.o_b, N, AH, C);
     AddInPlace(a.res1[L].data(), resid, N * C);
     if (c.layernorm())
       nn::LayerNormForward(a.ln2[L].data(), a.ln2_mean[L].data(), a.ln2_rstd[L].data(), a.res1[L].data(), ly.ln2_w, ly.ln2_b, N, C, c.eps);
     else
       nn::RmsNormForward(a.ln2[L].data(), a.ln2_rstd[L].data(), a.res1[L].data(), ly.ln2_w, N, C, c.eps);
-    nn::LinearForward(a.fc[L].data(), a.ln2[L].data(), LinearWeight(l, 2), ly.fc_b, N, C, c.fc_dim());
+    Linear(a.fc[L].data(), a.ln2[L].data(), l, 2, ly.fc_b, N, C, c.fc_dim());
     if (c.swiglu()) nn::SwiGluForward(a.act[L].data(), a.fc[L].data(), N, c.FF);
     else if (c.gelu_erf) nn::GeluErfForward(a.act[L].data(), a.fc[L].data(), N * c.FF);
     else nn::GeluTanhForward(a.act[L].data(), a.fc[L].data(), N * c.FF);
-    nn::LinearForward(a.res2[L].data(), a.act[L].data(), LinearWeight(l, 3), ly.proj_b, N, c.FF, C);
+    Linear(a.res2[L].data(), a.act[L].data(), l, 3, ly.proj_b, N, c.FF, C);
     AddInPlace(a.res2[L].data(), a.res1[L].data(), N * C);
     resid = a.res2[L].data();
   }
@@ -532,6 +583,7 @@ void DecoderLM::Backward() {
   const DecoderConfig& c = cfg_;
   Acts& a = *acts_;
   T81_CHECK(a.has_labels, "Backward needs a Forward with labels");
+  T81_CHECK(mode_ != LinearMode::kPacked, "Backward is not available with packed ternary weights");
   const int64_t N = a.N, C = c.C, QKV = c.qkv_dim(), AH = c.NH * c.HD;
   auto zero = [](std::vector<float>& v, int64_t n) { v.assign(size_t(n), 0.0f); };
   zero(a.dlogits, N * c.V);
@@ -595,7 +647,7 @@ void DecoderLM::Backward() {
   }
 }
 
-void DecoderLM::AdamWStep(float lr, float beta1, float beta2, float eps, float weight_decay) {
+void DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
   ++step_;
   nn::AdamWUpdate(params_.data(), grads_.data(), m_.data(), v_.data(), int64_t(params_.size()), lr, beta1, beta2,
                   eps, weight_decay, step_);
@@ -632,7 +684,7 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
       const Layer ly = LayerAt(params_, l);
       if (c.layernorm()) nn::LayerNormForward(h.data(), &mean, &rstd, x.data(), ly.ln1_w, ly.ln1_b, 1, C, c.eps);
       else nn::RmsNormForward(h.data(), &rstd, x.data(), ly.ln1_w, 1, C, c.eps);
-      nn::LinearForward(qkv.data(), h.data(), LinearWeight(l, 0), ly.qkv_b, 1, C, QKV);
+      Linear(qkv.data(), h.data(), l, 0, ly.qkv_b, 1, C, QKV);
       if (!c.learned_pos()) {
         nn::RopeForward(qkv.data(), 1, c.NH, c.HD, QKV, &p, rope);
         nn::RopeForward(qkv.data() + AH, 1, c.NKV, c.HD, QKV, &p, rope);
@@ -660,15 +712,15 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
           for (int64_t i = 0; i < c.HD; ++i) yh[i] += w * vl[s * KVW + g * c.HD + i];
         }
       }
-      nn::LinearForward(o.data(), y.data(), LinearWeight(l, 1), ly.o_b, 1, AH, C);
+      Linear(o.data(), y.data(), l, 1, ly.o_b, 1, AH, C);
       AddInPlace(x.data(), o.data(), C);
       if (c.layernorm()) nn::LayerNormForward(h.data(), &mean, &rstd, x.data(), ly.ln2_w, ly.ln2_b, 1, C, c.eps);
       else nn::RmsNormForward(h.data(), &rstd, x.data(), ly.ln2_w, 1, C, c.eps);
-      nn::LinearForward(fc.data(), h.data(), LinearWeight(l, 2), ly.fc_b, 1, C, c.fc_dim());
+      Linear(fc.data(), h.data(), l, 2, ly.fc_b, 1, C, c.fc_dim());
       if (c.swiglu()) nn::SwiGluForward(act.data(), fc.data(), 1, c.FF);
       else if (c.gelu_erf) nn::GeluErfForward(act.data(), fc.data(), c.FF);
       else nn::GeluTanhForward(act.data(), fc.data(), c.FF);
-      nn::LinearForward(o.data(), act.data(), LinearWeight(l, 3), ly.proj_b, 1, c.FF, C);
+      Linear(o.data(), act.data(), l, 3, ly.proj_b, 1, c.FF, C);
       AddInPlace(x.data(), o.data(), C);
     }
     if (p + 1 < int64_t(prompt.size())) continue;  // prompt: only fill the cache

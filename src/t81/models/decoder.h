@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "t81/base/status.h"
+#include "t81/kernels/kernels.h"
+#include "t81/models/classifier.h"
 #include "t81/quant/ternary.h"
 
 namespace t81::models {
@@ -48,6 +50,7 @@ std::string DecoderConfigJson(const DecoderConfig& cfg);
 enum class LinearMode : uint8_t {
   kFloat,  // float32 weights (OpenBLAS)
   kQat,    // forward with FakeQuantize(weight), straight-through gradient to the float weight
+  kPacked, // inference only: ternarized once (TQ2_0), run by the packed kernel table
 };
 
 struct HfTensorMap;  // internal: one HF tensor <-> a slice of an internal tensor
@@ -64,8 +67,12 @@ class DecoderLM {
   const DecoderConfig& config() const { return cfg_; }
   int64_t num_params() const { return int64_t(params_.size()); }
 
+  // kPacked ternarizes the current float weights with (g, threshold) and repacks them for the
+  // kernel table; act selects the kernels' activation path. Backward is not available in kPacked.
   void SetLinearMode(LinearMode mode, quant::Granularity g = quant::Granularity::kRow,
-                     float threshold = quant::kDefaultThreshold);
+                     float threshold = quant::kDefaultThreshold, ActPath act = ActPath::kI8);
+  // Bytes of the block linears as stored in the current mode (float: 4/weight; packed: TQ2_0).
+  int64_t LinearBytes() const;
 
   // Training forward over ids (B, T). labels (B, T) or null; returns the causal-LM loss
   // (mean over shifted, non -100 labels), or 0 without labels. Saves what Backward needs.
@@ -75,8 +82,8 @@ class DecoderLM {
   // Accumulates d loss / d param into the gradients (after Forward with labels).
   void Backward();
   // One torch.optim.AdamW step over every parameter (step counter kept inside).
-  void AdamWStep(float lr, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f,
-                 float weight_decay = 0.0f);
+  void AdamWStep(double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+                 double weight_decay = 0.0);
 
   // Greedy decoding with a KV cache: prompt then n_new argmax tokens; returns prompt + new.
   Result<std::vector<int64_t>> Generate(const std::vector<int64_t>& prompt, int64_t n_new);
@@ -102,6 +109,9 @@ class DecoderLM {
   void Layout();
   Layer LayerAt(const std::vector<float>& base, int64_t l) const;
   const float* LinearWeight(int64_t l, int which);  // which: 0 qkv, 1 o, 2 fc, 3 proj
+  // out (N, OC) = inp (N, C) · Wᵀ + bias through the current LinearMode.
+  void Linear(float* out, const float* inp, int64_t l, int which, const float* bias, int64_t N, int64_t C,
+              int64_t OC);
   std::vector<Named> Export(const std::vector<float>& src) const;
 
   DecoderConfig cfg_;
@@ -116,6 +126,10 @@ class DecoderLM {
   quant::Granularity qgran_ = quant::Granularity::kRow;
   float qthreshold_ = quant::kDefaultThreshold;
   std::vector<std::vector<float>> qweights_;  // (L·4) fake-quantized weights of the last Forward
+  std::vector<quant::TernaryMatrix> stored_;    // (L·4) kPacked: TQ2_0 storage
+  std::vector<kernels::PackedWeights> packed_;  // (L·4) kPacked: compute layout
+  ActPath act_ = ActPath::kI8;
+  kernels::QuantizedActs qa_;
   int step_ = 0;
   std::unique_ptr<Acts> acts_;
   std::vector<float> logits_;

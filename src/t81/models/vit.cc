@@ -328,7 +328,7 @@ void Vit::Backward() {
                      params_.data() + off_patch_w_, B * NP, PD, C);
 }
 
-void Vit::AdamWStep(float lr, float beta1, float beta2, float eps, float weight_decay) {
+void Vit::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
   ++step_;
   nn::AdamWUpdate(params_.data(), grads_.data(), m_.data(), v_.data(), int64_t(params_.size()), lr, beta1, beta2, eps,
                   weight_decay, step_);

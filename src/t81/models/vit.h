@@ -41,8 +41,8 @@ class Vit {
   const float* logits() const { return logits_.data(); }
   void ZeroGrad();
   void Backward();
-  void AdamWStep(float lr, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f,
-                 float weight_decay = 0.0f);
+  void AdamWStep(double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+                 double weight_decay = 0.0);
 
   using Named = DecoderLM::Named;
   std::vector<Named> HfParams() const;  // checkpoint names

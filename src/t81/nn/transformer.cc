@@ -325,19 +325,21 @@ void CausalLmLossBackward(float* dlogits, const float* probs, const int64_t* lab
   }
 }
 
-void AdamWUpdate(float* param, const float* grad, float* m, float* v, int64_t n, float lr,
-                 float beta1, float beta2, float eps, float weight_decay, int step) {
-  const float bc1 = float(1.0 - std::pow(double(beta1), step));
-  const float bc2_sqrt = float(std::sqrt(1.0 - std::pow(double(beta2), step)));
-  const float step_size = lr / bc1;
-  const float decay = 1.0f - lr * weight_decay;
+void AdamWUpdate(float* param, const float* grad, float* m, float* v, int64_t n, double lr,
+                 double beta1, double beta2, double eps, double weight_decay, int step) {
+  const float bc1 = float(1.0 - std::pow(beta1, step));
+  const float bc2_sqrt = float(std::sqrt(1.0 - std::pow(beta2, step)));
+  const float step_size = float(lr / double(bc1));
+  const float decay = float(1.0 - lr * weight_decay);
+  const float b1 = float(beta1), b2 = float(beta2), c1 = float(1.0 - beta1), c2 = float(1.0 - beta2);
+  const float feps = float(eps);
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     param[i] *= decay;
-    m[i] = beta1 * m[i] + (1.0f - beta1) * grad[i];
-    v[i] = beta2 * v[i] + (1.0f - beta2) * grad[i] * grad[i];
+    m[i] = b1 * m[i] + c1 * grad[i];
+    v[i] = b2 * v[i] + c2 * grad[i] * grad[i];
     // torch: denom = sqrt(v) / sqrt(bias_correction2) + eps; p -= (lr / bias_correction1) · m / denom
-    param[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
+    param[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + feps);
   }
 }
 

@@ -65,8 +65,9 @@ void CausalLmLossBackward(float* dlogits, const float* probs, const int64_t* lab
                           int64_t T, int64_t V, int64_t count);
 
 // AdamW, torch.optim.AdamW semantics (decoupled weight decay, bias-corrected moments).
-// step is 1-based.
-void AdamWUpdate(float* param, const float* grad, float* m, float* v, int64_t n, float lr,
-                 float beta1, float beta2, float eps, float weight_decay, int step);
+// step is 1-based. Hyper-parameters are doubles, as in torch, and enter the float update the way
+// torch's scalar arguments do (1 - beta computed in double, then rounded).
+void AdamWUpdate(float* param, const float* grad, float* m, float* v, int64_t n, double lr,
+                 double beta1, double beta2, double eps, double weight_decay, int step);
 
 }  // namespace t81::nn
