@@ -79,3 +79,46 @@ TEST(DecoderQat, ForwardAndStraightThroughGradient) {
 
 }  // namespace
 }  // namespace t81::models
+
+namespace t81::models {
+namespace {
+
+// Packed inference (kernel table) runs the same ternary weights as QAT's fake-quant forward:
+// with float activations the logits agree to float rounding; with int8 activations within the
+// activation-quantization error. Greedy decoding runs through the packed kernels too.
+TEST(DecoderPacked, MatchesFakeQuantForward) {
+  for (const char* name : {"gpt2-tiny", "llama-tiny", "phi3-tiny"}) {
+    const std::string dir = std::string(T81_TEST_DATA) + "/fixtures/" + name;
+    auto golden = io::SafeTensorsFile::Open(dir + "/golden.safetensors").value();
+    const auto ids = golden->ReadInt("input.input_ids").value();
+    const int64_t B = golden->Find("input.input_ids")->shape[0], T = golden->Find("input.input_ids")->shape[1];
+    auto qat = DecoderLM::Load(dir).value();
+    qat->SetLinearMode(LinearMode::kQat, quant::Granularity::kBlock, 0.45f);
+    ASSERT_TRUE(qat->Forward(ids.data(), nullptr, B, T).ok());
+    const int64_t n = B * T * qat->config().V;
+    const std::vector<float> ref(qat->logits(), qat->logits() + n);
+    float range = 0;
+    for (float v : ref) range = std::max(range, std::fabs(v));
+    for (ActPath act : {ActPath::kF32, ActPath::kI8}) {
+      auto m = DecoderLM::Load(dir).value();
+      m->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, 0.45f, act);
+      // TQ2_0: 66 bytes per started 256-block of every row of the four block linears.
+      const auto& c = m->config();
+      auto tq = [](int64_t rows, int64_t cols) { return rows * ((cols + 255) / 256) * 66; };
+      EXPECT_EQ(m->LinearBytes(), c.L * (tq(c.qkv_dim(), c.C) + tq(c.C, c.NH * c.HD) + tq(c.fc_dim(), c.C) +
+                                         tq(c.C, c.FF)))
+          << name;
+      ASSERT_TRUE(m->Forward(ids.data(), nullptr, B, T).ok());
+      double max_err = 0;
+      for (int64_t i = 0; i < n; ++i) max_err = std::max(max_err, double(std::fabs(m->logits()[i] - ref[i])));
+      if (act == ActPath::kF32) EXPECT_LE(max_err, 1e-4 * range + 1e-5) << name;
+      else EXPECT_LE(max_err, 0.03 * range) << name;
+      auto gen = m->Generate({1, 2, 3, 4}, 6);
+      ASSERT_TRUE(gen.ok());
+      EXPECT_EQ(gen->size(), 10u);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace t81::models
