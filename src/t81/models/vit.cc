@@ -164,10 +164,37 @@ Status Vit::Save(const std::string& out_dir) const {
   return w.Write(out_dir + "/model.safetensors");
 }
 
-void Vit::SetLinearMode(LinearMode mode, quant::Granularity g, float threshold) {
+void Vit::SetLinearMode(LinearMode mode, quant::Granularity g, float threshold, ActPath act) {
   mode_ = mode;
   qgran_ = g;
   qthreshold_ = threshold;
+  act_ = act;
+  packed_.clear();
+  if (mode != LinearMode::kPacked) return;
+  const int64_t C = cfg_.C, rows[4] = {3 * C, C, cfg_.FF, C}, cols[4] = {C, C, C, cfg_.FF};
+  for (const LayerOff& lo : layers_) {
+    const size_t off[4] = {lo.qkv_w, lo.o_w, lo.fc1_w, lo.fc2_w};
+    for (int k = 0; k < 4; ++k)
+      packed_.push_back(kernels::Repack(
+          quant::QuantizeMatrix(params_.data() + off[k], rows[k], cols[k], g, threshold, quant::TqFormat::kTq2_0)));
+  }
+}
+
+void Vit::Linear(float* out, const float* inp, int64_t l, int which, const float* bias, int64_t N, int64_t C,
+                 int64_t OC) {
+  if (mode_ != LinearMode::kPacked) {
+    nn::LinearForward(out, inp, LinearWeight(l, which), bias, N, C, OC);
+    return;
+  }
+  for (int64_t i = 0; i < N; ++i) std::memcpy(out + i * OC, bias, size_t(OC) * 4);
+  const kernels::KernelTable& kt = kernels::Active();
+  const kernels::PackedWeights& w = packed_[size_t(l * 4 + which)];
+  if (act_ == ActPath::kI8) {
+    kernels::QuantizeActs(kt, inp, N, C, C, &qa_);
+    kernels::GemmI8(kt, w, qa_, out, OC, 1.0f, 1.0f);
+  } else {
+    kernels::GemmF32(kt, w, inp, N, C, out, OC, 1.0f, 1.0f);
+  }
 }
 
 const float* Vit::LinearWeight(int64_t l, int which) {
@@ -250,14 +277,14 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
     const LayerOff& lo = layers_[L];
     const float* p = params_.data();
     nn::LayerNormForward(a.ln1[L].data(), a.ln1_mean[L].data(), a.ln1_rstd[L].data(), resid, p + lo.ln1_w, p + lo.ln1_b, N, C, c.eps);
-    nn::LinearForward(a.qkv[L].data(), a.ln1[L].data(), LinearWeight(l, 0), p + lo.qkv_b, N, C, 3 * C);
+    Linear(a.qkv[L].data(), a.ln1[L].data(), l, 0, p + lo.qkv_b, N, C, 3 * C);
     nn::AttentionForward(a.atty[L].data(), a.att[L].data(), a.qkv[L].data(), B, T, c.NH, c.NH, C / c.NH, false);
-    nn::LinearForward(a.res1[L].data(), a.atty[L].data(), LinearWeight(l, 1), p + lo.o_b, N, C, C);
+    Linear(a.res1[L].data(), a.atty[L].data(), l, 1, p + lo.o_b, N, C, C);
     for (int64_t i = 0; i < N * C; ++i) a.res1[L][size_t(i)] += resid[i];
     nn::LayerNormForward(a.ln2[L].data(), a.ln2_mean[L].data(), a.ln2_rstd[L].data(), a.res1[L].data(), p + lo.ln2_w, p + lo.ln2_b, N, C, c.eps);
-    nn::LinearForward(a.fc[L].data(), a.ln2[L].data(), LinearWeight(l, 2), p + lo.fc1_b, N, C, c.FF);
+    Linear(a.fc[L].data(), a.ln2[L].data(), l, 2, p + lo.fc1_b, N, C, c.FF);
     nn::GeluErfForward(a.act[L].data(), a.fc[L].data(), N * c.FF);
-    nn::LinearForward(a.res2[L].data(), a.act[L].data(), LinearWeight(l, 3), p + lo.fc2_b, N, c.FF, C);
+    Linear(a.res2[L].data(), a.act[L].data(), l, 3, p + lo.fc2_b, N, c.FF, C);
     for (int64_t i = 0; i < N * C; ++i) a.res2[L][size_t(i)] += a.res1[L][size_t(i)];
     resid = a.res2[L].data();
   }
@@ -276,6 +303,7 @@ void Vit::Backward() {
   const VitConfig& c = cfg_;
   Acts& a = *acts_;
   T81_CHECK(!a.labels.empty(), "Backward needs a Forward with labels");
+  T81_CHECK(mode_ != LinearMode::kPacked, "Backward is not available with packed ternary weights");
   const int64_t B = a.B, C = c.C, T = c.T(), N = B * T, NP = c.patches(), PD = c.patch_dim();
   auto zero = [](std::vector<float>& v, int64_t n) { v.assign(size_t(n), 0.0f); };
   zero(a.dlogits, B * c.labels);

@@ -32,8 +32,9 @@ class Vit {
   ~Vit();
   const VitConfig& config() const { return cfg_; }
   int64_t num_params() const { return int64_t(params_.size()); }
+  // As DecoderLM::SetLinearMode (kPacked: inference through the kernel table).
   void SetLinearMode(LinearMode mode, quant::Granularity g = quant::Granularity::kRow,
-                     float threshold = quant::kDefaultThreshold);
+                     float threshold = quant::kDefaultThreshold, ActPath act = ActPath::kI8);
 
   // pixels (B, channels, image, image); labels (B) or null. Returns mean cross-entropy (0 without
   // labels); logits() is (B, labels).
@@ -60,6 +61,8 @@ class Vit {
   explicit Vit(VitConfig cfg);
   void Layout();
   const float* LinearWeight(int64_t l, int which);
+  void Linear(float* out, const float* inp, int64_t l, int which, const float* bias, int64_t N, int64_t C,
+              int64_t OC);
   std::vector<Named> Export(const std::vector<float>& src, bool param_names) const;
 
   VitConfig cfg_;
@@ -77,6 +80,9 @@ class Vit {
   quant::Granularity qgran_ = quant::Granularity::kRow;
   float qthreshold_ = quant::kDefaultThreshold;
   std::vector<std::vector<float>> qweights_;
+  std::vector<kernels::PackedWeights> packed_;
+  ActPath act_ = ActPath::kI8;
+  kernels::QuantizedActs qa_;
   int step_ = 0;
   std::unique_ptr<Acts> acts_;
   std::vector<float> logits_;
