@@ -19,7 +19,6 @@ if ((${#missing[@]})); then
 fi
 
 BUILD_DIR=${T81_BUILD_DIR:-build}
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
+# Configure every time (cheap): it picks up the llama.cpp peer once scripts/peer/install.sh ran.
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"

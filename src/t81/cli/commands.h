@@ -16,6 +16,8 @@ void AddBenchFashion(CLI::App& bench, Runner* run);
 void AddBenchGemm(CLI::App& bench, Runner* run);
 void AddBenchTrain(CLI::App& bench, Runner* run);
 void AddInfo(CLI::App& app, Runner* run);
+void AddGguf(CLI::App& app, Runner* run);
+void AddInit(CLI::App& app, Runner* run);
 void AddForward(CLI::App& app, Runner* run);
 
 }  // namespace t81::cli

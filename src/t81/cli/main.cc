@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   t81::cli::AddBenchTrain(*bench, &run);
   t81::cli::AddInfo(app, &run);
   t81::cli::AddForward(app, &run);
+  t81::cli::AddGguf(app, &run);
+  t81::cli::AddInit(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -37,6 +37,7 @@ struct AnyModel {
   std::function<void()> zero_grad, backward;
   std::function<void(double)> adamw;
   std::function<std::vector<models::DecoderLM::Named>()> params, grads;
+  std::function<Status(const std::string&)> save;
   std::string arch;
   int64_t num_params = 0;
 };
@@ -73,6 +74,7 @@ Result<AnyModel> LoadAny(const std::string& dir, bool qat, quant::Granularity g,
     a.adamw = [m](double lr) { m->AdamWStep(lr); };
     a.params = [m] { return m->HfParams(); };
     a.grads = [m] { return m->HfGrads(); };
+    a.save = [m](const std::string& d) { return m->Save(d); };
     a.num_params = m->num_params();
     return a;
   }
@@ -100,6 +102,7 @@ Result<AnyModel> LoadAny(const std::string& dir, bool qat, quant::Granularity g,
   a.adamw = [m](double lr) { m->AdamWStep(lr); };
   a.params = [m] { return m->HfParams(); };
   a.grads = [m] { return m->HfGrads(); };
+  a.save = [m](const std::string& d) { return m->Save(d); };
   a.arch = models::ArchName(m->config().arch);
   a.num_params = m->num_params();
   return a;
@@ -147,6 +150,7 @@ struct ForwardFlags {
   double lr = 1e-3;
   float threshold = quant::kDefaultThreshold;
   std::string granularity = "row";
+  std::string save_dir;
 };
 
 Status RunForward(const ForwardFlags& f) {
@@ -184,12 +188,63 @@ Status RunForward(const ForwardFlags& f) {
     w.AddF32("train_losses", {int64_t(losses.size())}, losses.data());
   }
   T81_RETURN_IF_ERROR(w.Write(f.out));
+  if (!f.save_dir.empty()) T81_RETURN_IF_ERROR(m.save(f.save_dir));
   std::printf("%s: %s%s, wrote %s\n", f.model_dir.c_str(), m.arch.c_str(), has_labels ? (", loss " + std::to_string(loss)).c_str() : "",
               f.out.c_str());
   return OkStatus();
 }
 
+struct InitFlags {
+  std::string out, arch = "llama";
+  int64_t vocab = 256, n_embd = 256, n_layer = 2, n_head = 4, n_kv_head = 0, n_ff = 512, ctx = 256;
+  uint64_t seed = 0;
+};
+
+Status RunInit(const InitFlags& f) {
+  for (auto [v, n] : {std::pair{f.vocab, "--vocab"}, {f.n_embd, "--n-embd"}, {f.n_layer, "--n-layer"}, {f.n_head, "--n-head"},
+                      {f.n_ff, "--n-ff"}, {f.ctx, "--ctx"}})
+    if (v <= 0) return Error(std::string(n) + " must be positive");
+  if (f.n_embd % f.n_head) return Error("--n-embd must be a multiple of --n-head");
+  models::DecoderConfig c;
+  if (f.arch == "gpt2") c.arch = models::Arch::kGpt2;
+  else if (f.arch == "llama") c.arch = models::Arch::kLlama;
+  else if (f.arch == "phi3") c.arch = models::Arch::kPhi3;
+  else return Error("--arch must be gpt2, llama or phi3");
+  c.V = f.vocab;
+  c.C = f.n_embd;
+  c.L = f.n_layer;
+  c.NH = f.n_head;
+  c.NKV = f.n_kv_head > 0 ? f.n_kv_head : f.n_head;
+  if (c.NH % c.NKV) return Error("--n-head must be a multiple of --n-kv-head");
+  c.HD = c.C / c.NH;
+  c.FF = f.n_ff;
+  c.max_t = f.ctx;
+  c.eps = c.arch == models::Arch::kGpt2 ? 1e-5f : 1e-6f;
+  c.tied = c.arch == models::Arch::kGpt2;
+  c.attn_bias = c.mlp_bias = c.arch == models::Arch::kGpt2;
+  auto m = models::DecoderLM::Create(c, f.seed);
+  T81_RETURN_IF_ERROR(m->Save(f.out));
+  std::printf("wrote %s: %s, %lld parameters\n", f.out.c_str(), f.arch.c_str(), (long long)m->num_params());
+  return OkStatus();
+}
+
 }  // namespace
+
+void AddInit(CLI::App& app, Runner* run) {
+  auto f = std::make_shared<InitFlags>();
+  CLI::App* c = app.add_subcommand("init", "write a freshly initialized decoder checkpoint (HF layout)");
+  c->add_option("out", f->out, "output folder")->required();
+  c->add_option("--arch", f->arch, "gpt2 | llama | phi3")->capture_default_str();
+  c->add_option("--vocab", f->vocab)->capture_default_str();
+  c->add_option("--n-embd", f->n_embd)->capture_default_str();
+  c->add_option("--n-layer", f->n_layer)->capture_default_str();
+  c->add_option("--n-head", f->n_head)->capture_default_str();
+  c->add_option("--n-kv-head", f->n_kv_head, "default: --n-head");
+  c->add_option("--n-ff", f->n_ff)->capture_default_str();
+  c->add_option("--ctx", f->ctx, "positions")->capture_default_str();
+  c->add_option("--seed", f->seed)->capture_default_str();
+  c->callback([f, run] { *run = [f] { return RunInit(*f); }; });
+}
 
 void AddInfo(CLI::App& app, Runner* run) {
   auto f = std::make_shared<InfoFlags>();
@@ -208,6 +263,7 @@ void AddForward(CLI::App& app, Runner* run) {
   c->add_option("--adamw-steps", f->adamw_steps, "AdamW steps (betas 0.9/0.999, eps 1e-8, no weight decay)");
   c->add_option("--lr", f->lr, "AdamW learning rate")->capture_default_str();
   c->add_flag("--qat", f->qat, "run the block linears fake-quantized (straight-through gradients)");
+  c->add_option("--save", f->save_dir, "after the AdamW steps, save the model (HF layout) to this folder");
   c->add_option("--threshold", f->threshold, "ternary threshold for --qat")->capture_default_str();
   c->add_option("--granularity", f->granularity, "tensor | row | block, for --qat")->capture_default_str();
   c->callback([f, run] { *run = [f] { return RunForward(*f); }; });

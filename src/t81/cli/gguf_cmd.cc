@@ -1,0 +1,51 @@
+// t81 gguf: export a Hugging Face decoder checkpoint (GPT-2, Llama, Phi-3) to GGUF for llama.cpp,
+// ternary block linears in TQ1_0 / TQ2_0; --validate re-reads and checks every key and tensor.
+#include <cstdio>
+
+#include "t81/cli/commands.h"
+#include "t81/models/gguf_export.h"
+
+namespace t81::cli {
+namespace {
+
+struct GgufFlags {
+  std::string out, from_hf, quant = "TQ2_0", granularity = "row", embd_type = "f32";
+  float threshold = quant::kDefaultThreshold;
+  bool validate = false;
+};
+
+Status RunGguf(const GgufFlags& f) {
+  if (f.from_hf.empty()) return Error("give the source with --from-hf MODEL_DIR");
+  if (!(f.threshold > 0)) return Error("--threshold must be positive");
+  models::GgufExportOptions opt;
+  T81_ASSIGN_OR_RETURN(opt.quant, models::ParseGgufQuant(f.quant));
+  T81_ASSIGN_OR_RETURN(opt.granularity, quant::ParseGranularity(f.granularity));
+  if (f.embd_type != "f32" && f.embd_type != "f16") return Error("--embd-type must be f32 or f16");
+  opt.embd_f16 = f.embd_type == "f16";
+  opt.threshold = f.threshold;
+  opt.tokenizer_dir = f.from_hf;
+  T81_ASSIGN_OR_RETURN(auto model, models::DecoderLM::Load(f.from_hf));
+  T81_ASSIGN_OR_RETURN(models::GgufExportReport rep, models::ExportGguf(*model, opt, f.out));
+  for (const std::string& w : rep.warnings) std::fprintf(stderr, "t81: warning: %s\n", w.c_str());
+  std::printf("wrote %s: %s, %lld tensors, %s\n", f.out.c_str(), models::ArchName(model->config().arch),
+              (long long)rep.tensors, f.quant.c_str());
+  if (f.validate) T81_RETURN_IF_ERROR(models::ValidateGguf(*model, opt, f.out));
+  return OkStatus();
+}
+
+}  // namespace
+
+void AddGguf(CLI::App& app, Runner* run) {
+  auto f = std::make_shared<GgufFlags>();
+  CLI::App* c = app.add_subcommand("gguf", "export a checkpoint to GGUF (llama.cpp) with ternary TQ1_0/TQ2_0 weights");
+  c->add_option("out", f->out, "output .gguf")->required();
+  c->add_option("--from-hf", f->from_hf, "Hugging Face model folder (config.json + model.safetensors)");
+  c->add_option("--quant", f->quant, "TQ1_0 | TQ2_0 | F16 | F32 for the block linears")->capture_default_str();
+  c->add_option("--threshold", f->threshold, "ternary threshold")->capture_default_str();
+  c->add_option("--granularity", f->granularity, "tensor | row | block scales")->capture_default_str();
+  c->add_option("--embd-type", f->embd_type, "f32 | f16 for embeddings and head")->capture_default_str();
+  c->add_flag("--validate", f->validate, "re-open the file and check every key and tensor against the source");
+  c->callback([f, run] { *run = [f] { return RunGguf(*f); }; });
+}
+
+}  // namespace t81::cli

@@ -1,0 +1,390 @@
+#include "t81/io/gguf.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "t81/base/file.h"
+#include "t81/base/fp16.h"
+#include "t81/quant/tq.h"
+
+namespace t81::io {
+
+const GgmlTypeInfo* GgmlType(uint32_t id) {
+  static const GgmlTypeInfo kTypes[] = {
+      {0, "F32", 1, 4},        {1, "F16", 1, 2},       {2, "Q4_0", 32, 18},    {3, "Q4_1", 32, 20},
+      {6, "Q5_0", 32, 22},     {7, "Q5_1", 32, 24},    {8, "Q8_0", 32, 34},    {9, "Q8_1", 32, 36},
+      {10, "Q2_K", 256, 84},   {11, "Q3_K", 256, 110}, {12, "Q4_K", 256, 144}, {13, "Q5_K", 256, 176},
+      {14, "Q6_K", 256, 210},  {15, "Q8_K", 256, 292}, {24, "I8", 1, 1},       {25, "I16", 1, 2},
+      {26, "I32", 1, 4},       {27, "I64", 1, 8},      {28, "F64", 1, 8},      {30, "BF16", 1, 2},
+      {34, "TQ1_0", 256, 54},  {35, "TQ2_0", 256, 66},
+  };
+  for (const auto& t : kTypes)
+    if (t.id == id) return &t;
+  return nullptr;
+}
+
+int64_t GgufTensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : ne) n *= d;
+  return n;
+}
+
+Result<uint64_t> GgmlTensorBytes(uint32_t type, const std::vector<int64_t>& ne) {
+  const GgmlTypeInfo* t = GgmlType(type);
+  if (!t) return Error("unknown ggml type " + std::to_string(type));
+  if (ne.empty()) return Error("tensor with no dimensions");
+  if (ne[0] % t->block)
+    return Error(std::string(t->name) + " needs rows that are a multiple of " + std::to_string(t->block) +
+                 " elements (row length " + std::to_string(ne[0]) + ")");
+  uint64_t rows = 1;
+  for (size_t i = 1; i < ne.size(); ++i) rows *= uint64_t(ne[i]);
+  return rows * uint64_t(ne[0] / t->block) * uint64_t(t->size);
+}
+
+namespace {
+
+// Bounds-checked cursor over the mapped file.
+class Cursor {
+ public:
+  Cursor(const uint8_t* p, uint64_t size, const std::string& path) : p_(p), size_(size), path_(path) {}
+  uint64_t pos() const { return pos_; }
+  uint64_t left() const { return size_ - pos_; }
+  Status Need(uint64_t n, const char* what) const {
+    if (n > left()) return Error(path_ + ": truncated file (" + what + " at byte " + std::to_string(pos_) + ")");
+    return OkStatus();
+  }
+  template <typename T>
+  Status Read(T* v, const char* what) {
+    T81_RETURN_IF_ERROR(Need(sizeof(T), what));
+    std::memcpy(v, p_ + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return OkStatus();
+  }
+  Status ReadString(std::string* s, const char* what) {
+    uint64_t n;
+    T81_RETURN_IF_ERROR(Read(&n, what));
+    if (n > left()) return Error(path_ + ": string length " + std::to_string(n) + " runs past the end of the file (" + what + ")");
+    if (n > (uint64_t(1) << 24)) return Error(path_ + ": absurd string length " + std::to_string(n) + " (" + what + ")");
+    s->assign(reinterpret_cast<const char*>(p_ + pos_), size_t(n));
+    pos_ += n;
+    return OkStatus();
+  }
+  void Seek(uint64_t p) { pos_ = p; }
+
+ private:
+  const uint8_t* p_;
+  uint64_t size_;
+  uint64_t pos_ = 0;
+  const std::string& path_;
+};
+
+int ScalarSize(GgufType t) {
+  switch (t) {
+    case GgufType::kU8: case GgufType::kI8: case GgufType::kBool: return 1;
+    case GgufType::kU16: case GgufType::kI16: return 2;
+    case GgufType::kU32: case GgufType::kI32: case GgufType::kF32: return 4;
+    case GgufType::kU64: case GgufType::kI64: case GgufType::kF64: return 8;
+    default: return 0;
+  }
+}
+
+Status ReadScalar(Cursor& c, GgufType t, GgufValue* v, const std::string& key) {
+  const char* what = "metadata value";
+  switch (t) {
+    case GgufType::kU8: { uint8_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = x; v->f = x; break; }
+    case GgufType::kI8: { int8_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = x; break; }
+    case GgufType::kU16: { uint16_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = x; v->f = x; break; }
+    case GgufType::kI16: { int16_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = x; break; }
+    case GgufType::kU32: { uint32_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = x; v->f = x; break; }
+    case GgufType::kI32: { int32_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = x; break; }
+    case GgufType::kF32: { float x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->f = x; break; }
+    case GgufType::kBool: { uint8_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->b = x != 0; v->i = x; v->f = x; break; }
+    case GgufType::kU64: { uint64_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = int64_t(x); v->f = double(x); break; }
+    case GgufType::kI64: { int64_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = double(x); break; }
+    case GgufType::kF64: { double x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->f = x; break; }
+    case GgufType::kString: T81_RETURN_IF_ERROR(c.ReadString(&v->s, what)); break;
+    default: return Error("unknown metadata type " + std::to_string(uint32_t(t)) + " for key '" + key + "'");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+GgufFile::~GgufFile() {
+  if (map_) munmap(map_, size_t(size_));
+}
+
+Result<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
+  std::unique_ptr<GgufFile> f(new GgufFile());
+  f->path_ = path;
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Error(path + ": not a regular file");
+  }
+  f->size_ = uint64_t(st.st_size);
+  if (f->size_ < 24) {
+    ::close(fd);
+    return Error(path + ": truncated file (" + std::to_string(f->size_) + " bytes, no GGUF header)");
+  }
+  void* m = mmap(nullptr, size_t(f->size_), PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (m == MAP_FAILED) return Error(path + ": mmap failed");
+  f->map_ = m;
+  const uint8_t* base = static_cast<const uint8_t*>(m);
+  Cursor c(base, f->size_, f->path_);
+  char magic[4];
+  T81_RETURN_IF_ERROR(c.Read(&magic, "magic"));
+  if (std::memcmp(magic, "GGUF", 4) != 0) return Error(path + ": bad magic (not a GGUF file)");
+  T81_RETURN_IF_ERROR(c.Read(&f->version_, "version"));
+  if (f->version_ != 2 && f->version_ != 3)
+    return Error(path + ": unsupported GGUF version " + std::to_string(f->version_) + " (expected 2 or 3)");
+  uint64_t n_tensors, n_kv;
+  T81_RETURN_IF_ERROR(c.Read(&n_tensors, "tensor count"));
+  T81_RETURN_IF_ERROR(c.Read(&n_kv, "metadata count"));
+  // Each KV needs at least 8 + 4 bytes, each tensor info at least 8 + 4 + 8 + 4 + 8.
+  if (n_kv > c.left() / 12) return Error(path + ": absurd metadata count " + std::to_string(n_kv));
+  if (n_tensors > c.left() / 32) return Error(path + ": absurd tensor count " + std::to_string(n_tensors));
+  for (uint64_t i = 0; i < n_kv; ++i) {
+    std::string key;
+    T81_RETURN_IF_ERROR(c.ReadString(&key, "metadata key"));
+    uint32_t type;
+    T81_RETURN_IF_ERROR(c.Read(&type, "metadata type"));
+    GgufValue v;
+    v.type = GgufType(type);
+    if (v.type == GgufType::kArray) {
+      uint32_t et;
+      uint64_t n;
+      T81_RETURN_IF_ERROR(c.Read(&et, "array type"));
+      T81_RETURN_IF_ERROR(c.Read(&n, "array length"));
+      v.elem_type = GgufType(et);
+      if (v.elem_type == GgufType::kArray) return Error(path + ": nested array in key '" + key + "'");
+      const int es = ScalarSize(v.elem_type);
+      if (v.elem_type != GgufType::kString && es == 0)
+        return Error(path + ": unknown array element type " + std::to_string(et) + " in key '" + key + "'");
+      const uint64_t min_each = v.elem_type == GgufType::kString ? 8 : uint64_t(es);
+      if (n > c.left() / min_each)
+        return Error(path + ": array '" + key + "' of " + std::to_string(n) + " elements runs past the end of the file");
+      for (uint64_t k = 0; k < n; ++k) {
+        GgufValue e;
+        T81_RETURN_IF_ERROR(ReadScalar(c, v.elem_type, &e, key));
+        if (v.elem_type == GgufType::kString) v.strs.push_back(std::move(e.s));
+        else v.nums.push_back(e.f);
+      }
+    } else {
+      T81_RETURN_IF_ERROR(ReadScalar(c, v.type, &v, key));
+    }
+    if (f->kv_.count(key)) return Error(path + ": duplicate metadata key '" + key + "'");
+    f->kv_[key] = std::move(v);
+  }
+  if (const GgufValue* a = f->Find("general.alignment")) {
+    if (a->type != GgufType::kU32 || a->u == 0 || (a->u & (a->u - 1)))
+      return Error(path + ": general.alignment must be a power of two (u32)");
+    f->alignment_ = a->u;
+  }
+  for (uint64_t i = 0; i < n_tensors; ++i) {
+    GgufTensor t;
+    T81_RETURN_IF_ERROR(c.ReadString(&t.name, "tensor name"));
+    uint32_t nd;
+    T81_RETURN_IF_ERROR(c.Read(&nd, "tensor dims"));
+    if (nd == 0 || nd > 4) return Error(path + ": tensor '" + t.name + "' has " + std::to_string(nd) + " dimensions (1 to 4)");
+    uint64_t numel = 1;
+    for (uint32_t d = 0; d < nd; ++d) {
+      uint64_t ne;
+      T81_RETURN_IF_ERROR(c.Read(&ne, "tensor shape"));
+      if (ne == 0 || ne > (uint64_t(1) << 40) || numel > (uint64_t(1) << 42) / ne)
+        return Error(path + ": tensor '" + t.name + "' has an absurd shape");
+      numel *= ne;
+      t.ne.push_back(int64_t(ne));
+    }
+    T81_RETURN_IF_ERROR(c.Read(&t.type, "tensor type"));
+    T81_RETURN_IF_ERROR(c.Read(&t.offset, "tensor offset"));
+    auto bytes = GgmlTensorBytes(t.type, t.ne);
+    if (!bytes.ok()) return Error(path + ": tensor '" + t.name + "': " + bytes.status().message());
+    t.bytes = bytes.value();
+    if (t.offset % f->alignment_)
+      return Error(path + ": tensor '" + t.name + "' offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
+                   std::to_string(f->alignment_));
+    if (f->index_.count(t.name)) return Error(path + ": duplicate tensor '" + t.name + "'");
+    f->index_[t.name] = f->tensors_.size();
+    f->tensors_.push_back(std::move(t));
+  }
+  const uint64_t data_start = (c.pos() + f->alignment_ - 1) / f->alignment_ * f->alignment_;
+  if (data_start > f->size_) return Error(path + ": truncated file (no data section)");
+  f->data_ = base + data_start;
+  const uint64_t data_size = f->size_ - data_start;
+  for (const GgufTensor& t : f->tensors_)
+    if (t.offset > data_size || t.bytes > data_size - t.offset)
+      return Error(path + ": tensor '" + t.name + "' data is not within the file (truncated or bad offset)");
+  return f;
+}
+
+const GgufValue* GgufFile::Find(const std::string& key) const {
+  auto it = kv_.find(key);
+  return it == kv_.end() ? nullptr : &it->second;
+}
+
+const GgufTensor* GgufFile::FindTensor(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
+Result<std::vector<float>> GgufFile::Dequantize(const GgufTensor& t) const {
+  const uint64_t n = uint64_t(t.numel());
+  std::vector<float> out(static_cast<size_t>(n));
+  const uint8_t* p = data(t);
+  switch (t.type) {
+    case kGgmlF32: std::memcpy(out.data(), p, size_t(n) * 4); break;
+    case kGgmlF16:
+      for (uint64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        out[size_t(i)] = base::Fp16ToFp32(h);
+      }
+      break;
+    case kGgmlQ8_0:
+      for (uint64_t b = 0; b < n / 32; ++b) {
+        uint16_t h;
+        std::memcpy(&h, p + 34 * b, 2);
+        const float d = base::Fp16ToFp32(h);
+        for (int i = 0; i < 32; ++i) out[size_t(b * 32 + uint64_t(i))] = d * float(int8_t(p[34 * b + 2 + uint64_t(i)]));
+      }
+      break;
+    case kGgmlTq1_0:
+    case kGgmlTq2_0: {
+      quant::TernaryMatrix m;
+      m.format = t.type == kGgmlTq1_0 ? quant::TqFormat::kTq1_0 : quant::TqFormat::kTq2_0;
+      m.cols = t.ne[0];
+      m.rows = int64_t(n) / t.ne[0];
+      m.data.assign(p, p + t.bytes);
+      quant::Dequantize(m, out.data());
+      break;
+    }
+    default:
+      return Error(path_ + ": tensor '" + t.name + "' has type " + GgmlType(t.type)->name + ", which t81 does not dequantize");
+  }
+  return out;
+}
+
+namespace {
+void PutRaw(std::string* s, const void* p, size_t n) { s->append(static_cast<const char*>(p), n); }
+template <typename T>
+void PutVal(std::string* s, T v) { PutRaw(s, &v, sizeof(T)); }
+void PutStr(std::string* s, const std::string& v) {
+  PutVal<uint64_t>(s, v.size());
+  s->append(v);
+}
+}  // namespace
+
+void GgufWriter::Put(const std::string& key, std::string encoded) {
+  for (Kv& kv : kv_)
+    if (kv.key == key) {
+      kv.encoded = std::move(encoded);
+      return;
+    }
+  kv_.push_back({key, std::move(encoded)});
+}
+
+void GgufWriter::SetString(const std::string& key, const std::string& v) {
+  std::string e;
+  PutVal<uint32_t>(&e, uint32_t(GgufType::kString));
+  PutStr(&e, v);
+  Put(key, std::move(e));
+}
+void GgufWriter::SetU32(const std::string& key, uint32_t v) {
+  std::string e;
+  PutVal<uint32_t>(&e, uint32_t(GgufType::kU32));
+  PutVal(&e, v);
+  Put(key, std::move(e));
+  if (key == "general.alignment") alignment_ = v;
+}
+void GgufWriter::SetI32(const std::string& key, int32_t v) {
+  std::string e;
+  PutVal<uint32_t>(&e, uint32_t(GgufType::kI32));
+  PutVal(&e, v);
+  Put(key, std::move(e));
+}
+void GgufWriter::SetF32(const std::string& key, float v) {
+  std::string e;
+  PutVal<uint32_t>(&e, uint32_t(GgufType::kF32));
+  PutVal(&e, v);
+  Put(key, std::move(e));
+}
+void GgufWriter::SetBool(const std::string& key, bool v) {
+  std::string e;
+  PutVal<uint32_t>(&e, uint32_t(GgufType::kBool));
+  PutVal<uint8_t>(&e, v ? 1 : 0);
+  Put(key, std::move(e));
+}
+void GgufWriter::SetStringArray(const std::string& key, const std::vector<std::string>& v) {
+  std::string e;
+  PutVal<uint32_t>(&e, uint32_t(GgufType::kArray));
+  PutVal<uint32_t>(&e, uint32_t(GgufType::kString));
+  PutVal<uint64_t>(&e, v.size());
+  for (const auto& s : v) PutStr(&e, s);
+  Put(key, std::move(e));
+}
+void GgufWriter::SetI32Array(const std::string& key, const std::vector<int32_t>& v) {
+  std::string e;
+  PutVal<uint32_t>(&e, uint32_t(GgufType::kArray));
+  PutVal<uint32_t>(&e, uint32_t(GgufType::kI32));
+  PutVal<uint64_t>(&e, v.size());
+  PutRaw(&e, v.data(), v.size() * 4);
+  Put(key, std::move(e));
+}
+void GgufWriter::SetF32Array(const std::string& key, const std::vector<float>& v) {
+  std::string e;
+  PutVal<uint32_t>(&e, uint32_t(GgufType::kArray));
+  PutVal<uint32_t>(&e, uint32_t(GgufType::kF32));
+  PutVal<uint64_t>(&e, v.size());
+  PutRaw(&e, v.data(), v.size() * 4);
+  Put(key, std::move(e));
+}
+
+Status GgufWriter::AddTensor(const std::string& name, const std::vector<int64_t>& ne, uint32_t type,
+                             std::vector<uint8_t> bytes) {
+  T81_ASSIGN_OR_RETURN(uint64_t want, GgmlTensorBytes(type, ne));
+  if (want != bytes.size())
+    return Error("tensor '" + name + "': " + std::to_string(bytes.size()) + " bytes given, " + std::to_string(want) + " needed");
+  for (const Tensor& t : tensors_)
+    if (t.name == name) return Error("tensor '" + name + "' added twice");
+  tensors_.push_back({name, ne, type, std::move(bytes)});
+  return OkStatus();
+}
+
+Status GgufWriter::Write(const std::string& path) const {
+  std::string out;
+  out.append("GGUF", 4);
+  PutVal<uint32_t>(&out, 3);
+  PutVal<uint64_t>(&out, tensors_.size());
+  PutVal<uint64_t>(&out, kv_.size());
+  for (const Kv& kv : kv_) {
+    PutStr(&out, kv.key);
+    out += kv.encoded;
+  }
+  uint64_t off = 0;
+  auto align = [&](uint64_t x) { return (x + alignment_ - 1) / alignment_ * alignment_; };
+  for (const Tensor& t : tensors_) {
+    PutStr(&out, t.name);
+    PutVal<uint32_t>(&out, uint32_t(t.ne.size()));
+    for (int64_t d : t.ne) PutVal<uint64_t>(&out, uint64_t(d));
+    PutVal<uint32_t>(&out, t.type);
+    PutVal<uint64_t>(&out, off);
+    off = align(off + t.bytes.size());
+  }
+  out.resize(size_t(align(out.size())), '\0');
+  for (const Tensor& t : tensors_) {
+    out.append(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
+    out.resize(size_t(align(out.size())), '\0');
+  }
+  return base::WriteFileAtomic(path, out);
+}
+
+}  // namespace t81::io

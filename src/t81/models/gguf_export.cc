@@ -1,0 +1,324 @@
+#include "t81/models/gguf_export.h"
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "t81/base/file.h"
+#include "t81/base/fp16.h"
+#include "t81/quant/tq.h"
+
+namespace t81::models {
+
+Result<GgufQuant> ParseGgufQuant(std::string_view s) {
+  if (s == "TQ1_0" || s == "tq1_0") return GgufQuant::kTq1_0;
+  if (s == "TQ2_0" || s == "tq2_0") return GgufQuant::kTq2_0;
+  if (s == "F16" || s == "f16") return GgufQuant::kF16;
+  if (s == "F32" || s == "f32") return GgufQuant::kF32;
+  return Error("unknown --quant '" + std::string(s) + "' (expected TQ1_0, TQ2_0, F16 or F32)");
+}
+
+namespace {
+
+struct OutTensor {
+  std::string name;      // GGUF name
+  int64_t rows, cols;    // data (rows, cols) row-major; ne = [cols, rows] (1-D: rows = 1)
+  bool one_d;
+  bool block_linear;     // quantized per opt.quant
+  bool embedding;        // token/position embedding or head
+  std::vector<float> values;
+};
+
+bool EndsWith(const std::string& s, const char* suf) {
+  const size_t n = std::strlen(suf);
+  return s.size() >= n && s.compare(s.size() - n, n, suf) == 0;
+}
+
+// HF name -> GGUF name (empty: not exported).
+std::string GgufName(const std::string& hf, Arch arch) {
+  static const std::vector<std::pair<std::string, std::string>> kGpt2 = {
+      {"ln_1.", "attn_norm."}, {"attn.c_attn.", "attn_qkv."}, {"attn.c_proj.", "attn_output."},
+      {"ln_2.", "ffn_norm."},  {"mlp.c_fc.", "ffn_up."},      {"mlp.c_proj.", "ffn_down."}};
+  static const std::vector<std::pair<std::string, std::string>> kLlama = {
+      {"input_layernorm.", "attn_norm."}, {"self_attn.q_proj.", "attn_q."}, {"self_attn.k_proj.", "attn_k."},
+      {"self_attn.v_proj.", "attn_v."},   {"self_attn.qkv_proj.", "attn_qkv."}, {"self_attn.o_proj.", "attn_output."},
+      {"post_attention_layernorm.", "ffn_norm."}, {"mlp.gate_proj.", "ffn_gate."}, {"mlp.up_proj.", "ffn_up."},
+      {"mlp.gate_up_proj.", "ffn_up."}, {"mlp.down_proj.", "ffn_down."}};
+  if (hf == "transformer.wte.weight" || hf == "model.embed_tokens.weight") return "token_embd.weight";
+  if (hf == "transformer.wpe.weight") return "position_embd.weight";
+  if (hf == "transformer.ln_f.weight" || hf == "model.norm.weight") return "output_norm.weight";
+  if (hf == "transformer.ln_f.bias") return "output_norm.bias";
+  if (hf == "lm_head.weight") return "output.weight";
+  const std::string prefix = arch == Arch::kGpt2 ? "transformer.h." : "model.layers.";
+  if (hf.rfind(prefix, 0) != 0) return "";
+  const size_t dot = hf.find('.', prefix.size());
+  const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
+  const std::string rest = hf.substr(dot + 1);
+  for (const auto& [from, to] : arch == Arch::kGpt2 ? kGpt2 : kLlama)
+    if (rest.rfind(from, 0) == 0) return "blk." + layer + "." + to + rest.substr(from.size());
+  return "";
+}
+
+// HF rotate_half row order -> ggml interleaved pairs, per head (llama.cpp's converter permute).
+std::vector<float> PermuteRope(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads) {
+  std::vector<float> out(w.size());
+  const int64_t hd = rows / heads;
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t j = 0; j < hd / 2; ++j)
+      for (int64_t s = 0; s < 2; ++s)
+        std::memcpy(out.data() + (h * hd + 2 * j + s) * cols, w.data() + (h * hd + s * hd / 2 + j) * cols, size_t(cols) * 4);
+  return out;
+}
+
+std::vector<OutTensor> Collect(const DecoderLM& m) {
+  const DecoderConfig& c = m.config();
+  std::vector<OutTensor> out;
+  for (auto& p : m.HfParams()) {
+    OutTensor t;
+    t.name = GgufName(p.name, c.arch);
+    if (t.name.empty()) continue;
+    t.one_d = p.shape.size() == 1;
+    t.values = std::move(p.values);
+    if (t.one_d) {
+      t.rows = 1;
+      t.cols = p.shape[0];
+    } else if (c.arch == Arch::kGpt2 && (EndsWith(p.name, "c_attn.weight") || EndsWith(p.name, "c_proj.weight") ||
+                                         EndsWith(p.name, "c_fc.weight"))) {
+      // Conv1D (in, out) -> (out, in)
+      t.rows = p.shape[1];
+      t.cols = p.shape[0];
+      std::vector<float> tr(t.values.size());
+      for (int64_t i = 0; i < t.cols; ++i)
+        for (int64_t o = 0; o < t.rows; ++o) tr[size_t(o * t.cols + i)] = t.values[size_t(i * t.rows + o)];
+      t.values = std::move(tr);
+    } else {
+      t.rows = p.shape[0];
+      t.cols = p.shape[1];
+    }
+    if (c.arch == Arch::kLlama && EndsWith(t.name, "attn_q.weight")) t.values = PermuteRope(t.values, t.rows, t.cols, c.NH);
+    if (c.arch == Arch::kLlama && EndsWith(t.name, "attn_k.weight")) t.values = PermuteRope(t.values, t.rows, t.cols, c.NKV);
+    t.block_linear = !t.one_d && t.name.rfind("blk.", 0) == 0;
+    t.embedding = !t.one_d && !t.block_linear;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+// The GGUF type a tensor goes out as, and its values as llama.cpp will see them.
+uint32_t TypeFor(const OutTensor& t, const GgufExportOptions& opt, std::string* warning) {
+  if (t.one_d) return io::kGgmlF32;
+  if (t.embedding) return opt.embd_f16 ? io::kGgmlF16 : io::kGgmlF32;
+  switch (opt.quant) {
+    case GgufQuant::kF32: return io::kGgmlF32;
+    case GgufQuant::kF16: return io::kGgmlF16;
+    default:
+      if (t.cols % quant::kBlock) {
+        *warning = "tensor '" + t.name + "' has rows of " + std::to_string(t.cols) +
+                   " elements (not a multiple of 256): stored as F16, not ternary";
+        return io::kGgmlF16;
+      }
+      return opt.quant == GgufQuant::kTq1_0 ? io::kGgmlTq1_0 : io::kGgmlTq2_0;
+  }
+}
+
+std::vector<uint8_t> Encode(const OutTensor& t, uint32_t type, const GgufExportOptions& opt) {
+  std::vector<uint8_t> bytes;
+  const size_t n = t.values.size();
+  if (type == io::kGgmlF32) {
+    bytes.resize(n * 4);
+    std::memcpy(bytes.data(), t.values.data(), n * 4);
+  } else if (type == io::kGgmlF16) {
+    bytes.resize(n * 2);
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t h = base::Fp32ToFp16(t.values[i]);
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+    }
+  } else {
+    const quant::TernaryMatrix tm = quant::QuantizeMatrix(
+        t.values.data(), t.rows, t.cols, opt.granularity, opt.threshold,
+        type == io::kGgmlTq1_0 ? quant::TqFormat::kTq1_0 : quant::TqFormat::kTq2_0);
+    bytes = tm.data;
+  }
+  return bytes;
+}
+
+// GPT-2's byte -> printable unicode map (the vocabulary's spelling of raw bytes).
+std::string ByteToken(int b) {
+  int cp = b;
+  if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255))) {
+    int n = 0;
+    for (int x = 0; x < b; ++x)
+      if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255))) ++n;
+    cp = 256 + n;
+  }
+  std::string s;
+  if (cp < 0x80) s.push_back(char(cp));
+  else {
+    s.push_back(char(0xC0 | (cp >> 6)));
+    s.push_back(char(0x80 | (cp & 0x3F)));
+  }
+  return s;
+}
+
+struct Vocab {
+  std::vector<std::string> tokens, merges;
+  std::vector<int32_t> types;
+  bool placeholder = true;
+};
+
+Result<Vocab> MakeVocab(const DecoderConfig& c, const std::string& dir) {
+  Vocab v;
+  const std::string vj = dir + "/vocab.json", mt = dir + "/merges.txt";
+  std::error_code ec;
+  if (!dir.empty() && std::filesystem::exists(vj, ec) && std::filesystem::exists(mt, ec)) {
+    T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(vj));
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return Error(vj + ": not a JSON object");
+    v.tokens.assign(size_t(c.V), "");
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (!it->is_number_integer()) return Error(vj + ": id of '" + it.key() + "' is not an integer");
+      const int64_t id = it->get<int64_t>();
+      if (id < 0 || id >= c.V) return Error(vj + ": id " + std::to_string(id) + " outside the model's vocabulary");
+      v.tokens[size_t(id)] = it.key();
+    }
+    for (int64_t i = 0; i < c.V; ++i)
+      if (v.tokens[size_t(i)].empty()) v.tokens[size_t(i)] = "[PAD" + std::to_string(i) + "]";
+    T81_ASSIGN_OR_RETURN(std::string m, base::ReadFile(mt));
+    size_t pos = 0;
+    while (pos < m.size()) {
+      size_t e = m.find('\n', pos);
+      if (e == std::string::npos) e = m.size();
+      std::string line = m.substr(pos, e - pos);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty() && line.rfind("#version", 0) != 0) v.merges.push_back(line);
+      pos = e + 1;
+    }
+    v.types.assign(size_t(c.V), 1);
+    for (int64_t i = 0; i < c.V; ++i)
+      if (v.tokens[size_t(i)] == "<|endoftext|>") v.types[size_t(i)] = 3;
+    v.placeholder = false;
+    return v;
+  }
+  // Placeholder: 256 byte tokens (id = byte value), then control tokens to fill the vocabulary.
+  for (int64_t i = 0; i < c.V; ++i) {
+    if (i < 256) {
+      v.tokens.push_back(ByteToken(int(i)));
+      v.types.push_back(1);
+    } else {
+      v.tokens.push_back("<|t81_" + std::to_string(i) + "|>");
+      v.types.push_back(3);
+    }
+  }
+  return v;
+}
+
+std::string ArchKey(Arch a) { return ArchName(a); }
+
+}  // namespace
+
+Result<GgufExportReport> ExportGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& out_path) {
+  const DecoderConfig& c = m.config();
+  GgufExportReport rep;
+  io::GgufWriter w;
+  const std::string a = ArchKey(c.arch);
+  w.SetString("general.architecture", a);
+  w.SetString("general.name", opt.name);
+  w.SetU32("general.quantization_version", 2);
+  w.SetU32("general.alignment", 32);
+  const uint32_t ftype = opt.quant == GgufQuant::kTq1_0 ? 36 : opt.quant == GgufQuant::kTq2_0 ? 37 : opt.quant == GgufQuant::kF16 ? 1 : 0;
+  w.SetU32("general.file_type", ftype);
+  w.SetU32(a + ".context_length", uint32_t(c.max_t));
+  w.SetU32(a + ".embedding_length", uint32_t(c.C));
+  w.SetU32(a + ".block_count", uint32_t(c.L));
+  w.SetU32(a + ".feed_forward_length", uint32_t(c.FF));
+  w.SetU32(a + ".attention.head_count", uint32_t(c.NH));
+  if (c.arch == Arch::kGpt2) {
+    w.SetF32(a + ".attention.layer_norm_epsilon", c.eps);
+  } else {
+    w.SetU32(a + ".attention.head_count_kv", uint32_t(c.NKV));
+    w.SetF32(a + ".attention.layer_norm_rms_epsilon", c.eps);
+    w.SetU32(a + ".rope.dimension_count", uint32_t(c.HD));
+    w.SetF32(a + ".rope.freq_base", float(c.rope_theta));
+    w.SetU32(a + ".vocab_size", uint32_t(c.V));
+  }
+  T81_ASSIGN_OR_RETURN(Vocab v, MakeVocab(c, opt.tokenizer_dir));
+  if (v.placeholder)
+    rep.warnings.push_back("no vocab.json + merges.txt next to the model: writing a placeholder byte vocabulary "
+                           "(token id = byte value; ids >= 256 are control tokens)");
+  w.SetString("tokenizer.ggml.model", "gpt2");
+  w.SetString("tokenizer.ggml.pre", "gpt-2");
+  w.SetStringArray("tokenizer.ggml.tokens", v.tokens);
+  w.SetI32Array("tokenizer.ggml.token_type", v.types);
+  w.SetStringArray("tokenizer.ggml.merges", v.merges);
+  for (size_t i = 0; i < v.tokens.size(); ++i)
+    if (v.tokens[i] == "<|endoftext|>") {
+      w.SetU32("tokenizer.ggml.bos_token_id", uint32_t(i));
+      w.SetU32("tokenizer.ggml.eos_token_id", uint32_t(i));
+    }
+  for (const OutTensor& t : Collect(m)) {
+    std::string warning;
+    const uint32_t type = TypeFor(t, opt, &warning);
+    if (!warning.empty()) rep.warnings.push_back(warning);
+    const std::vector<int64_t> ne = t.one_d ? std::vector<int64_t>{t.cols} : std::vector<int64_t>{t.cols, t.rows};
+    T81_RETURN_IF_ERROR(w.AddTensor(t.name, ne, type, Encode(t, type, opt)));
+  }
+  rep.tensors = w.tensor_count();
+  T81_RETURN_IF_ERROR(w.Write(out_path));
+  return rep;
+}
+
+Status ValidateGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& path) {
+  T81_ASSIGN_OR_RETURN(auto f, io::GgufFile::Open(path));
+  const DecoderConfig& c = m.config();
+  const std::string a = ArchKey(c.arch);
+  auto need_u = [&](const std::string& key, uint64_t want) -> Status {
+    const io::GgufValue* v = f->Find(key);
+    if (!v) return Error(path + ": missing key " + key);
+    if (v->type != io::GgufType::kU32 || v->u != want)
+      return Error(path + ": key " + key + " is " + std::to_string(v->u) + ", expected " + std::to_string(want));
+    return OkStatus();
+  };
+  const io::GgufValue* arch = f->Find("general.architecture");
+  if (!arch || arch->s != a) return Error(path + ": general.architecture is not '" + a + "'");
+  T81_RETURN_IF_ERROR(need_u(a + ".context_length", uint64_t(c.max_t)));
+  T81_RETURN_IF_ERROR(need_u(a + ".embedding_length", uint64_t(c.C)));
+  T81_RETURN_IF_ERROR(need_u(a + ".block_count", uint64_t(c.L)));
+  T81_RETURN_IF_ERROR(need_u(a + ".feed_forward_length", uint64_t(c.FF)));
+  T81_RETURN_IF_ERROR(need_u(a + ".attention.head_count", uint64_t(c.NH)));
+  const std::string eps_key = c.arch == Arch::kGpt2 ? a + ".attention.layer_norm_epsilon" : a + ".attention.layer_norm_rms_epsilon";
+  const io::GgufValue* eps = f->Find(eps_key);
+  if (!eps || eps->type != io::GgufType::kF32 || float(eps->f) != c.eps) return Error(path + ": bad or missing " + eps_key);
+  const io::GgufValue* toks = f->Find("tokenizer.ggml.tokens");
+  if (!f->Find("tokenizer.ggml.model") || !toks || toks->array_size() != size_t(c.V))
+    return Error(path + ": tokenizer.ggml.tokens must hold " + std::to_string(c.V) + " tokens");
+  const std::vector<OutTensor> src = Collect(m);
+  if (f->tensors().size() != src.size())
+    return Error(path + ": " + std::to_string(f->tensors().size()) + " tensors, expected " + std::to_string(src.size()));
+  uint64_t bytes = 0;
+  for (const OutTensor& t : src) {
+    const io::GgufTensor* g = f->FindTensor(t.name);
+    if (!g) return Error(path + ": missing tensor '" + t.name + "'");
+    std::string warning;
+    const uint32_t type = TypeFor(t, opt, &warning);
+    const std::vector<int64_t> ne = t.one_d ? std::vector<int64_t>{t.cols} : std::vector<int64_t>{t.cols, t.rows};
+    if (g->ne != ne || g->type != type) return Error(path + ": tensor '" + t.name + "' has the wrong shape or type");
+    T81_ASSIGN_OR_RETURN(std::vector<float> got, f->Dequantize(*g));
+    std::vector<float> want = t.values;
+    if (type == io::kGgmlTq1_0 || type == io::kGgmlTq2_0)
+      quant::FakeQuantize(t.values.data(), t.rows, t.cols, opt.granularity, opt.threshold, want.data());
+    for (size_t i = 0; i < want.size(); ++i) {
+      const bool ok = type == io::kGgmlF16 ? got[i] == base::RoundToFp16(want[i]) : got[i] == want[i];
+      if (!ok)
+        return Error(path + ": tensor '" + t.name + "' element " + std::to_string(i) + " reads back as " +
+                     std::to_string(got[i]) + ", expected " + std::to_string(want[i]));
+    }
+    bytes += g->bytes;
+  }
+  std::printf("validation OK: %zu tensors, %llu bytes\n", src.size(), (unsigned long long)f->file_size());
+  (void)bytes;
+  return OkStatus();
+}
+
+}  // namespace t81::models

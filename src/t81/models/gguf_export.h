@@ -1,0 +1,43 @@
+// Export a decoder LM (GPT-2, Llama, Phi-3) to GGUF with llama.cpp's tensor names, layouts and
+// required metadata; and validate such a file against its source model.
+//
+// Block linears go out as TQ1_0 / TQ2_0 (ternarized by t81's quantizer, scales per 256-block),
+// F16 or F32; embeddings, head and norms stay F32 (or F16 with embd_f16). A TQ tensor whose row
+// length is not a multiple of 256 goes out as F16, with a warning. Llama's q/k rows are permuted
+// from HF's rotate_half order to ggml's interleaved RoPE pairs, as llama.cpp's converter does.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "t81/base/status.h"
+#include "t81/io/gguf.h"
+#include "t81/models/decoder.h"
+
+namespace t81::models {
+
+enum class GgufQuant : uint8_t { kTq1_0, kTq2_0, kF16, kF32 };
+Result<GgufQuant> ParseGgufQuant(std::string_view s);
+
+struct GgufExportOptions {
+  GgufQuant quant = GgufQuant::kTq2_0;
+  quant::Granularity granularity = quant::Granularity::kRow;
+  float threshold = quant::kDefaultThreshold;
+  bool embd_f16 = false;
+  std::string name = "t81";
+  std::string tokenizer_dir;  // folder with vocab.json + merges.txt (GPT-2 BPE); empty: placeholder
+};
+
+struct GgufExportReport {
+  std::vector<std::string> warnings;
+  int64_t tensors = 0;
+};
+
+// Builds the GGUF for model m (float weights).
+Result<GgufExportReport> ExportGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& out_path);
+
+// Re-opens path, checks every key and tensor against m and opt, dequantizes every tensor and
+// compares with the source (ternary and F32 exactly, F16 within rounding).
+Status ValidateGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& path);
+
+}  // namespace t81::models

@@ -1,0 +1,126 @@
+// The llama.cpp peer check (CTest label "peer"): t81 exports GGUF files, real llama.cpp (prebuilt
+// libraries of npm node-llama-cpp 3.21.1, run by tools/peer/t81_peer) loads them, and:
+//   - TQ1_0 and TQ2_0 exports give bit-identical llama.cpp logits;
+//   - llama.cpp's logits on the ternary weights agree with t81's (fake-quant forward on the same
+//     ternary weights) within 0.03 absolute — llama.cpp quantizes activations to Q8_K;
+//   - an F32 export agrees with t81's float forward within 2e-3.
+// For the gpt2-blocks256 fixture and for a Llama made and QAT-trained by t81 itself.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "t81/base/rng.h"
+#include "t81/models/decoder.h"
+#include "t81/models/gguf_export.h"
+
+namespace t81 {
+namespace {
+
+std::vector<float> PeerLogits(const std::string& gguf, const std::vector<int64_t>& ids, std::string* msg) {
+  const std::string out = gguf + ".logits";
+  std::string list;
+  for (size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + std::to_string(ids[i]);
+  const std::string cmd = std::string(T81_PEER_BIN) + " " + T81_PEER_BINS + " " + gguf + " --ids " + list +
+                          " --out " + out + " --threads 1 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) msg->append(buf.data(), n);
+  if (pclose(p) != 0) return {};
+  std::ifstream f(out, std::ios::binary);
+  std::vector<float> v((std::filesystem::file_size(out)) / 4);
+  f.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * 4));
+  return v;
+}
+
+double MaxAbsDiff(const std::vector<float>& a, const float* b, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
+  return m;
+}
+
+void CheckModel(models::DecoderLM& m, quant::Granularity g, const std::string& tag) {
+  const std::string dir = ::testing::TempDir() + "/t81_peer_" + tag;
+  std::filesystem::create_directories(dir);
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 16; ++i) ids.push_back((i * 37 + 11) % m.config().V);
+  const int64_t T = int64_t(ids.size()), V = m.config().V;
+  models::GgufExportOptions opt;
+  opt.granularity = g;
+  // t81 on the same ternary weights (float activations) and on the float weights.
+  m.SetLinearMode(models::LinearMode::kQat, g, opt.threshold);
+  ASSERT_TRUE(m.Forward(ids.data(), nullptr, 1, T).ok());
+  const std::vector<float> t81_tern(m.logits(), m.logits() + T * V);
+  m.SetLinearMode(models::LinearMode::kFloat);
+  ASSERT_TRUE(m.Forward(ids.data(), nullptr, 1, T).ok());
+  const std::vector<float> t81_float(m.logits(), m.logits() + T * V);
+
+  std::map<std::string, std::vector<float>> peer;
+  for (auto [q, name] : {std::pair{models::GgufQuant::kTq2_0, "tq2_0"}, {models::GgufQuant::kTq1_0, "tq1_0"},
+                         {models::GgufQuant::kF32, "f32"}}) {
+    opt.quant = q;
+    const std::string path = dir + "/" + name + ".gguf";
+    auto rep = models::ExportGguf(m, opt, path);
+    ASSERT_TRUE(rep.ok()) << rep.status().message();
+    ASSERT_TRUE(models::ValidateGguf(m, opt, path).ok());
+    std::string msg;
+    peer[name] = PeerLogits(path, ids, &msg);
+    ASSERT_EQ(peer[name].size(), size_t(T * V)) << tag << " " << name << ": llama.cpp failed: " << msg;
+  }
+  EXPECT_EQ(peer["tq1_0"], peer["tq2_0"]) << tag << ": TQ1_0 and TQ2_0 logits differ in llama.cpp";
+  const double d_tern = MaxAbsDiff(peer["tq2_0"], t81_tern.data(), t81_tern.size());
+  const double d_float = MaxAbsDiff(peer["f32"], t81_float.data(), t81_float.size());
+  float range = 0;
+  for (float v : t81_tern) range = std::max(range, std::fabs(v));
+  std::printf("%s: |llama.cpp TQ2_0 - t81 ternary| max %.5f; |llama.cpp F32 - t81 float| max %.6f; max |logit| %.3f\n",
+              tag.c_str(), d_tern, d_float, range);
+  EXPECT_LE(d_tern, 0.03) << tag;
+  EXPECT_LE(d_float, 2e-3) << tag;
+  // The comparison can fail: the float logits are not within the ternary tolerance of ternary ones.
+  EXPECT_GT(MaxAbsDiff(peer["tq2_0"], t81_float.data(), t81_float.size()), 0.03) << tag;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Peer, Gpt2Blocks256Fixture) {
+  auto m = models::DecoderLM::Load(std::string(T81_TEST_DATA) + "/fixtures/gpt2-blocks256");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  CheckModel(**m, quant::Granularity::kRow, "gpt2-blocks256");
+}
+
+TEST(Peer, LlamaTrainedTernaryByT81) {
+  models::DecoderConfig c;
+  c.arch = models::Arch::kLlama;
+  c.V = 256;
+  c.C = 256;
+  c.L = 2;
+  c.NH = 4;
+  c.NKV = 2;
+  c.HD = 64;
+  c.FF = 512;
+  c.max_t = 64;
+  c.eps = 1e-6f;
+  c.tied = false;
+  auto m = models::DecoderLM::Create(c, 7);
+  // A few QAT steps on a fixed batch: the model that goes out is one t81 trained ternary.
+  m->SetLinearMode(models::LinearMode::kQat, quant::Granularity::kBlock, quant::kDefaultThreshold);
+  base::Rng rng(3);
+  std::vector<int64_t> batch(4 * 32);
+  for (int64_t& id : batch) id = int64_t(rng.Below(256));
+  double first = 0, last = 0;
+  for (int s = 0; s < 5; ++s) {
+    const double loss = m->Forward(batch.data(), batch.data(), 4, 32).value();
+    (s == 0 ? first : last) = loss;
+    m->ZeroGrad();
+    m->Backward();
+    m->AdamWStep(1e-3);
+  }
+  EXPECT_LT(last, first);
+  CheckModel(*m, quant::Granularity::kBlock, "llama-t81-qat");
+}
+
+}  // namespace
+}  // namespace t81

@@ -1,0 +1,138 @@
+// t81_peer: runs a GGUF file in real llama.cpp (the prebuilt libraries of npm node-llama-cpp
+// 3.21.1, see scripts/peer/install.sh) and reports what t81's tests and benchmarks compare with:
+// the logits of every position of a token sequence, and greedy-decoding speed.
+//
+//   t81_peer BINS_DIR MODEL.gguf --ids 1,2,3 [--out logits.bin] [--threads N]
+//            [--gen N] [--runs R]
+// --out writes float32 logits (n_tokens × n_vocab, row-major). --gen times N greedy tokens after
+// the ids (R runs) and prints one line per run: "run <r> prompt_ms <x> eval_ms_per_token <y>".
+#include <ggml-backend.h>
+#include <llama.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+void Quiet(ggml_log_level level, const char* text, void*) {
+  if (level >= GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
+}
+
+double Ms(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// Evaluates ids in one batch starting at position pos0; logits wanted for all (or only the last).
+bool Decode(llama_context* ctx, const std::vector<llama_token>& ids, int pos0, bool all_logits) {
+  llama_batch b = llama_batch_init(int32_t(ids.size()), 0, 1);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    b.token[i] = ids[i];
+    b.pos[i] = pos0 + int32_t(i);
+    b.n_seq_id[i] = 1;
+    b.seq_id[i][0] = 0;
+    b.logits[i] = all_logits || i + 1 == ids.size();
+  }
+  b.n_tokens = int32_t(ids.size());
+  const int rc = llama_decode(ctx, b);
+  llama_batch_free(b);
+  return rc == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s BINS_DIR MODEL.gguf --ids 1,2,3 [--out F] [--threads N] [--gen N] [--runs R]\n", argv[0]);
+    return 2;
+  }
+  const char* bins = argv[1];
+  const char* model_path = argv[2];
+  std::vector<llama_token> ids;
+  std::string out;
+  int threads = 1, gen = 0, runs = 1;
+  for (int i = 3; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--ids") {
+      for (const char* p = v.c_str(); *p;) {
+        ids.push_back(llama_token(std::strtol(p, const_cast<char**>(&p), 10)));
+        if (*p == ',') ++p;
+      }
+    } else if (k == "--out") out = v;
+    else if (k == "--threads") threads = std::atoi(v.c_str());
+    else if (k == "--gen") gen = std::atoi(v.c_str());
+    else if (k == "--runs") runs = std::atoi(v.c_str());
+    else {
+      std::fprintf(stderr, "t81_peer: unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  if (ids.empty()) {
+    std::fprintf(stderr, "t81_peer: --ids is required\n");
+    return 2;
+  }
+  llama_log_set(Quiet, nullptr);
+  ggml_log_set(Quiet, nullptr);
+  ggml_backend_load_all_from_path(bins);
+  llama_backend_init();
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = 0;
+  llama_model* model = llama_model_load_from_file(model_path, mp);
+  if (!model) {
+    std::fprintf(stderr, "t81_peer: llama.cpp could not load %s\n", model_path);
+    return 1;
+  }
+  const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+  auto make_ctx = [&] {
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = uint32_t(ids.size() + size_t(gen) + 8);
+    cp.n_batch = cp.n_ubatch = cp.n_ctx;
+    cp.n_threads = cp.n_threads_batch = threads;
+    cp.no_perf = false;
+    return llama_init_from_model(model, cp);
+  };
+  llama_context* ctx = make_ctx();
+  if (!ctx || !Decode(ctx, ids, 0, true)) {
+    std::fprintf(stderr, "t81_peer: llama_decode failed\n");
+    return 1;
+  }
+  int nonfinite = 0;
+  std::vector<float> logits(ids.size() * size_t(n_vocab));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const float* l = llama_get_logits_ith(ctx, int32_t(i));
+    std::memcpy(logits.data() + i * size_t(n_vocab), l, size_t(n_vocab) * 4);
+  }
+  for (float v : logits) nonfinite += !(v == v) || v > 3e38f || v < -3e38f;
+  std::printf("n_vocab %d n_tokens %zu nonfinite %d\n", n_vocab, ids.size(), nonfinite);
+  if (!out.empty()) {
+    FILE* f = std::fopen(out.c_str(), "wb");
+    if (!f || std::fwrite(logits.data(), 4, logits.size(), f) != logits.size()) {
+      std::fprintf(stderr, "t81_peer: cannot write %s\n", out.c_str());
+      return 1;
+    }
+    std::fclose(f);
+  }
+  llama_free(ctx);
+  for (int r = 0; r < runs && gen > 0; ++r) {
+    ctx = make_ctx();
+    const auto t0 = std::chrono::steady_clock::now();
+    Decode(ctx, ids, 0, false);
+    const auto t1 = std::chrono::steady_clock::now();
+    int pos = int(ids.size());
+    for (int g = 0; g < gen; ++g) {
+      const float* l = llama_get_logits_ith(ctx, -1);
+      llama_token best = 0;
+      for (int v = 1; v < n_vocab; ++v)
+        if (l[v] > l[best]) best = v;
+      if (!Decode(ctx, {best}, pos++, false)) return 1;
+    }
+    const auto t2 = std::chrono::steady_clock::now();
+    std::printf("run %d prompt_ms %.3f eval_ms_per_token %.4f\n", r, Ms(t0, t1), Ms(t1, t2) / gen);
+    llama_free(ctx);
+  }
+  llama_model_free(model);
+  return nonfinite ? 1 : 0;
+}
