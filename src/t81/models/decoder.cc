@@ -9,7 +9,10 @@
 
 #include "t81/base/file.h"
 #include "t81/base/rng.h"
+#include "t81/base/timer.h"
+#include "t81/io/gguf.h"
 #include "t81/io/safetensors.h"
+#include "t81/models/gguf_names.h"
 #include "t81/nn/layers.h"
 #include "t81/nn/transformer.h"
 
@@ -653,7 +656,8 @@ void DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, dou
                   eps, weight_decay, step_);
 }
 
-Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& prompt, int64_t n_new) {
+Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& prompt, int64_t n_new,
+                                                 GenTiming* timing) {
   const DecoderConfig& c = cfg_;
   if (prompt.empty()) return Error("empty prompt");
   if (int64_t(prompt.size()) + n_new > c.max_t)
@@ -675,6 +679,8 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
   if (!c.learned_pos()) rope = nn::RopeTable(c.HD, c.max_t, c.rope_theta);
   std::vector<int64_t> out = prompt;
   const float scale = float(1.0 / std::sqrt(double(c.HD)));
+  const double t_start = base::NowSeconds();
+  double t_prompt = t_start;
   for (int64_t p = 0; p < int64_t(prompt.size()) + n_new; ++p) {
     if (p >= int64_t(out.size())) break;
     const int64_t id = out[size_t(p)];
@@ -731,8 +737,99 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
       nn::RmsNormForward(h.data(), &rstd, x.data(), params_.data() + off_lnf_w_, 1, C, c.eps);
     nn::LinearForward(logits.data(), h.data(), params_.data() + (c.tied ? off_wte_ : off_head_), nullptr, 1, C, c.V);
     out.push_back(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    if (p + 1 == int64_t(prompt.size())) t_prompt = base::NowSeconds();  // first new token is the prompt's output
+  }
+  if (timing) {
+    timing->prompt_s = t_prompt - t_start;
+    timing->eval_s = base::NowSeconds() - t_prompt;
   }
   return out;
+}
+
+Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) {
+  T81_ASSIGN_OR_RETURN(auto f, io::GgufFile::Open(path));
+  const io::GgufValue* av = f->Find("general.architecture");
+  if (!av || av->type != io::GgufType::kString) return Error(path + ": missing general.architecture");
+  DecoderConfig c;
+  if (av->s == "gpt2") c.arch = Arch::kGpt2;
+  else if (av->s == "llama") c.arch = Arch::kLlama;
+  else if (av->s == "phi3") c.arch = Arch::kPhi3;
+  else return Error(path + ": architecture '" + av->s + "' is not supported (gpt2, llama, phi3)");
+  const std::string a = av->s;
+  auto get_u = [&](const std::string& key, int64_t* out, bool required) -> Status {
+    const io::GgufValue* v = f->Find(key);
+    if (!v) return required ? Error(path + ": missing key " + key) : OkStatus();
+    if (v->type != io::GgufType::kU32 && v->type != io::GgufType::kI32 && v->type != io::GgufType::kU64)
+      return Error(path + ": key " + key + " is not an integer");
+    if (v->i <= 0) return Error(path + ": key " + key + " must be positive");
+    *out = v->i;
+    return OkStatus();
+  };
+  T81_RETURN_IF_ERROR(get_u(a + ".context_length", &c.max_t, true));
+  T81_RETURN_IF_ERROR(get_u(a + ".embedding_length", &c.C, true));
+  T81_RETURN_IF_ERROR(get_u(a + ".block_count", &c.L, true));
+  T81_RETURN_IF_ERROR(get_u(a + ".feed_forward_length", &c.FF, true));
+  T81_RETURN_IF_ERROR(get_u(a + ".attention.head_count", &c.NH, true));
+  c.NKV = c.NH;
+  T81_RETURN_IF_ERROR(get_u(a + ".attention.head_count_kv", &c.NKV, false));
+  if (c.C % c.NH || c.NH % c.NKV) return Error(path + ": head counts do not divide the embedding");
+  c.HD = c.C / c.NH;
+  const io::GgufTensor* emb = f->FindTensor("token_embd.weight");
+  if (!emb || emb->ne.size() != 2 || emb->ne[0] != c.C) return Error(path + ": missing or malformed token_embd.weight");
+  c.V = emb->ne[1];
+  c.tied = f->FindTensor("output.weight") == nullptr;
+  const std::string eps_key = c.arch == Arch::kGpt2 ? a + ".attention.layer_norm_epsilon" : a + ".attention.layer_norm_rms_epsilon";
+  const io::GgufValue* eps = f->Find(eps_key);
+  if (!eps || eps->type != io::GgufType::kF32) return Error(path + ": missing key " + eps_key);
+  c.eps = float(eps->f);
+  if (const io::GgufValue* fb = f->Find(a + ".rope.freq_base")) c.rope_theta = fb->f;
+  if (const io::GgufValue* rd = f->Find(a + ".rope.dimension_count"); rd && rd->i != c.HD)
+    return Error(path + ": rope.dimension_count " + std::to_string(rd->i) + " != head size (partial RoPE is not supported)");
+  c.attn_bias = c.mlp_bias = c.arch == Arch::kGpt2;
+  std::unique_ptr<DecoderLM> m(new DecoderLM(c));
+  m->config_json_ = DecoderConfigJson(c);
+  m->Layout();
+  // Every HF tensor of the layout comes from its GGUF counterpart (inverse of the exporter).
+  bool ternary = false;
+  std::vector<Named> hf = m->HfParams();
+  for (Named& t : hf) {
+    const std::string gname = GgufTensorName(t.name, c.arch);
+    const io::GgufTensor* g = f->FindTensor(gname);
+    if (!g) return Error(path + ": missing tensor '" + gname + "'");
+    T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));
+    if (int64_t(v.size()) != int64_t(t.values.size())) return Error(path + ": tensor '" + gname + "' has the wrong size");
+    ternary |= g->type == io::kGgmlTq1_0 || g->type == io::kGgmlTq2_0;
+    const bool conv1d = c.arch == Arch::kGpt2 && t.shape.size() == 2 && gname.rfind("blk.", 0) == 0;
+    int64_t rows = t.shape.size() == 2 ? (conv1d ? t.shape[1] : t.shape[0]) : 1;
+    int64_t cols = t.shape.size() == 2 ? (conv1d ? t.shape[0] : t.shape[1]) : t.shape[0];
+    if (g->ne.size() == 2 && (g->ne[0] != cols || g->ne[1] != rows))
+      return Error(path + ": tensor '" + gname + "' has shape [" + std::to_string(g->ne[0]) + ", " + std::to_string(g->ne[1]) +
+                   "], expected [" + std::to_string(cols) + ", " + std::to_string(rows) + "]");
+    if (c.arch == Arch::kLlama && (gname.find("attn_q.weight") != std::string::npos || gname.find("attn_k.weight") != std::string::npos))
+      v = UnpermuteRope(v, rows, cols, gname.find("attn_q") != std::string::npos ? c.NH : c.NKV);
+    if (conv1d) {  // GGUF (out, in) -> HF Conv1D (in, out)
+      for (int64_t o = 0; o < rows; ++o)
+        for (int64_t i = 0; i < cols; ++i) t.values[size_t(i * rows + o)] = v[size_t(o * cols + i)];
+    } else {
+      t.values = std::move(v);
+    }
+  }
+  m->ImportHf(hf);
+  // Ternary weights d·t re-ternarize to themselves with block scales (every kept |w| = d > Δ).
+  if (ternary) m->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, quant::kDefaultThreshold);
+  return m;
+}
+
+void DecoderLM::ImportHf(const std::vector<Named>& tensors) {
+  for (size_t k = 0; k < hf_.size(); ++k) {
+    const HfTensorMap& h = hf_[k];
+    const std::vector<float>& vals = tensors[k].values;
+    float* dst = params_.data() + h.offset;
+    for (int64_t r = 0; r < h.nrows; ++r)
+      for (int64_t col = 0; col < h.cols; ++col)
+        dst[(h.row0 + r) * h.cols + col] =
+            h.transpose ? vals[size_t(col * h.nrows + r)] : vals[size_t(r * h.cols + col)];
+  }
 }
 
 }  // namespace t81::models

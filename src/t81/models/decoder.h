@@ -59,6 +59,10 @@ class DecoderLM {
  public:
   // Loads config.json + model.safetensors (or the shards of model.safetensors.index.json).
   static Result<std::unique_ptr<DecoderLM>> Load(const std::string& model_dir);
+  // Loads a GGUF file written for llama.cpp (gpt2, llama or phi3 architecture; F32, F16, Q8_0,
+  // TQ1_0 or TQ2_0 tensors). Ternary block linears are run packed (kernel table) with exactly the
+  // file's ternary values; float ones in float.
+  static Result<std::unique_ptr<DecoderLM>> LoadGguf(const std::string& path);
   // A freshly initialized model (HF init: N(0, 0.02) matrices and embeddings, norms 1, biases 0;
   // deterministic in seed). config_json is what Save writes as config.json.
   static std::unique_ptr<DecoderLM> Create(const DecoderConfig& cfg, uint64_t seed);
@@ -86,7 +90,12 @@ class DecoderLM {
                  double weight_decay = 0.0);
 
   // Greedy decoding with a KV cache: prompt then n_new argmax tokens; returns prompt + new.
-  Result<std::vector<int64_t>> Generate(const std::vector<int64_t>& prompt, int64_t n_new);
+  // If timing is given: seconds spent on the prompt and on the new tokens.
+  struct GenTiming {
+    double prompt_s = 0, eval_s = 0;
+  };
+  Result<std::vector<int64_t>> Generate(const std::vector<int64_t>& prompt, int64_t n_new,
+                                        GenTiming* timing = nullptr);
 
   // HF-named tensors: names and shapes in checkpoint layout, values from the parameters or the
   // gradients (transposed / split / tied exactly as the HF model stores them).
@@ -113,6 +122,7 @@ class DecoderLM {
   void Linear(float* out, const float* inp, int64_t l, int which, const float* bias, int64_t N, int64_t C,
               int64_t OC);
   std::vector<Named> Export(const std::vector<float>& src) const;
+  void ImportHf(const std::vector<Named>& tensors);  // inverse of HfParams (same order)
 
   DecoderConfig cfg_;
   std::string config_json_;

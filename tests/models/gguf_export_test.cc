@@ -1,0 +1,100 @@
+// GGUF export -> t81's own GGUF loader: the engine runs the exported file with exactly the
+// ternary weights it wrote (packed kernels), for GPT-2 (Conv1D transposes), Llama (q/k RoPE
+// permutation, GQA) and Phi-3 (fused qkv and gate_up); F32 exports round-trip the float model.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "t81/models/decoder.h"
+#include "t81/models/gguf_export.h"
+
+namespace t81::models {
+namespace {
+
+std::unique_ptr<DecoderLM> MakeModel(Arch arch) {
+  DecoderConfig c;
+  c.arch = arch;
+  c.V = 300;
+  c.C = 256;
+  c.L = 2;
+  c.NH = 4;
+  c.NKV = arch == Arch::kLlama ? 2 : 4;
+  c.HD = 64;
+  c.FF = 512;
+  c.max_t = 32;
+  c.eps = arch == Arch::kGpt2 ? 1e-5f : 1e-6f;
+  c.tied = arch == Arch::kGpt2;
+  c.attn_bias = c.mlp_bias = arch == Arch::kGpt2;
+  return DecoderLM::Create(c, 11);
+}
+
+class GgufRoundTrip : public ::testing::TestWithParam<Arch> {};
+
+TEST_P(GgufRoundTrip, LoaderRunsTheExportedWeights) {
+  auto m = MakeModel(GetParam());
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back((i * 53 + 7) % 300);
+  const int64_t n = int64_t(ids.size()) * m->config().V;
+  const std::string dir = ::testing::TempDir() + "/t81_gguf_rt_" + ArchName(GetParam());
+  std::filesystem::create_directories(dir);
+  for (GgufQuant q : {GgufQuant::kTq2_0, GgufQuant::kTq1_0, GgufQuant::kF32}) {
+    GgufExportOptions opt;
+    opt.quant = q;
+    opt.granularity = quant::Granularity::kRow;
+    const std::string path = dir + "/m.gguf";
+    auto rep = ExportGguf(*m, opt, path);
+    ASSERT_TRUE(rep.ok()) << rep.status().message();
+    ASSERT_TRUE(ValidateGguf(*m, opt, path).ok());
+    // Reference: the source with fake-quantized (ternary) or float block linears.
+    m->SetLinearMode(q == GgufQuant::kF32 ? LinearMode::kFloat : LinearMode::kQat, quant::Granularity::kRow, 0.45f);
+    ASSERT_TRUE(m->Forward(ids.data(), nullptr, 1, int64_t(ids.size())).ok());
+    const std::vector<float> ref(m->logits(), m->logits() + n);
+    auto g = DecoderLM::LoadGguf(path);
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    (*g)->SetLinearMode(q == GgufQuant::kF32 ? LinearMode::kFloat : LinearMode::kPacked, quant::Granularity::kBlock, 0.45f,
+                        ActPath::kF32);
+    ASSERT_TRUE((*g)->Forward(ids.data(), nullptr, 1, int64_t(ids.size())).ok());
+    double max_err = 0, range = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      max_err = std::max(max_err, double(std::fabs((*g)->logits()[i] - ref[size_t(i)])));
+      range = std::max(range, double(std::fabs(ref[size_t(i)])));
+    }
+    EXPECT_LE(max_err, 1e-4 * range + 1e-6) << ArchName(GetParam()) << " quant " << int(q);
+    // The loaded model exports the same file again (the weights are exactly the file's).
+    const std::string again = dir + "/again.gguf";
+    opt.granularity = quant::Granularity::kBlock;
+    (*g)->SetLinearMode(LinearMode::kFloat);
+    ASSERT_TRUE(ExportGguf(**g, opt, again).ok());
+    auto a = io::GgufFile::Open(path).value();
+    auto b = io::GgufFile::Open(again).value();
+    ASSERT_EQ(a->tensors().size(), b->tensors().size());
+    for (const auto& t : a->tensors()) {
+      const io::GgufTensor* u = b->FindTensor(t.name);
+      ASSERT_TRUE(u) << t.name;
+      EXPECT_EQ(a->Dequantize(t).value(), b->Dequantize(*u).value()) << t.name;
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, GgufRoundTrip, ::testing::Values(Arch::kGpt2, Arch::kLlama, Arch::kPhi3),
+                         [](const auto& info) { return std::string(ArchName(info.param)); });
+
+TEST(GgufExport, RowsNotMultipleOf256GoOutAsF16WithWarning) {
+  auto m = DecoderLM::Load(std::string(T81_TEST_DATA) + "/fixtures/llama-tiny").value();
+  GgufExportOptions opt;
+  const std::string path = ::testing::TempDir() + "/t81_tiny.gguf";
+  auto rep = ExportGguf(*m, opt, path);
+  ASSERT_TRUE(rep.ok());
+  int f16_warnings = 0;
+  for (const auto& w : rep->warnings) f16_warnings += w.find("stored as F16") != std::string::npos;
+  EXPECT_EQ(f16_warnings, 2 * 7);
+  auto f = io::GgufFile::Open(path).value();
+  EXPECT_EQ(f->FindTensor("blk.0.attn_q.weight")->type, io::kGgmlF16);
+  EXPECT_TRUE(ValidateGguf(*m, opt, path).ok());
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace t81::models
