@@ -75,6 +75,7 @@ class Cursor {
     return OkStatus();
   }
   void Seek(uint64_t p) { pos_ = p; }
+  const std::string& path() const { return path_; }
 
  private:
   const uint8_t* p_;
@@ -108,7 +109,7 @@ Status ReadScalar(Cursor& c, GgufType t, GgufValue* v, const std::string& key) {
     case GgufType::kI64: { int64_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = double(x); break; }
     case GgufType::kF64: { double x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->f = x; break; }
     case GgufType::kString: T81_RETURN_IF_ERROR(c.ReadString(&v->s, what)); break;
-    default: return Error("unknown metadata type " + std::to_string(uint32_t(t)) + " for key '" + key + "'");
+    default: return Error(c.path() + ": unknown metadata type " + std::to_string(uint32_t(t)) + " for key '" + key + "'");
   }
   return OkStatus();
 }

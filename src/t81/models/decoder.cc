@@ -167,9 +167,9 @@ void DecoderLM::Layout() {
   layer_off_.clear();
   for (int64_t l = 0; l < c.L; ++l) layer_off_.push_back(take(int64_t(layer_size_)));
   params_.assign(off, 0.0f);
-  grads_.assign(off, 0.0f);
-  m_.assign(off, 0.0f);
-  v_.assign(off, 0.0f);
+  grads_.clear();  // gradients and AdamW moments are allocated on first use (inference needs none)
+  m_.clear();
+  v_.clear();
 
   // HF names
   hf_.clear();
@@ -379,7 +379,10 @@ std::vector<DecoderLM::Named> DecoderLM::Export(const std::vector<float>& src) c
   return out;
 }
 
-std::vector<DecoderLM::Named> DecoderLM::HfParams() const { return Export(params_); }
+std::vector<DecoderLM::Named> DecoderLM::HfParams() const {
+  const_cast<DecoderLM*>(this)->MaterializeFloat();  // a GGUF-loaded model shows its ternary weights
+  return Export(params_);
+}
 std::vector<DecoderLM::Named> DecoderLM::HfGrads() const { return Export(grads_); }
 
 Status DecoderLM::Save(const std::string& out_dir) const {
@@ -402,7 +405,23 @@ void LinearShape(const DecoderConfig& c, int which, int64_t* rows, int64_t* cols
 }
 }  // namespace
 
+void DecoderLM::MaterializeFloat() {
+  if (!packed_from_file_) return;
+  for (int64_t l = 0; l < cfg_.L; ++l) {
+    const Layer ly = LayerAt(params_, l);
+    float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
+    for (int k = 0; k < 4; ++k) quant::Dequantize(stored_[size_t(l * 4 + k)], w[k]);
+  }
+  packed_from_file_ = false;
+}
+
 void DecoderLM::SetLinearMode(LinearMode mode, quant::Granularity g, float threshold, ActPath act) {
+  if (packed_from_file_ && mode == LinearMode::kPacked) {  // keep the file's ternary weights
+    mode_ = mode;
+    act_ = act;
+    return;
+  }
+  MaterializeFloat();
   mode_ = mode;
   qgran_ = g;
   qthreshold_ = threshold;
@@ -580,13 +599,14 @@ Result<double> DecoderLM::Forward(const int64_t* ids, const int64_t* labels, int
   return nn::CausalLmLossForward(a.probs.data(), logits_.data(), a.labels.data(), B, T, c.V, &a.count);
 }
 
-void DecoderLM::ZeroGrad() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+void DecoderLM::ZeroGrad() { grads_.assign(params_.size(), 0.0f); }
 
 void DecoderLM::Backward() {
   const DecoderConfig& c = cfg_;
   Acts& a = *acts_;
   T81_CHECK(a.has_labels, "Backward needs a Forward with labels");
   T81_CHECK(mode_ != LinearMode::kPacked, "Backward is not available with packed ternary weights");
+  if (grads_.size() != params_.size()) grads_.assign(params_.size(), 0.0f);
   const int64_t N = a.N, C = c.C, QKV = c.qkv_dim(), AH = c.NH * c.HD;
   auto zero = [](std::vector<float>& v, int64_t n) { v.assign(size_t(n), 0.0f); };
   zero(a.dlogits, N * c.V);
@@ -651,6 +671,11 @@ void DecoderLM::Backward() {
 }
 
 void DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
+  if (m_.size() != params_.size()) {
+    m_.assign(params_.size(), 0.0f);
+    v_.assign(params_.size(), 0.0f);
+  }
+  if (grads_.size() != params_.size()) grads_.assign(params_.size(), 0.0f);
   ++step_;
   nn::AdamWUpdate(params_.data(), grads_.data(), m_.data(), v_.data(), int64_t(params_.size()), lr, beta1, beta2,
                   eps, weight_decay, step_);
@@ -673,7 +698,7 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
   std::vector<float> kc(size_t(c.L * c.max_t * KVW)), vc(kc.size());
   auto buf = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n)); };
   std::vector<float> x = buf(C), h = buf(C), qkv = buf(QKV), y = buf(AH), o = buf(C), fc = buf(c.fc_dim()),
-                     act = buf(c.FF), logits = buf(c.V), scores = buf(c.max_t);
+                     act = buf(c.FF), logits = buf(c.V), scores = buf(c.NH * c.max_t);
   float mean, rstd;
   nn::RopeTable rope;
   if (!c.learned_pos()) rope = nn::RopeTable(c.HD, c.max_t, c.rope_theta);
@@ -699,23 +724,29 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
       float* vl = vc.data() + (l * c.max_t) * KVW;
       std::memcpy(kl + p * KVW, qkv.data() + AH, size_t(KVW) * 4);
       std::memcpy(vl + p * KVW, qkv.data() + AH + KVW, size_t(KVW) * 4);
+      // Heads in parallel once the context is long enough to pay for the fork.
+#pragma omp parallel for schedule(static) if (p >= 32)
       for (int64_t hh = 0; hh < c.NH; ++hh) {
         const int64_t g = hh / (c.NH / c.NKV);
         const float* q = qkv.data() + hh * c.HD;
+        float* sc = scores.data() + hh * c.max_t;
         float mx = -INFINITY;
         for (int64_t s = 0; s <= p; ++s) {
           float dot = 0;
-          for (int64_t i = 0; i < c.HD; ++i) dot += q[i] * kl[s * KVW + g * c.HD + i];
-          scores[size_t(s)] = dot * scale;
-          mx = std::max(mx, scores[size_t(s)]);
+          const float* kv = kl + s * KVW + g * c.HD;
+#pragma omp simd reduction(+ : dot)
+          for (int64_t i = 0; i < c.HD; ++i) dot += q[i] * kv[i];
+          sc[s] = dot * scale;
+          mx = std::max(mx, sc[s]);
         }
         double sum = 0;
-        for (int64_t s = 0; s <= p; ++s) sum += (scores[size_t(s)] = std::exp(scores[size_t(s)] - mx));
+        for (int64_t s = 0; s <= p; ++s) sum += (sc[s] = std::exp(sc[s] - mx));
         float* yh = y.data() + hh * c.HD;
         std::fill(yh, yh + c.HD, 0.0f);
         for (int64_t s = 0; s <= p; ++s) {
-          const float w = float(scores[size_t(s)] / sum);
-          for (int64_t i = 0; i < c.HD; ++i) yh[i] += w * vl[s * KVW + g * c.HD + i];
+          const float w = float(sc[s] / sum);
+          const float* vv = vl + s * KVW + g * c.HD;
+          for (int64_t i = 0; i < c.HD; ++i) yh[i] += w * vv[i];
         }
       }
       Linear(o.data(), y.data(), l, 1, ly.o_b, 1, AH, C);
@@ -790,46 +821,98 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
   m->config_json_ = DecoderConfigJson(c);
   m->Layout();
   // Every HF tensor of the layout comes from its GGUF counterpart (inverse of the exporter).
-  bool ternary = false;
-  std::vector<Named> hf = m->HfParams();
-  for (Named& t : hf) {
-    const std::string gname = GgufTensorName(t.name, c.arch);
+  // Ternary block linears are assembled straight from the file's TQ blocks into the packed
+  // weights (their float copies are never written, so those pages never become resident);
+  // everything else is dequantized into the float arena.
+  const int64_t n_lin = c.L * 4;
+  std::vector<quant::TernaryMatrix> tern(static_cast<size_t>(n_lin));
+  std::vector<int> tern_rows(static_cast<size_t>(n_lin), 0);
+  bool all_ternary = true, any_ternary = false;
+  std::vector<std::pair<const HfTensorMap*, const io::GgufTensor*>> deferred;  // TQ tensors if mixed
+  auto which_linear = [&](const HfTensorMap& h, int64_t* l, int* k) {
+    for (int64_t ll = 0; ll < c.L; ++ll) {
+      const Layer ly = m->LayerAt(m->params_, ll);
+      const float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
+      for (int kk = 0; kk < 4; ++kk)
+        if (m->params_.data() + h.offset == w[kk]) {
+          *l = ll;
+          *k = kk;
+          return true;
+        }
+    }
+    return false;
+  };
+  for (const HfTensorMap& h : m->hf_) {
+    const std::string gname = GgufTensorName(h.name, c.arch);
     const io::GgufTensor* g = f->FindTensor(gname);
     if (!g) return Error(path + ": missing tensor '" + gname + "'");
+    const bool conv1d = h.transpose;  // GPT-2 Conv1D: GGUF holds (out, in) = the internal layout
+    const int64_t rows = h.nrows, cols = h.cols;
+    const std::vector<int64_t> want = h.shape.size() == 1 ? std::vector<int64_t>{h.shape[0]} : std::vector<int64_t>{cols, rows};
+    if (g->ne != want)
+      return Error(path + ": tensor '" + gname + "' has a shape that does not match the model's hyperparameters");
+    const bool rope_q = c.arch == Arch::kLlama && gname.find("attn_q.weight") != std::string::npos;
+    const bool rope_k = c.arch == Arch::kLlama && gname.find("attn_k.weight") != std::string::npos;
+    const int64_t heads = rope_q ? c.NH : c.NKV;
+    int64_t l;
+    int k;
+    const bool is_tq = g->type == io::kGgmlTq1_0 || g->type == io::kGgmlTq2_0;
+    if (h.shape.size() == 2 && which_linear(h, &l, &k)) {
+      if (!is_tq) {
+        all_ternary = false;
+      } else {
+        any_ternary = true;
+        quant::TernaryMatrix& t = tern[size_t(l * 4 + k)];
+        const quant::TqFormat fmt = g->type == io::kGgmlTq1_0 ? quant::TqFormat::kTq1_0 : quant::TqFormat::kTq2_0;
+        int64_t full_rows, full_cols;
+        LinearShape(c, k, &full_rows, &full_cols);
+        if (t.data.empty()) {
+          t.format = fmt;
+          t.rows = full_rows;
+          t.cols = full_cols;
+          t.data.assign(size_t(full_rows * t.blocks_per_row() * quant::TqBlockBytes(fmt)), 0);
+        } else if (t.format != fmt) {
+          return Error(path + ": tensor '" + gname + "' mixes TQ1_0 and TQ2_0 within one fused matrix");
+        }
+        const size_t row_bytes = size_t(t.blocks_per_row() * quant::TqBlockBytes(fmt));
+        const uint8_t* src = f->data(*g);
+        for (int64_t r = 0; r < rows; ++r) {
+          int64_t dst_r = r;
+          if (rope_q || rope_k) {  // ggml row 2j+s of a head is HF row s·hd/2 + j
+            const int64_t hd = rows / heads, hh = r / hd, j = (r % hd) / 2, sidx = r % 2;
+            dst_r = hh * hd + sidx * hd / 2 + j;
+          }
+          std::memcpy(t.data.data() + size_t(h.row0 + dst_r) * row_bytes, src + size_t(r) * row_bytes, row_bytes);
+        }
+        tern_rows[size_t(l * 4 + k)] += int(rows);
+        deferred.push_back({&h, g});
+        continue;
+      }
+    }
     T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));
-    if (int64_t(v.size()) != int64_t(t.values.size())) return Error(path + ": tensor '" + gname + "' has the wrong size");
-    ternary |= g->type == io::kGgmlTq1_0 || g->type == io::kGgmlTq2_0;
-    const bool conv1d = c.arch == Arch::kGpt2 && t.shape.size() == 2 && gname.rfind("blk.", 0) == 0;
-    int64_t rows = t.shape.size() == 2 ? (conv1d ? t.shape[1] : t.shape[0]) : 1;
-    int64_t cols = t.shape.size() == 2 ? (conv1d ? t.shape[0] : t.shape[1]) : t.shape[0];
-    if (g->ne.size() == 2 && (g->ne[0] != cols || g->ne[1] != rows))
-      return Error(path + ": tensor '" + gname + "' has shape [" + std::to_string(g->ne[0]) + ", " + std::to_string(g->ne[1]) +
-                   "], expected [" + std::to_string(cols) + ", " + std::to_string(rows) + "]");
-    if (c.arch == Arch::kLlama && (gname.find("attn_q.weight") != std::string::npos || gname.find("attn_k.weight") != std::string::npos))
-      v = UnpermuteRope(v, rows, cols, gname.find("attn_q") != std::string::npos ? c.NH : c.NKV);
-    if (conv1d) {  // GGUF (out, in) -> HF Conv1D (in, out)
-      for (int64_t o = 0; o < rows; ++o)
-        for (int64_t i = 0; i < cols; ++i) t.values[size_t(i * rows + o)] = v[size_t(o * cols + i)];
-    } else {
-      t.values = std::move(v);
+    if (rope_q || rope_k) v = UnpermuteRope(v, rows, cols, heads);
+    float* dst = m->params_.data() + h.offset + h.row0 * h.cols;
+    (void)conv1d;
+    std::memcpy(dst, v.data(), v.size() * 4);
+  }
+  if (any_ternary && all_ternary) {
+    for (int64_t i = 0; i < n_lin; ++i) {
+      m->stored_.push_back(std::move(tern[size_t(i)]));
+      m->packed_.push_back(kernels::Repack(m->stored_.back()));
+    }
+    m->mode_ = LinearMode::kPacked;
+    m->qgran_ = quant::Granularity::kBlock;
+    m->packed_from_file_ = true;
+  } else if (any_ternary) {  // mixed file: run everything in float
+    for (const auto& [h, g] : deferred) {
+      T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));
+      const std::string gname = g->name;
+      if (c.arch == Arch::kLlama && (gname.find("attn_q.weight") != std::string::npos || gname.find("attn_k.weight") != std::string::npos))
+        v = UnpermuteRope(v, h->nrows, h->cols, gname.find("attn_q") != std::string::npos ? c.NH : c.NKV);
+      std::memcpy(m->params_.data() + h->offset + h->row0 * h->cols, v.data(), v.size() * 4);
     }
   }
-  m->ImportHf(hf);
-  // Ternary weights d·t re-ternarize to themselves with block scales (every kept |w| = d > Δ).
-  if (ternary) m->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, quant::kDefaultThreshold);
   return m;
-}
-
-void DecoderLM::ImportHf(const std::vector<Named>& tensors) {
-  for (size_t k = 0; k < hf_.size(); ++k) {
-    const HfTensorMap& h = hf_[k];
-    const std::vector<float>& vals = tensors[k].values;
-    float* dst = params_.data() + h.offset;
-    for (int64_t r = 0; r < h.nrows; ++r)
-      for (int64_t col = 0; col < h.cols; ++col)
-        dst[(h.row0 + r) * h.cols + col] =
-            h.transpose ? vals[size_t(col * h.nrows + r)] : vals[size_t(r * h.cols + col)];
-  }
 }
 
 }  // namespace t81::models

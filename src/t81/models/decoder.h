@@ -122,7 +122,6 @@ class DecoderLM {
   void Linear(float* out, const float* inp, int64_t l, int which, const float* bias, int64_t N, int64_t C,
               int64_t OC);
   std::vector<Named> Export(const std::vector<float>& src) const;
-  void ImportHf(const std::vector<Named>& tensors);  // inverse of HfParams (same order)
 
   DecoderConfig cfg_;
   std::string config_json_;
@@ -139,6 +138,8 @@ class DecoderLM {
   std::vector<quant::TernaryMatrix> stored_;    // (L·4) kPacked: TQ2_0 storage
   std::vector<kernels::PackedWeights> packed_;  // (L·4) kPacked: compute layout
   ActPath act_ = ActPath::kI8;
+  bool packed_from_file_ = false;  // stored_ came from a GGUF file; float block linears not written
+  void MaterializeFloat();         // writes the float block linears from stored_
   kernels::QuantizedActs qa_;
   int step_ = 0;
   std::unique_ptr<Acts> acts_;

@@ -212,6 +212,7 @@ void AttentionForward(float* out, float* att, const float* qkv, int64_t B, int64
         for (int64_t s = 0; s <= last; ++s) {
           const float* k = qkv + (b * T + s) * W + (NH + g) * HD;
           float dot = 0;
+#pragma omp simd reduction(+ : dot)
           for (int64_t i = 0; i < HD; ++i) dot += q[i] * k[i];
           a[s] = dot * scale;
           mx = std::max(mx, a[s]);
@@ -254,6 +255,7 @@ void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const f
           const float* v = qkv + (b * T + s) * W + (NH + NKV + g) * HD;
           float* dv = dqkv + (b * T + s) * W + (NH + NKV + g) * HD;
           float dp = 0;
+#pragma omp simd reduction(+ : dp)
           for (int64_t i = 0; i < HD; ++i) {
             dv[i] += a[s] * dy[i];
             dp += dy[i] * v[i];

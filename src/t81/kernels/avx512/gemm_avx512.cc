@@ -74,6 +74,56 @@ void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t
   }
 }
 
+// Few rows of X (decode, GEMV): instead of shifting each 2-bit field down (VPSRLW competes with
+// VPDPBUSD for port 0 on Intel cores), mask it in place, (chunk & (3 << 2s)) = 4^s·u, and keep
+// one accumulator per shift s. 4^s·u ≤ 128 stays an unsigned byte; acc_s is 4^s times an integer,
+// so acc_0 + (acc_1 >> 2) + (acc_2 >> 4) + (acc_3 >> 6) is exactly Σ u·q, as in MicroI8.
+template <int MR, int NT>
+void MicroI8Masked(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t tile0, float* y,
+                   int64_t ldy, float alpha, float beta) {
+  const int64_t kb = w.kb, kp = kb * 256;
+  alignas(64) float facc[MR][NT][16] = {};
+  const __m512i mask[4] = {_mm512_set1_epi8(0x03), _mm512_set1_epi8(0x0c), _mm512_set1_epi8(0x30),
+                           _mm512_set1_epi8(char(0xc0))};
+  for (int64_t b = 0; b < kb; ++b) {
+    __m512i acc[MR][NT][4];
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NT; ++j)
+        for (int s = 0; s < 4; ++s) acc[i][j][s] = _mm512_setzero_si512();
+    const uint8_t* wp[NT];
+    for (int j = 0; j < NT; ++j) wp[j] = w.codes.data() + ((tile0 + j) * kb + b) * kTileBlockBytes;
+    const int8_t* xp[MR];
+    for (int i = 0; i < MR; ++i) xp[i] = x.q.data() + (m0 + i) * kp + b * 256;
+    for (int c = 0; c < kChunksPerBlock; ++c) {
+      __m512i p[NT];
+      for (int j = 0; j < NT; ++j) p[j] = _mm512_load_si512(wp[j] + c * kChunkBytes);
+      for (int s = 0; s < 4; ++s)
+        for (int i = 0; i < MR; ++i) {
+          const __m512i xb = Bcast4(xp[i] + c * 16 + 4 * s);
+          for (int j = 0; j < NT; ++j)
+            acc[i][j][s] = _mm512_dpbusd_epi32(acc[i][j][s], _mm512_and_si512(p[j], mask[s]), xb);
+        }
+    }
+    for (int j = 0; j < NT; ++j) {
+      const __m512 d = _mm512_load_ps(w.scales.data() + ((tile0 + j) * kb + b) * kTileRows);
+      for (int i = 0; i < MR; ++i) {
+        __m512i sum = _mm512_add_epi32(acc[i][j][0], _mm512_srai_epi32(acc[i][j][1], 2));
+        sum = _mm512_add_epi32(sum, _mm512_srai_epi32(acc[i][j][2], 4));
+        sum = _mm512_add_epi32(sum, _mm512_srai_epi32(acc[i][j][3], 6));
+        const __m512i bs = _mm512_set1_epi32(x.bsum[size_t((m0 + i) * kb + b)]);
+        const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(sum, bs));
+        _mm512_store_ps(facc[i][j], _mm512_fmadd_ps(v, d, _mm512_load_ps(facc[i][j])));
+      }
+    }
+  }
+  for (int j = 0; j < NT; ++j) {
+    const __mmask16 mask16 = TileMask(w, tile0 + j);
+    for (int i = 0; i < MR; ++i)
+      Store(_mm512_load_ps(facc[i][j]), alpha * x.scale[size_t(m0 + i)], beta,
+            y + (m0 + i) * ldy + (tile0 + j) * kTileRows, mask16);
+  }
+}
+
 template <int NT>
 void RowsI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1, int64_t tile,
             float* y, int64_t ldy, float alpha, float beta) {
@@ -151,6 +201,13 @@ void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale,
 void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {
   int64_t t = t0;
+  if (m1 - m0 <= 2) {  // decode / GEMV
+    for (; t + 2 <= t1; t += 2)
+      for (int64_t i = m0; i < m1; ++i) MicroI8Masked<1, 2>(w, x, i, t, y, ldy, alpha, beta);
+    for (; t < t1; ++t)
+      for (int64_t i = m0; i < m1; ++i) MicroI8Masked<1, 1>(w, x, i, t, y, ldy, alpha, beta);
+    return;
+  }
   for (; t + 2 <= t1; t += 2) RowsI8<2>(w, x, m0, m1, t, y, ldy, alpha, beta);
   if (t < t1) RowsI8<1>(w, x, m0, m1, t, y, ldy, alpha, beta);
 }

@@ -1,0 +1,223 @@
+// t81 bench gguf: the seed's gguf_benchmark. One GGUF file, two engines, same thread count:
+// llama.cpp (through --llama-cli, parsing its timing lines, or through tools/peer/t81_peer on the
+// npm node-llama-cpp libraries) and t81's own engine (packed ternary kernels). Reports file size,
+// peak RSS, prompt and eval ms/token (medians of --runs) and the decode speed ratio.
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "t81/base/threads.h"
+#include "t81/base/timer.h"
+#include "t81/cli/commands.h"
+#include "t81/cli/common.h"
+#include "t81/io/gguf.h"
+#include "t81/models/decoder.h"
+
+#ifndef T81_DEFAULT_PEER
+#define T81_DEFAULT_PEER ""
+#endif
+#ifndef T81_DEFAULT_PEER_BINS
+#define T81_DEFAULT_PEER_BINS ""
+#endif
+
+namespace t81::cli {
+namespace {
+
+struct GgufBenchFlags {
+  std::string gguf, llama_cli, peer = T81_DEFAULT_PEER, peer_bins = T81_DEFAULT_PEER_BINS, json_output;
+  int n_predict = 128, threads = 0, runs = 5, prompt_tokens = 32;
+};
+
+struct Side {
+  std::vector<double> prompt_ms, eval_ms;  // per token, per run
+  double peak_rss_mib = 0;
+};
+
+// Runs argv (posix_spawn: the child does not inherit this process's memory image), captures
+// stdout+stderr, returns the exit code and the child's peak RSS.
+Result<int> RunChild(const std::vector<std::string>& argv, std::string* out, double* rss_mib) {
+  int fds[2];
+  if (pipe(fds) != 0) return Error("pipe failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid;
+  const int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    return Error(argv[0] + ": cannot run (" + std::strerror(rc) + ")");
+  }
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) out->append(buf, size_t(n));
+  close(fds[0]);
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  *rss_mib = double(ru.ru_maxrss) / 1024.0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// llama.cpp's llama_perf_context_print lines, e.g.
+//   "prompt eval time =  12.3 ms /  32 tokens (  0.38 ms per token, ...)"
+//   "       eval time = 456.7 ms / 127 runs   (  3.60 ms per token, ...)"
+bool ParseLlamaTimings(const std::string& text, double* prompt_ms_tok, double* eval_ms_tok) {
+  static const std::regex kPrompt(R"(prompt eval time\s*=\s*([0-9.]+) ms\s*/\s*([0-9]+) tokens)");
+  static const std::regex kEval(R"([^t] eval time\s*=\s*([0-9.]+) ms\s*/\s*([0-9]+) runs)");
+  std::smatch m;
+  bool ok = false;
+  if (std::regex_search(text, m, kPrompt) && std::stod(m[2]) > 0) *prompt_ms_tok = std::stod(m[1]) / std::stod(m[2]);
+  if (std::regex_search(text, m, kEval) && std::stod(m[2]) > 0) {
+    *eval_ms_tok = std::stod(m[1]) / std::stod(m[2]);
+    ok = true;
+  }
+  return ok;
+}
+
+Status RunLlama(const GgufBenchFlags& f, int threads, const std::vector<int64_t>& prompt, Side* side) {
+  std::string ids;
+  for (size_t i = 0; i < prompt.size(); ++i) ids += (i ? "," : "") + std::to_string(prompt[i]);
+  for (int r = 0; r < f.runs; ++r) {
+    std::vector<std::string> argv;
+    if (!f.llama_cli.empty()) {
+      argv = {f.llama_cli, "-m", f.gguf, "-n", std::to_string(f.n_predict), "-t", std::to_string(threads), "-p",
+              "The quick brown fox jumps over the lazy dog", "--temp", "0", "-no-cnv", "--ignore-eos"};
+    } else {
+      if (f.peer.empty() || !std::filesystem::exists(f.peer))
+        return Error("no llama.cpp to compare with: pass --llama-cli PATH, or install the peer (scripts/peer/install.sh) and rebuild");
+      argv = {f.peer, f.peer_bins, f.gguf, "--ids", ids, "--gen", std::to_string(f.n_predict), "--threads", std::to_string(threads),
+              "--runs", "1"};
+    }
+    std::string out;
+    double rss = 0;
+    T81_ASSIGN_OR_RETURN(int rc, RunChild(argv, &out, &rss));
+    if (rc != 0) return Error(argv[0] + " failed (exit " + std::to_string(rc) + "): " + out.substr(0, 300));
+    double pms = 0, ems = 0;
+    if (!f.llama_cli.empty()) {
+      if (!ParseLlamaTimings(out, &pms, &ems)) return Error(f.llama_cli + ": no timing lines found in its output");
+    } else {
+      std::smatch m;
+      static const std::regex kRun(R"(prompt_ms ([0-9.]+) eval_ms_per_token ([0-9.]+))");
+      if (!std::regex_search(out, m, kRun)) return Error(f.peer + ": unexpected output: " + out.substr(0, 300));
+      pms = std::stod(m[1]) / double(prompt.size());
+      ems = std::stod(m[2]);
+    }
+    side->prompt_ms.push_back(pms);
+    side->eval_ms.push_back(ems);
+    side->peak_rss_mib = std::max(side->peak_rss_mib, rss);
+  }
+  return OkStatus();
+}
+
+nlohmann::json SideJson(const Side& s) {
+  const double e = base::Median(s.eval_ms);
+  return {{"peak_rss_mib", s.peak_rss_mib},
+          {"prompt_ms_per_token", base::Median(s.prompt_ms)},
+          {"eval_ms_per_token", e},
+          {"eval_tok_s", 1000.0 / e},
+          {"eval_ms_per_token_runs", s.eval_ms}};
+}
+
+Status RunGgufBench(const GgufBenchFlags& f) {
+  if (f.n_predict <= 0 || f.runs <= 0 || f.prompt_tokens <= 0) return Error("--n-predict, --runs and --prompt-tokens must be positive");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(f.gguf, ec)) return Error(f.gguf + ": file not found");
+  const int threads = f.threads > 0 ? f.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  base::SetNumThreads(threads);
+  int64_t vocab = 0, ctx = 0;
+  {  // header only: llama.cpp runs first, while this process is still small (a spawned child's
+     // peak RSS starts from its parent's on Linux)
+    T81_ASSIGN_OR_RETURN(auto gf, io::GgufFile::Open(f.gguf));
+    const io::GgufTensor* emb = gf->FindTensor("token_embd.weight");
+    const io::GgufValue* arch = gf->Find("general.architecture");
+    const io::GgufValue* cl = arch ? gf->Find(arch->s + ".context_length") : nullptr;
+    if (!emb || emb->ne.size() != 2 || !cl) return Error(f.gguf + ": not a llama.cpp language model (no token_embd.weight or context_length)");
+    vocab = emb->ne[1];
+    ctx = cl->i;
+  }
+  if (f.prompt_tokens + f.n_predict > ctx)
+    return Error("--prompt-tokens + --n-predict exceed the model's context of " + std::to_string(ctx));
+  std::vector<int64_t> prompt;
+  for (int i = 0; i < f.prompt_tokens; ++i) prompt.push_back((int64_t(i) * 7 + 1) % vocab);
+  Side t81, llama;
+  T81_RETURN_IF_ERROR(RunLlama(f, threads, prompt, &llama));
+  T81_ASSIGN_OR_RETURN(auto model, models::DecoderLM::LoadGguf(f.gguf));
+  const auto& c = model->config();
+  // t81: warm-up once, then --runs timed generations.
+  T81_RETURN_IF_ERROR(model->Generate(prompt, 4).status());
+  for (int r = 0; r < f.runs; ++r) {
+    models::DecoderLM::GenTiming tm;
+    T81_RETURN_IF_ERROR(model->Generate(prompt, f.n_predict, &tm).status());
+    t81.prompt_ms.push_back(tm.prompt_s * 1000.0 / double(prompt.size()));
+    t81.eval_ms.push_back(tm.eval_s * 1000.0 / double(f.n_predict));
+    std::fprintf(stderr, "[t81] run %d/%d: eval %.3f ms/token\n", r + 1, f.runs, t81.eval_ms.back());
+  }
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  t81.peak_rss_mib = double(ru.ru_maxrss) / 1024.0;
+  const double size_mib = double(std::filesystem::file_size(f.gguf)) / 1048576.0;
+  const double t81_tok_s = 1000.0 / base::Median(t81.eval_ms), llama_tok_s = 1000.0 / base::Median(llama.eval_ms);
+  std::printf("%s: %.2f MiB, %s, %.1f M parameters; %d threads; prompt %d tokens, %d new tokens, median of %d runs\n",
+              f.gguf.c_str(), size_mib, models::ArchName(c.arch), double(model->num_params()) / 1e6, threads,
+              f.prompt_tokens, f.n_predict, f.runs);
+  std::printf("%-10s %14s %18s %16s %12s\n", "engine", "peak_rss_MiB", "prompt_ms/token", "eval_ms/token", "eval_tok/s");
+  std::printf("%-10s %14.1f %18.4f %16.4f %12.1f\n", f.llama_cli.empty() ? "llama.cpp" : "llama-cli", llama.peak_rss_mib,
+              base::Median(llama.prompt_ms), base::Median(llama.eval_ms), llama_tok_s);
+  std::printf("%-10s %14.1f %18.4f %16.4f %12.1f\n", "t81", t81.peak_rss_mib, base::Median(t81.prompt_ms),
+              base::Median(t81.eval_ms), t81_tok_s);
+  std::printf("eval speed-up t81 / llama.cpp: %.2fx\n", t81_tok_s / llama_tok_s);
+  if (!f.json_output.empty()) {
+    nlohmann::json j = {{"gguf", f.gguf},
+                        {"size_mib", size_mib},
+                        {"arch", models::ArchName(c.arch)},
+                        {"params", model->num_params()},
+                        {"threads", threads},
+                        {"prompt_tokens", f.prompt_tokens},
+                        {"n_predict", f.n_predict},
+                        {"runs", f.runs},
+                        {"llama_via", f.llama_cli.empty() ? "node-llama-cpp 3.21.1 prebuilt (tools/peer/t81_peer)" : f.llama_cli},
+                        {"llama", SideJson(llama)},
+                        {"t81", SideJson(t81)},
+                        {"t81_eval_tok_s", t81_tok_s},
+                        {"llama_eval_tok_s", llama_tok_s},
+                        {"eval_speedup", t81_tok_s / llama_tok_s},
+                        {"timestamp", Timestamp()}};
+    T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+void AddBenchGguf(CLI::App& bench, Runner* run) {
+  auto f = std::make_shared<GgufBenchFlags>();
+  CLI::App* c = bench.add_subcommand("gguf", "decode speed and memory of a GGUF file: llama.cpp vs t81");
+  c->add_option("--gguf", f->gguf, "the .gguf file")->required();
+  c->add_option("--llama-cli", f->llama_cli, "a llama-cli/llama-completion binary (else the npm peer)");
+  c->add_option("--n-predict", f->n_predict, "new tokens per run")->capture_default_str();
+  c->add_option("--prompt-tokens", f->prompt_tokens, "prompt length")->capture_default_str();
+  c->add_option("--threads", f->threads, "threads for both engines (default: all cores)");
+  c->add_option("--runs", f->runs, "timed runs per engine")->capture_default_str();
+  c->add_option("--peer", f->peer, "t81_peer binary")->capture_default_str();
+  c->add_option("--peer-bins", f->peer_bins, "node-llama-cpp bins folder")->capture_default_str();
+  c->add_option("--json-output", f->json_output, "write both sides and the ratio as JSON");
+  c->callback([f, run] { *run = [f] { return RunGgufBench(*f); }; });
+}
+
+}  // namespace t81::cli
