@@ -166,7 +166,8 @@ void DecoderLM::Layout() {
                        (c.mlp_bias ? c.fc_dim() + c.C : 0));
   layer_off_.clear();
   for (int64_t l = 0; l < c.L; ++l) layer_off_.push_back(take(int64_t(layer_size_)));
-  params_.assign(off, 0.0f);
+  params_.clear();
+  params_.resize(off);  // zero, and not resident until written
   grads_.clear();  // gradients and AdamW moments are allocated on first use (inference needs none)
   m_.clear();
   v_.clear();
@@ -238,9 +239,9 @@ void DecoderLM::Layout() {
   if (!c.tied) add("lm_head.weight", {c.V, C}, off_head_, C, 0, c.V, false);
 }
 
-DecoderLM::Layer DecoderLM::LayerAt(const std::vector<float>& base, int64_t l) const {
+DecoderLM::Layer DecoderLM::LayerAt(const base::ZeroedFloats& arena, int64_t l) const {
   const DecoderConfig& c = cfg_;
-  float* p = const_cast<float*>(base.data()) + layer_off_[size_t(l)];
+  float* p = const_cast<float*>(arena.data()) + layer_off_[size_t(l)];
   auto take = [&](int64_t n, bool present) -> float* {
     if (!present) return nullptr;
     float* r = p;
@@ -365,7 +366,7 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::Load(const std::string& dir) {
   return m;
 }
 
-std::vector<DecoderLM::Named> DecoderLM::Export(const std::vector<float>& src) const {
+std::vector<DecoderLM::Named> DecoderLM::Export(const base::ZeroedFloats& src) const {
   std::vector<Named> out;
   for (const HfTensorMap& h : hf_) {
     Named n{h.name, h.shape, std::vector<float>(size_t(h.nrows * h.cols))};

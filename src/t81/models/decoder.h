@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "t81/base/aligned.h"
 #include "t81/base/status.h"
 #include "t81/kernels/kernels.h"
 #include "t81/models/classifier.h"
@@ -116,16 +117,16 @@ class DecoderLM {
   struct Acts;
   explicit DecoderLM(DecoderConfig cfg);
   void Layout();
-  Layer LayerAt(const std::vector<float>& base, int64_t l) const;
+  Layer LayerAt(const base::ZeroedFloats& arena, int64_t l) const;
   const float* LinearWeight(int64_t l, int which);  // which: 0 qkv, 1 o, 2 fc, 3 proj
   // out (N, OC) = inp (N, C) · Wᵀ + bias through the current LinearMode.
   void Linear(float* out, const float* inp, int64_t l, int which, const float* bias, int64_t N, int64_t C,
               int64_t OC);
-  std::vector<Named> Export(const std::vector<float>& src) const;
+  std::vector<Named> Export(const base::ZeroedFloats& src) const;
 
   DecoderConfig cfg_;
   std::string config_json_;
-  std::vector<float> params_, grads_, m_, v_;
+  base::ZeroedFloats params_, grads_, m_, v_;  // one arena each (see Layout)
   std::vector<HfTensorMap> hf_;
   // offsets into the arenas
   size_t off_wte_ = 0, off_wpe_ = 0, off_lnf_w_ = 0, off_lnf_b_ = 0, off_head_ = 0;
