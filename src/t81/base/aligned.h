@@ -1,6 +1,8 @@
 // 64-byte aligned heap buffers for kernel operands.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstddef>
 #include <cstdlib>
 #include <new>
@@ -35,9 +37,9 @@ using AlignedVector = std::vector<T, AlignedAllocator<T>>;
 
 namespace t81::base {
 
-// An allocator for large float arenas: memory comes from calloc (fresh pages from the OS are
-// already zero and stay non-resident until written), and value-initialization is skipped, so a
-// multi-hundred-MB arena costs no RSS for the parts that are never touched.
+// An allocator for large float arenas: anonymous mmap (page-aligned, zero, and not resident until
+// written) and no value-initialization, so a multi-hundred-MB arena costs no RSS for the parts
+// that are never touched.
 template <typename T>
 struct LazyZeroAllocator {
   using value_type = T;
@@ -45,13 +47,14 @@ struct LazyZeroAllocator {
   template <typename U>
   LazyZeroAllocator(const LazyZeroAllocator<U>&) {}  // NOLINT
   T* allocate(size_t n) {
-    void* p = std::calloc(n == 0 ? 1 : n, sizeof(T));
-    if (!p) throw std::bad_alloc();
+    void* p = mmap(nullptr, Bytes(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
     return static_cast<T*>(p);
   }
-  void deallocate(T* p, size_t) { std::free(p); }
+  void deallocate(T* p, size_t n) { munmap(p, Bytes(n)); }
+  static size_t Bytes(size_t n) { return n == 0 ? 4096 : (n * sizeof(T) + 4095) / 4096 * 4096; }
   template <typename U>
-  void construct(U*) noexcept {}  // calloc'ed memory is already zero
+  void construct(U*) noexcept {}  // fresh anonymous pages are already zero
   template <typename U, typename... Args>
   void construct(U* p, Args&&... args) {
     ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
