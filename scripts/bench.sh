@@ -15,3 +15,13 @@ echo "== Benchmark 1: Fashion-MNIST, mlp =="
 echo
 echo "== Benchmark 5: packed ternary GEMM/GEMV vs OpenBLAS =="
 "$T81" bench gemm --m 1024 --n 1024 --k 1024 --threshold 0.45 --json-output benchmarks/gemm.json
+echo
+echo "== Benchmark 4: GGUF export + llama.cpp load and decode speed (52 M-parameter Llama, TQ2_0) =="
+scripts/peer/install.sh
+scripts/setup.sh >/dev/null   # reconfigure so the build knows the peer
+MODEL=benchmarks/models/llama-52m
+[ -f "$MODEL/model.safetensors" ] || "$T81" init "$MODEL" --arch llama --vocab 260 --n-embd 1024 --n-layer 4 \
+  --n-head 16 --n-ff 2816 --ctx 512 --seed 0
+"$T81" gguf benchmarks/models/llama-52m-tq2_0.gguf --from-hf "$MODEL" --quant TQ2_0 --validate
+"$T81" bench gguf --gguf benchmarks/models/llama-52m-tq2_0.gguf --n-predict 128 --runs 5 \
+  --json-output benchmarks/gguf_llama-52m-tq2_0.json
