@@ -19,6 +19,7 @@ void AddBenchGguf(CLI::App& bench, Runner* run);
 void AddInfo(CLI::App& app, Runner* run);
 void AddGguf(CLI::App& app, Runner* run);
 void AddInit(CLI::App& app, Runner* run);
+void AddConvert(CLI::App& app, Runner* run);
 void AddForward(CLI::App& app, Runner* run);
 
 }  // namespace t81::cli

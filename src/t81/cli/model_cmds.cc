@@ -4,10 +4,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "t81/base/file.h"
 #include "t81/cli/commands.h"
+#include "t81/io/gguf.h"
 #include "t81/io/safetensors.h"
 #include "t81/models/decoder.h"
 #include "t81/models/vit.h"
@@ -112,8 +114,49 @@ struct InfoFlags {
   std::string path;
 };
 
+Status InfoGguf(const std::string& path) {
+  T81_ASSIGN_OR_RETURN(auto g, io::GgufFile::Open(path));
+  std::printf("%s: GGUF v%u, %zu metadata keys, %zu tensors, %.2f MiB\n", path.c_str(), g->version(), g->kv().size(),
+              g->tensors().size(), double(g->file_size()) / 1048576.0);
+  for (const auto& [k, v] : g->kv()) {
+    std::string val;
+    if (v.type == io::GgufType::kString) val = "\"" + v.s + "\"";
+    else if (v.type == io::GgufType::kArray) val = "[" + std::to_string(v.array_size()) + " elements]";
+    else if (v.type == io::GgufType::kF32 || v.type == io::GgufType::kF64) val = std::to_string(v.f);
+    else val = std::to_string(v.i);
+    std::printf("  %-45s %s\n", k.c_str(), val.c_str());
+  }
+  std::map<std::string, int64_t> by_type;
+  for (const auto& t : g->tensors()) {
+    std::string shape = "[";
+    for (size_t i = 0; i < t.ne.size(); ++i) shape += (i ? ", " : "") + std::to_string(t.ne[i]);
+    shape += "]";
+    const char* tn = io::GgmlType(t.type)->name;
+    std::printf("%-40s %-6s %-18s %12llu\n", t.name.c_str(), tn, shape.c_str(), (unsigned long long)t.bytes);
+    by_type[tn] += int64_t(t.bytes);
+  }
+  for (const auto& [t, b] : by_type) std::printf("%s: %.2f MiB\n", t.c_str(), double(b) / 1048576.0);
+  return OkStatus();
+}
+
 Status RunInfo(const InfoFlags& f) {
   std::error_code ec;
+  const bool gguf = f.path.size() > 5 && f.path.substr(f.path.size() - 5) == ".gguf";
+  if (gguf) return InfoGguf(f.path);
+  if (std::filesystem::is_directory(f.path, ec) && std::filesystem::exists(f.path + "/model.t81.safetensors", ec)) {
+    T81_ASSIGN_OR_RETURN(auto m, models::DecoderLM::LoadT81(f.path));
+    T81_ASSIGN_OR_RETURN(auto st, io::SafeTensorsFile::Open(f.path + "/model.t81.safetensors"));
+    int64_t tern = 0, flt = 0;
+    for (const auto& t : st->tensors()) (t.dtype == io::DType::kU8 ? tern : flt) += int64_t(t.end - t.begin);
+    std::printf("%s: t81 checkpoint, %s, %lld parameters, ternary %s (%s scales, threshold %s)\n", f.path.c_str(),
+                models::ArchName(m->config().arch), (long long)m->num_params(), st->metadata().at("t81.tq_format").c_str(),
+                st->metadata().at("t81.granularity").c_str(), st->metadata().at("t81.threshold").c_str());
+    std::printf("ternary block linears %.2f MiB, float tensors %.2f MiB\n", tern / 1048576.0, flt / 1048576.0);
+    for (const auto& t : st->tensors())
+      std::printf("%-60s %-4s %-20s %12llu\n", t.name.c_str(), t.dtype == io::DType::kU8 ? "TQ" : io::DTypeName(t.dtype),
+                  ShapeStr(t.shape).c_str(), (unsigned long long)(t.end - t.begin));
+    return OkStatus();
+  }
   if (std::filesystem::is_directory(f.path, ec)) {
     T81_ASSIGN_OR_RETURN(AnyModel m, LoadAny(f.path, false, quant::Granularity::kRow, 0.45f));
     const auto params = m.params();
@@ -140,7 +183,7 @@ Status RunInfo(const InfoFlags& f) {
     std::printf("data: %lld bytes\n", (long long)total);
     return OkStatus();
   }
-  return Error(f.path + ": not a model folder (config.json + model.safetensors) or a .safetensors file");
+  return Error(f.path + ": not a model folder, a t81 checkpoint, a .gguf or a .safetensors file");
 }
 
 struct ForwardFlags {

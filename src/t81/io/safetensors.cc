@@ -164,6 +164,15 @@ Result<std::vector<float>> SafeTensorsFile::ReadFloat(const std::string& name) c
   return out;
 }
 
+void SafeTensorsFile::Release(const std::string& name) const {
+  const TensorInfo* t = Find(name);
+  if (!t) return;
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t b = uintptr_t(data_ + t->begin), e = uintptr_t(data_ + t->end);
+  const uintptr_t lo = (b + page - 1) / page * page, hi = e / page * page;  // whole pages inside
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 Result<std::vector<int64_t>> SafeTensorsFile::ReadInt(const std::string& name) const {
   const TensorInfo* t = Find(name);
   if (!t) return Error(path_ + ": missing tensor '" + name + "'");
@@ -218,6 +227,54 @@ Status SafeTensorsWriter::Write(const std::string& path) const {
   out.reserve(out.size() + off);
   for (const Entry& e : entries_) out.append(reinterpret_cast<const char*>(e.bytes.data()), e.bytes.size());
   return base::WriteFileAtomic(path, out);
+}
+
+SafeTensorsStreamWriter::~SafeTensorsStreamWriter() {
+  if (f_) {
+    std::fclose(f_);
+    std::remove(tmp_.c_str());
+  }
+}
+
+Status SafeTensorsStreamWriter::Begin(const std::string& path, const std::vector<Entry>& entries,
+                                      const std::map<std::string, std::string>& metadata) {
+  path_ = path;
+  tmp_ = path + ".tmp";
+  entries_ = entries;
+  nlohmann::ordered_json h = nlohmann::ordered_json::object();
+  if (!metadata.empty()) h["__metadata__"] = metadata;
+  uint64_t off = 0;
+  for (const Entry& e : entries) {
+    h[e.name] = {{"dtype", DTypeName(e.dtype)}, {"shape", e.shape}, {"data_offsets", {off, off + e.bytes}}};
+    off += e.bytes;
+  }
+  std::string header = h.dump();
+  while ((8 + header.size()) % 8) header.push_back(' ');
+  f_ = std::fopen(tmp_.c_str(), "wb");
+  if (!f_) return Error(path + ": cannot write " + tmp_);
+  const uint64_t hlen = header.size();
+  if (std::fwrite(&hlen, 8, 1, f_) != 1 || std::fwrite(header.data(), 1, header.size(), f_) != header.size())
+    return Error(path + ": write failed");
+  return OkStatus();
+}
+
+Status SafeTensorsStreamWriter::Append(const void* data, uint64_t bytes) {
+  T81_CHECK(f_ && next_ < entries_.size() && entries_[next_].bytes == bytes, "stream writer out of order");
+  if (std::fwrite(data, 1, size_t(bytes), f_) != bytes) return Error(path_ + ": write failed");
+  ++next_;
+  return OkStatus();
+}
+
+Status SafeTensorsStreamWriter::Finish() {
+  T81_CHECK(f_ && next_ == entries_.size(), "stream writer finished early");
+  const bool ok = std::fflush(f_) == 0;
+  std::fclose(f_);
+  f_ = nullptr;
+  if (!ok || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    std::remove(tmp_.c_str());
+    return Error(path_ + ": cannot write the file");
+  }
+  return OkStatus();
 }
 
 }  // namespace t81::io

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,6 +43,9 @@ class SafeTensorsFile {
   Result<std::vector<float>> ReadFloat(const std::string& name) const;
   // I64/I32 to int64.
   Result<std::vector<int64_t>> ReadInt(const std::string& name) const;
+  // Drops the mapped pages of a tensor that has been read (streaming: keeps the resident set at
+  // one tensor instead of the whole file). Reading it again maps it back in.
+  void Release(const std::string& name) const;
 
  private:
   SafeTensorsFile() = default;
@@ -71,6 +75,30 @@ class SafeTensorsWriter {
   };
   std::vector<Entry> entries_;
   std::map<std::string, std::string> metadata_;
+};
+
+// Streams tensors to disk in a fixed order, so memory is bounded by one tensor: the header
+// (all names, dtypes, shapes and sizes) is written first, then each tensor's bytes by Append in
+// the same order; Finish renames path.tmp into place (nothing appears at path on failure).
+class SafeTensorsStreamWriter {
+ public:
+  struct Entry {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> shape;
+    uint64_t bytes;
+  };
+  ~SafeTensorsStreamWriter();
+  Status Begin(const std::string& path, const std::vector<Entry>& entries,
+               const std::map<std::string, std::string>& metadata);
+  Status Append(const void* data, uint64_t bytes);  // the next entry's bytes, exactly
+  Status Finish();
+
+ private:
+  std::string path_, tmp_;
+  FILE* f_ = nullptr;
+  std::vector<Entry> entries_;
+  size_t next_ = 0;
 };
 
 }  // namespace t81::io

@@ -406,6 +406,88 @@ void LinearShape(const DecoderConfig& c, int which, int64_t* rows, int64_t* cols
 }
 }  // namespace
 
+std::vector<std::pair<std::string, std::vector<int64_t>>> DecoderLM::HfTensorList(const DecoderConfig& cfg) {
+  DecoderLM m(cfg);
+  m.Layout();  // the arena is lazily zeroed: no memory is touched
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  for (const HfTensorMap& h : m.hf_) out.push_back({h.name, h.shape});
+  return out;
+}
+
+Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadT81(const std::string& dir) {
+  const std::string cfg_path = dir + "/config.json";
+  T81_ASSIGN_OR_RETURN(DecoderConfig c, LoadDecoderConfig(cfg_path));
+  std::unique_ptr<DecoderLM> m(new DecoderLM(c));
+  T81_ASSIGN_OR_RETURN(m->config_json_, base::ReadFile(cfg_path));
+  m->Layout();
+  const std::string path = dir + "/model.t81.safetensors";
+  T81_ASSIGN_OR_RETURN(auto f, io::SafeTensorsFile::Open(path));
+  auto meta = f->metadata().find("format");
+  if (meta == f->metadata().end() || meta->second != "t81") return Error(path + ": not a t81 checkpoint (metadata format != t81)");
+  const auto fmt_it = f->metadata().find("t81.tq_format");
+  quant::TqFormat fmt = quant::TqFormat::kTq2_0;
+  if (fmt_it != f->metadata().end()) {
+    T81_ASSIGN_OR_RETURN(fmt, quant::ParseTqFormat(fmt_it->second));
+  }
+  const int64_t bb = quant::TqBlockBytes(fmt);
+  std::vector<quant::TernaryMatrix> tern(static_cast<size_t>(c.L * 4));
+  int ternary = 0;
+  for (const HfTensorMap& h : m->hf_) {
+    const io::TensorInfo* t = f->Find(h.name);
+    if (!t) return Error(path + ": missing tensor '" + h.name + "'");
+    int64_t l = -1;
+    int k = -1;
+    for (int64_t ll = 0; ll < c.L && l < 0; ++ll) {
+      const Layer ly = m->LayerAt(m->params_, ll);
+      const float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
+      for (int kk = 0; kk < 4; ++kk)
+        if (h.shape.size() == 2 && m->params_.data() + h.offset == w[kk]) {
+          l = ll;
+          k = kk;
+        }
+    }
+    if (t->dtype == io::DType::kU8) {
+      if (l < 0) return Error(path + ": tensor '" + h.name + "' is stored ternary but is not a block linear");
+      const int64_t kb = quant::BlocksPerRow(h.cols);
+      if (t->shape != std::vector<int64_t>{h.nrows, kb * bb})
+        return Error(path + ": ternary tensor '" + h.name + "' has the wrong byte shape");
+      quant::TernaryMatrix& tm = tern[size_t(l * 4 + k)];
+      if (tm.data.empty()) {
+        int64_t rows, cols;
+        LinearShape(c, k, &rows, &cols);
+        tm.format = fmt;
+        tm.rows = rows;
+        tm.cols = cols;
+        tm.data.assign(size_t(rows * kb * bb), 0);
+      }
+      std::memcpy(tm.data.data() + size_t(h.row0 * kb * bb), f->data(*t), size_t(h.nrows * kb * bb));
+      ++ternary;
+      continue;
+    }
+    // Float tensors keep the HF layout (GPT-2 Conv1D (in, out) included).
+    const int64_t n = h.nrows * h.cols;
+    if (t->numel() != n) return Error(path + ": tensor '" + h.name + "' has the wrong size");
+    T81_ASSIGN_OR_RETURN(std::vector<float> vals, f->ReadFloat(h.name));
+    float* dst = m->params_.data() + h.offset;
+    for (int64_t r = 0; r < h.nrows; ++r)
+      for (int64_t col = 0; col < h.cols; ++col)
+        dst[(h.row0 + r) * h.cols + col] = h.transpose ? vals[size_t(col * h.nrows + r)] : vals[size_t(r * h.cols + col)];
+  }
+  bool complete = ternary > 0;
+  for (const auto& tm : tern) complete &= !tm.data.empty();
+  if (ternary > 0 && !complete) return Error(path + ": only some block linears are ternary");
+  if (complete) {
+    for (auto& tm : tern) {
+      m->stored_.push_back(std::move(tm));
+      m->packed_.push_back(kernels::Repack(m->stored_.back()));
+    }
+    m->mode_ = LinearMode::kPacked;
+    m->qgran_ = quant::Granularity::kBlock;
+    m->packed_from_file_ = true;
+  }
+  return m;
+}
+
 void DecoderLM::MaterializeFloat() {
   if (!packed_from_file_) return;
   for (int64_t l = 0; l < cfg_.L; ++l) {

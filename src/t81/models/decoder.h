@@ -64,6 +64,11 @@ class DecoderLM {
   // TQ1_0 or TQ2_0 tensors). Ternary block linears are run packed (kernel table) with exactly the
   // file's ternary values; float ones in float.
   static Result<std::unique_ptr<DecoderLM>> LoadGguf(const std::string& path);
+  // Loads a t81 checkpoint written by ConvertCheckpoint (docs/formats.md): ternary block linears
+  // run packed with exactly the stored trits and scales.
+  static Result<std::unique_ptr<DecoderLM>> LoadT81(const std::string& dir);
+  // The model's HF tensors (checkpoint names and shapes) for cfg, without any weights.
+  static std::vector<std::pair<std::string, std::vector<int64_t>>> HfTensorList(const DecoderConfig& cfg);
   // A freshly initialized model (HF init: N(0, 0.02) matrices and embeddings, norms 1, biases 0;
   // deterministic in seed). config_json is what Save writes as config.json.
   static std::unique_ptr<DecoderLM> Create(const DecoderConfig& cfg, uint64_t seed);

@@ -1,0 +1,106 @@
+// t81 convert -> t81 checkpoint -> engine and GGUF: the converted model runs exactly the ternary
+// weights t81's quantizer gives the source, and exports to the same GGUF values as a direct export.
+#include "t81/models/convert.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "t81/io/gguf.h"
+#include "t81/io/safetensors.h"
+#include "t81/models/decoder.h"
+#include "t81/models/gguf_export.h"
+
+namespace t81::models {
+namespace {
+
+const std::string kFix = std::string(T81_TEST_DATA) + "/fixtures/";
+
+class ConvertFixture : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ConvertFixture, ConvertedModelRunsTheQuantizersWeights) {
+  const std::string src = kFix + GetParam(), out = ::testing::TempDir() + "/t81_conv_" + GetParam();
+  std::filesystem::remove_all(out);
+  for (auto fmt : {quant::TqFormat::kTq2_0, quant::TqFormat::kTq1_0}) {
+    ConvertOptions opt;
+    opt.granularity = quant::Granularity::kRow;
+    opt.format = fmt;
+    auto rep = ConvertCheckpoint(src, out, opt);
+    ASSERT_TRUE(rep.ok()) << rep.status().message();
+    EXPECT_GT(rep->ternary_tensors, 0);
+    EXPECT_LT(rep->ternary_out_bytes * 4, rep->ternary_source_bytes);  // 2-bit vs 32-bit, padding incl.
+    auto t81 = DecoderLM::LoadT81(out);
+    ASSERT_TRUE(t81.ok()) << t81.status().message();
+    auto ref = DecoderLM::Load(src).value();
+    ref->SetLinearMode(LinearMode::kQat, quant::Granularity::kRow, opt.threshold);
+    (*t81)->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, opt.threshold, ActPath::kF32);
+    std::vector<int64_t> ids;
+    for (int i = 0; i < 10; ++i) ids.push_back((i * 31 + 5) % ref->config().V);
+    ASSERT_TRUE(ref->Forward(ids.data(), nullptr, 1, 10).ok());
+    ASSERT_TRUE((*t81)->Forward(ids.data(), nullptr, 1, 10).ok());
+    double err = 0, range = 0;
+    for (int64_t i = 0; i < 10 * ref->config().V; ++i) {
+      err = std::max(err, double(std::fabs((*t81)->logits()[i] - ref->logits()[i])));
+      range = std::max(range, double(std::fabs(ref->logits()[i])));
+    }
+    EXPECT_LE(err, 1e-4 * range + 1e-6) << GetParam();
+    // Float tensors are the source's; the checkpoint says what it is.
+    auto st = io::SafeTensorsFile::Open(out + "/model.t81.safetensors").value();
+    EXPECT_EQ(st->metadata().at("format"), "t81");
+    EXPECT_EQ(st->metadata().at("t81.tq_format"), quant::TqFormatName(fmt));
+  }
+  std::filesystem::remove_all(out);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, ConvertFixture, ::testing::Values("gpt2-tiny", "llama-tiny", "phi3-tiny"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& ch : s)
+                             if (ch == '-') ch = '_';
+                           return s;
+                         });
+
+TEST(Convert, GgufFromT81EqualsGgufFromHf) {
+  const std::string src = kFix + "gpt2-blocks256", dir = ::testing::TempDir() + "/t81_conv_gguf";
+  std::filesystem::remove_all(dir);
+  ConvertOptions copt;  // row scales
+  ASSERT_TRUE(ConvertCheckpoint(src, dir + "/ckpt", copt).ok());
+  auto from_t81 = DecoderLM::LoadT81(dir + "/ckpt").value();
+  GgufExportOptions g1;
+  g1.granularity = quant::Granularity::kBlock;  // what t81 gguf --from-t81 uses
+  ASSERT_TRUE(ExportGguf(*from_t81, g1, dir + "/a.gguf").ok());
+  ASSERT_TRUE(ValidateGguf(*from_t81, g1, dir + "/a.gguf").ok());
+  auto hf = DecoderLM::Load(src).value();
+  GgufExportOptions g2;
+  g2.granularity = quant::Granularity::kRow;
+  ASSERT_TRUE(ExportGguf(*hf, g2, dir + "/b.gguf").ok());
+  auto a = io::GgufFile::Open(dir + "/a.gguf").value(), b = io::GgufFile::Open(dir + "/b.gguf").value();
+  ASSERT_EQ(a->tensors().size(), b->tensors().size());
+  for (const auto& t : a->tensors()) {
+    const io::GgufTensor* u = b->FindTensor(t.name);
+    ASSERT_TRUE(u);
+    EXPECT_EQ(t.type, u->type) << t.name;
+    EXPECT_EQ(a->Dequantize(t).value(), b->Dequantize(*u).value()) << t.name;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Convert, BadInputIsAnError) {
+  const std::string dir = ::testing::TempDir() + "/t81_conv_bad";
+  std::filesystem::remove_all(dir);
+  EXPECT_FALSE(ConvertCheckpoint("/nonexistent", dir, {}).ok());
+  // a checkpoint folder without its model file
+  std::filesystem::create_directories(dir + "/src");
+  std::filesystem::copy_file(kFix + "gpt2-tiny/config.json", dir + "/src/config.json");
+  auto r = ConvertCheckpoint(dir + "/src", dir + "/out", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("model.safetensors"), std::string::npos);
+  // LoadT81 on something that is not a t81 checkpoint
+  auto l = DecoderLM::LoadT81(kFix + "gpt2-tiny");
+  ASSERT_FALSE(l.ok());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace t81::models
