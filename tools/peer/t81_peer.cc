@@ -2,14 +2,17 @@
 // 3.21.1, see scripts/peer/install.sh) and reports what t81's tests and benchmarks compare with:
 // the logits of every position of a token sequence, and greedy-decoding speed.
 //
-//   t81_peer BINS_DIR MODEL.gguf --ids 1,2,3 [--out logits.bin] [--threads N]
+//   t81_peer BINS_DIR MODEL.gguf (--ids 1,2,3 | --text "...") [--out logits.bin] [--threads N]
 //            [--gen N] [--runs R]
-// --out writes float32 logits (n_tokens × n_vocab, row-major). --gen times N greedy tokens after
-// the ids (R runs) and prints one line per run: "run <r> prompt_ms <x> eval_ms_per_token <y>".
+// Prints the perplexity of the sequence (each position predicting the next, from the raw
+// logits). --text tokenizes with the file's own vocabulary. --out writes float32 logits
+// (n_tokens × n_vocab, row-major). --gen times N greedy tokens after the sequence (R runs) and
+// prints one line per run: "run <r> prompt_ms <x> eval_ms_per_token <y>".
 #include <ggml-backend.h>
 #include <llama.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -52,7 +55,7 @@ int main(int argc, char** argv) {
   const char* bins = argv[1];
   const char* model_path = argv[2];
   std::vector<llama_token> ids;
-  std::string out;
+  std::string out, text;
   int threads = 1, gen = 0, runs = 1;
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -61,7 +64,8 @@ int main(int argc, char** argv) {
         ids.push_back(llama_token(std::strtol(p, const_cast<char**>(&p), 10)));
         if (*p == ',') ++p;
       }
-    } else if (k == "--out") out = v;
+    } else if (k == "--text") text = v;
+    else if (k == "--out") out = v;
     else if (k == "--threads") threads = std::atoi(v.c_str());
     else if (k == "--gen") gen = std::atoi(v.c_str());
     else if (k == "--runs") runs = std::atoi(v.c_str());
@@ -70,8 +74,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (ids.empty()) {
-    std::fprintf(stderr, "t81_peer: --ids is required\n");
+  if (ids.empty() == text.empty()) {
+    std::fprintf(stderr, "t81_peer: give --ids or --text\n");
     return 2;
   }
   llama_log_set(Quiet, nullptr);
@@ -85,7 +89,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "t81_peer: llama.cpp could not load %s\n", model_path);
     return 1;
   }
-  const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+  const llama_vocab* vocab = llama_model_get_vocab(model);
+  const int n_vocab = llama_vocab_n_tokens(vocab);
+  if (!text.empty()) {
+    ids.resize(text.size() + 8);
+    const int n = llama_tokenize(vocab, text.c_str(), int32_t(text.size()), ids.data(), int32_t(ids.size()), false, false);
+    if (n <= 0) {
+      std::fprintf(stderr, "t81_peer: tokenization failed\n");
+      return 1;
+    }
+    ids.resize(size_t(n));
+  }
   auto make_ctx = [&] {
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = uint32_t(ids.size() + size_t(gen) + 8);
@@ -106,7 +120,18 @@ int main(int argc, char** argv) {
     std::memcpy(logits.data() + i * size_t(n_vocab), l, size_t(n_vocab) * 4);
   }
   for (float v : logits) nonfinite += !(v == v) || v > 3e38f || v < -3e38f;
-  std::printf("n_vocab %d n_tokens %zu nonfinite %d\n", n_vocab, ids.size(), nonfinite);
+  double nll = 0;
+  for (size_t i = 0; i + 1 < ids.size(); ++i) {
+    const float* l = logits.data() + i * size_t(n_vocab);
+    float mx = l[0];
+    for (int v = 1; v < n_vocab; ++v) mx = l[v] > mx ? l[v] : mx;
+    double sum = 0;
+    for (int v = 0; v < n_vocab; ++v) sum += std::exp(double(l[v] - mx));
+    nll += std::log(sum) - double(l[ids[i + 1]] - mx);
+  }
+  const double mean_nll = ids.size() > 1 ? nll / double(ids.size() - 1) : 0.0;
+  std::printf("n_vocab %d n_tokens %zu nonfinite %d mean_nll %.6f ppl %.4f\n", n_vocab, ids.size(), nonfinite, mean_nll,
+              std::exp(mean_nll));
   if (!out.empty()) {
     FILE* f = std::fopen(out.c_str(), "wb");
     if (!f || std::fwrite(logits.data(), 4, logits.size(), f) != logits.size()) {

@@ -20,6 +20,7 @@
 #include "t81/cli/commands.h"
 #include "t81/cli/common.h"
 #include "t81/io/gguf.h"
+#include "t81/io/llama_log.h"
 #include "t81/models/decoder.h"
 
 #ifndef T81_DEFAULT_PEER
@@ -74,22 +75,6 @@ Result<int> RunChild(const std::vector<std::string>& argv, std::string* out, dou
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// llama.cpp's llama_perf_context_print lines, e.g.
-//   "prompt eval time =  12.3 ms /  32 tokens (  0.38 ms per token, ...)"
-//   "       eval time = 456.7 ms / 127 runs   (  3.60 ms per token, ...)"
-bool ParseLlamaTimings(const std::string& text, double* prompt_ms_tok, double* eval_ms_tok) {
-  static const std::regex kPrompt(R"(prompt eval time\s*=\s*([0-9.]+) ms\s*/\s*([0-9]+) tokens)");
-  static const std::regex kEval(R"([^t] eval time\s*=\s*([0-9.]+) ms\s*/\s*([0-9]+) runs)");
-  std::smatch m;
-  bool ok = false;
-  if (std::regex_search(text, m, kPrompt) && std::stod(m[2]) > 0) *prompt_ms_tok = std::stod(m[1]) / std::stod(m[2]);
-  if (std::regex_search(text, m, kEval) && std::stod(m[2]) > 0) {
-    *eval_ms_tok = std::stod(m[1]) / std::stod(m[2]);
-    ok = true;
-  }
-  return ok;
-}
-
 Status RunLlama(const GgufBenchFlags& f, int threads, const std::vector<int64_t>& prompt, Side* side) {
   std::string ids;
   for (size_t i = 0; i < prompt.size(); ++i) ids += (i ? "," : "") + std::to_string(prompt[i]);
@@ -110,7 +95,7 @@ Status RunLlama(const GgufBenchFlags& f, int threads, const std::vector<int64_t>
     if (rc != 0) return Error(argv[0] + " failed (exit " + std::to_string(rc) + "): " + out.substr(0, 300));
     double pms = 0, ems = 0;
     if (!f.llama_cli.empty()) {
-      if (!ParseLlamaTimings(out, &pms, &ems)) return Error(f.llama_cli + ": no timing lines found in its output");
+      if (!io::ParseLlamaTimings(out, &pms, &ems)) return Error(f.llama_cli + ": no timing lines found in its output");
     } else {
       std::smatch m;
       static const std::regex kRun(R"(prompt_ms ([0-9.]+) eval_ms_per_token ([0-9.]+))");
