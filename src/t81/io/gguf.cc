@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "t81/base/file.h"
+#include "t81/base/mapped_file.h"
 #include "t81/base/fp16.h"
 #include "t81/quant/tq.h"
 
@@ -116,30 +117,15 @@ Status ReadScalar(Cursor& c, GgufType t, GgufValue* v, const std::string& key) {
 
 }  // namespace
 
-GgufFile::~GgufFile() {
-  if (map_) munmap(map_, size_t(size_));
-}
+GgufFile::~GgufFile() = default;
 
 Result<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = path;
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error(path + ": not a regular file");
-  }
-  f->size_ = uint64_t(st.st_size);
-  if (f->size_ < 24) {
-    ::close(fd);
-    return Error(path + ": truncated file (" + std::to_string(f->size_) + " bytes, no GGUF header)");
-  }
-  void* m = mmap(nullptr, size_t(f->size_), PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (m == MAP_FAILED) return Error(path + ": mmap failed");
-  f->map_ = m;
-  const uint8_t* base = static_cast<const uint8_t*>(m);
+  T81_ASSIGN_OR_RETURN(f->map_, base::MappedFile::Open(path));
+  f->size_ = f->map_->size();
+  if (f->size_ < 24) return Error(path + ": truncated file (" + std::to_string(f->size_) + " bytes, no GGUF header)");
+  const uint8_t* base = f->map_->data();
   Cursor c(base, f->size_, f->path_);
   char magic[4];
   T81_RETURN_IF_ERROR(c.Read(&magic, "magic"));

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "t81/base/mapped_file.h"
 #include "t81/base/status.h"
 
 namespace t81::io {
@@ -74,7 +75,7 @@ class GgufFile {
  private:
   GgufFile() = default;
   std::string path_;
-  void* map_ = nullptr;
+  std::unique_ptr<base::MappedFile> map_;
   uint64_t size_ = 0;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;

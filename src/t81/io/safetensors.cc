@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "t81/base/fp16.h"
 #include "t81/base/file.h"
+#include "t81/base/mapped_file.h"
 
 namespace t81::io {
 
@@ -41,31 +43,16 @@ bool ParseDType(const std::string& s, DType* d) {
 }
 }  // namespace
 
-SafeTensorsFile::~SafeTensorsFile() {
-  if (map_) munmap(map_, map_size_);
-}
+SafeTensorsFile::~SafeTensorsFile() = default;
 
 Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string& path) {
   std::unique_ptr<SafeTensorsFile> f(new SafeTensorsFile());
   f->path_ = path;
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error(path + ": not a regular file");
-  }
-  const uint64_t size = uint64_t(st.st_size);
-  if (size < 8) {
-    ::close(fd);
+  T81_ASSIGN_OR_RETURN(f->map_, base::MappedFile::Open(path));
+  const uint64_t size = f->map_->size();
+  if (size < 8)
     return Error(path + ": truncated safetensors file (" + std::to_string(size) + " bytes, no header length)");
-  }
-  void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (m == MAP_FAILED) return Error(path + ": mmap failed");
-  f->map_ = m;
-  f->map_size_ = size;
-  const uint8_t* p = static_cast<const uint8_t*>(m);
+  const uint8_t* p = f->map_->data();
   uint64_t hlen;
   std::memcpy(&hlen, p, 8);
   if (hlen > size - 8)
@@ -190,6 +177,36 @@ Result<std::vector<int64_t>> SafeTensorsFile::ReadInt(const std::string& name) c
     return Error(path_ + ": tensor '" + name + "' has dtype " + DTypeName(t->dtype) + ", expected I64 or I32");
   }
   return out;
+}
+
+Result<Checkpoint> OpenCheckpoint(const std::string& dir) {
+  Checkpoint c;
+  const std::string single = dir + "/model.safetensors", index = dir + "/model.safetensors.index.json";
+  std::error_code ec;
+  if (std::filesystem::exists(single, ec)) {
+    T81_ASSIGN_OR_RETURN(auto f, SafeTensorsFile::Open(single));
+    c.files.push_back(std::move(f));
+  } else if (std::filesystem::exists(index, ec)) {
+    T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(index));
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.contains("weight_map") || !j["weight_map"].is_object())
+      return Error(index + ": no weight_map object");
+    std::map<std::string, bool> opened;
+    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+      if (!it->is_string()) return Error(index + ": weight_map entry '" + it.key() + "' is not a file name");
+      const std::string file = it->get<std::string>();
+      if (file.find('/') != std::string::npos) return Error(index + ": shard name '" + file + "' has a path");
+      if (opened[file]) continue;
+      opened[file] = true;
+      T81_ASSIGN_OR_RETURN(auto f, SafeTensorsFile::Open(dir + "/" + file));
+      c.files.push_back(std::move(f));
+    }
+  } else {
+    return Error(dir + ": no model.safetensors or model.safetensors.index.json");
+  }
+  for (const auto& f : c.files)
+    for (const auto& t : f->tensors()) c.where[t.name] = f.get();
+  return c;
 }
 
 void SafeTensorsWriter::AddF32(const std::string& name, std::vector<int64_t> shape, const float* data) {

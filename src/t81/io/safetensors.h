@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "t81/base/mapped_file.h"
 #include "t81/base/status.h"
 
 namespace t81::io {
@@ -50,13 +51,24 @@ class SafeTensorsFile {
  private:
   SafeTensorsFile() = default;
   std::string path_;
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
+  std::unique_ptr<base::MappedFile> map_;
   const uint8_t* data_ = nullptr;
   std::vector<TensorInfo> tensors_;
   std::map<std::string, size_t> index_;
   std::map<std::string, std::string> metadata_;
 };
+
+// A Hugging Face checkpoint folder: model.safetensors, or the shards listed by
+// model.safetensors.index.json ({"weight_map": {tensor: file}}).
+struct Checkpoint {
+  std::vector<std::unique_ptr<SafeTensorsFile>> files;
+  std::map<std::string, const SafeTensorsFile*> where;  // tensor name -> file holding it
+  const SafeTensorsFile* FileOf(const std::string& name) const {
+    auto it = where.find(name);
+    return it == where.end() ? nullptr : it->second;
+  }
+};
+Result<Checkpoint> OpenCheckpoint(const std::string& dir);
 
 // Collects tensors and writes them in one go (temp file + rename).
 class SafeTensorsWriter {

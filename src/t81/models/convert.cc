@@ -36,33 +36,8 @@ bool IsBlockLinear(const std::string& name, Arch arch, bool* transposed) {
 
 Result<ConvertReport> ConvertCheckpoint(const std::string& dir, const std::string& out_dir, const ConvertOptions& opt) {
   T81_ASSIGN_OR_RETURN(DecoderConfig cfg, LoadDecoderConfig(dir + "/config.json"));
-  // The checkpoint: one file or the shards of the index.
-  std::vector<std::unique_ptr<io::SafeTensorsFile>> files;
-  std::map<std::string, const io::SafeTensorsFile*> where;
+  T81_ASSIGN_OR_RETURN(io::Checkpoint ckpt, io::OpenCheckpoint(dir));
   std::error_code ec;
-  if (std::filesystem::exists(dir + "/model.safetensors", ec)) {
-    T81_ASSIGN_OR_RETURN(auto f, io::SafeTensorsFile::Open(dir + "/model.safetensors"));
-    files.push_back(std::move(f));
-  } else if (std::filesystem::exists(dir + "/model.safetensors.index.json", ec)) {
-    T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(dir + "/model.safetensors.index.json"));
-    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.contains("weight_map") || !j["weight_map"].is_object())
-      return Error(dir + "/model.safetensors.index.json: no weight_map object");
-    std::map<std::string, bool> seen;
-    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-      if (!it->is_string()) return Error(dir + "/model.safetensors.index.json: bad weight_map entry '" + it.key() + "'");
-      const std::string file = it->get<std::string>();
-      if (file.find('/') != std::string::npos) return Error(dir + ": shard name '" + file + "' has a path");
-      if (seen[file]) continue;
-      seen[file] = true;
-      T81_ASSIGN_OR_RETURN(auto f, io::SafeTensorsFile::Open(dir + "/" + file));
-      files.push_back(std::move(f));
-    }
-  } else {
-    return Error(dir + ": no model.safetensors or model.safetensors.index.json");
-  }
-  for (const auto& f : files)
-    for (const auto& t : f->tensors()) where[t.name] = f.get();
 
   // Pass 1: names, dtypes, shapes and sizes of everything that goes out.
   struct Plan {
@@ -76,11 +51,11 @@ Result<ConvertReport> ConvertCheckpoint(const std::string& dir, const std::strin
   ConvertReport rep;
   const int64_t bb = quant::TqBlockBytes(opt.format);
   for (const auto& [name, shape] : DecoderLM::HfTensorList(cfg)) {
-    auto it = where.find(name);
-    if (it == where.end()) return Error(dir + ": missing tensor '" + name + "'");
-    const io::TensorInfo* t = it->second->Find(name);
-    if (t->shape != shape) return Error(it->second->path() + ": tensor '" + name + "' has a shape that disagrees with config.json");
-    Plan p{name, it->second, false, false, 0, 0};
+    const io::SafeTensorsFile* file = ckpt.FileOf(name);
+    if (!file) return Error(dir + ": missing tensor '" + name + "'");
+    const io::TensorInfo* t = file->Find(name);
+    if (t->shape != shape) return Error(file->path() + ": tensor '" + name + "' has a shape that disagrees with config.json");
+    Plan p{name, file, false, false, 0, 0};
     p.ternary = shape.size() == 2 && IsBlockLinear(name, cfg.arch, &p.transposed);
     const int64_t numel = t->numel();
     rep.source_bytes += int64_t(t->end - t->begin);

@@ -314,49 +314,21 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::Load(const std::string& dir) {
   std::unique_ptr<DecoderLM> m(new DecoderLM(cfg));
   T81_ASSIGN_OR_RETURN(m->config_json_, base::ReadFile(cfg_path));
   m->Layout();
-  // Open the checkpoint: one file, or the shards named by the index.
-  std::vector<std::unique_ptr<io::SafeTensorsFile>> files;
-  std::map<std::string, const io::SafeTensorsFile*> where;
-  const std::string single = dir + "/model.safetensors", index = dir + "/model.safetensors.index.json";
-  std::error_code ec;
-  if (std::filesystem::exists(single, ec)) {
-    T81_ASSIGN_OR_RETURN(auto f, io::SafeTensorsFile::Open(single));
-    files.push_back(std::move(f));
-  } else if (std::filesystem::exists(index, ec)) {
-    T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(index));
-    const Json j = Json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.contains("weight_map") || !j["weight_map"].is_object())
-      return Error(index + ": no weight_map object");
-    std::map<std::string, const io::SafeTensorsFile*> shard;
-    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-      if (!it->is_string()) return Error(index + ": weight_map entry '" + it.key() + "' is not a file name");
-      const std::string file = it->get<std::string>();
-      if (file.find('/') != std::string::npos) return Error(index + ": shard name '" + file + "' has a path");
-      if (!shard.count(file)) {
-        T81_ASSIGN_OR_RETURN(auto f, io::SafeTensorsFile::Open(dir + "/" + file));
-        shard[file] = f.get();
-        files.push_back(std::move(f));
-      }
-    }
-  } else {
-    return Error(dir + ": no model.safetensors or model.safetensors.index.json");
-  }
-  for (const auto& f : files)
-    for (const auto& t : f->tensors()) where[t.name] = f.get();
+  T81_ASSIGN_OR_RETURN(io::Checkpoint ckpt, io::OpenCheckpoint(dir));
   for (const HfTensorMap& h : m->hf_) {
-    auto it = where.find(h.name);
-    if (it == where.end()) return Error(dir + ": missing tensor '" + h.name + "'");
-    const io::TensorInfo* t = it->second->Find(h.name);
+    const io::SafeTensorsFile* file = ckpt.FileOf(h.name);
+    if (!file) return Error(dir + ": missing tensor '" + h.name + "'");
+    const io::TensorInfo* t = file->Find(h.name);
     if (t->shape != h.shape) {
       auto str = [](const std::vector<int64_t>& s) {
         std::string r = "[";
         for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
         return r + "]";
       };
-      return Error(it->second->path() + ": tensor '" + h.name + "' has shape " + str(t->shape) +
+      return Error(file->path() + ": tensor '" + h.name + "' has shape " + str(t->shape) +
                    " but config.json implies " + str(h.shape));
     }
-    T81_ASSIGN_OR_RETURN(std::vector<float> vals, it->second->ReadFloat(h.name));
+    T81_ASSIGN_OR_RETURN(std::vector<float> vals, file->ReadFloat(h.name));
     float* dst = m->params_.data() + h.offset;
     for (int64_t r = 0; r < h.nrows; ++r)
       for (int64_t col = 0; col < h.cols; ++col)
