@@ -25,3 +25,12 @@ MODEL=benchmarks/models/llama-52m
 "$T81" gguf benchmarks/models/llama-52m-tq2_0.gguf --from-hf "$MODEL" --quant TQ2_0 --validate
 "$T81" bench gguf --gguf benchmarks/models/llama-52m-tq2_0.gguf --n-predict 128 --runs 5 \
   --json-output benchmarks/gguf_llama-52m-tq2_0.json
+if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  echo
+  echo "== Training throughput: GPT-2 (4 layers, 256 wide, vocab 50257) FP32 / QAT vs PyTorch =="
+  "$T81" bench train --steps 10 --warmup 2 --torch-script bench/train_torch.py --json-output benchmarks/train.json
+else
+  echo
+  echo "(training-throughput comparison skipped: PyTorch for /usr/bin/python3 is not installed;"
+  echo " apt-get install python3-torch, then: $T81 bench train --torch-script bench/train_torch.py)"
+fi

@@ -1,12 +1,16 @@
 #include "t81/models/convert.h"
 
+#include <cstdio>
 #include <cstring>
+
+#include <unistd.h>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "t81/base/file.h"
 #include "t81/base/fp16.h"
+#include "t81/base/timer.h"
 #include "t81/io/safetensors.h"
 #include "t81/models/decoder.h"
 
@@ -86,8 +90,17 @@ Result<ConvertReport> ConvertCheckpoint(const std::string& dir, const std::strin
   if (ec) return Error(out_dir + ": cannot create (" + ec.message() + ")");
   io::SafeTensorsStreamWriter w;
   T81_RETURN_IF_ERROR(w.Begin(out_dir + "/model.t81.safetensors", entries, meta));
-  // Pass 2: one tensor in memory at a time.
+  // Pass 2: one tensor in memory at a time, with progress on stderr.
+  const bool tty = isatty(2);
+  const double t0 = base::NowSeconds();
+  size_t done = 0;
   for (const Plan& p : plan) {
+    ++done;
+    if (tty || done == plan.size() || done % std::max<size_t>(1, plan.size() / 10) == 0) {
+      const double el = base::NowSeconds() - t0, frac = double(done) / double(plan.size());
+      std::fprintf(stderr, "%s[convert] %zu/%zu tensors, %.1fs elapsed, ETA %.1fs   %s", tty ? "\r" : "", done, plan.size(),
+                   el, el / frac - el, done == plan.size() || !tty ? "\n" : "");
+    }
     T81_ASSIGN_OR_RETURN(std::vector<float> v, p.file->ReadFloat(p.name));
     p.file->Release(p.name);
     if (p.ternary) {
