@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "t81/base/rng.h"
 #include "t81/models/decoder.h"
@@ -120,6 +122,43 @@ TEST(Peer, LlamaTrainedTernaryByT81) {
   }
   EXPECT_LT(last, first);
   CheckModel(*m, quant::Granularity::kBlock, "llama-t81-qat");
+}
+
+}  // namespace
+}  // namespace t81
+
+namespace t81 {
+namespace {
+
+TEST(Peer, BenchGgufReportsBothEngines) {
+  const std::string dir = ::testing::TempDir() + "/t81_peer_bench";
+  std::filesystem::remove_all(dir);
+  auto run = [](const std::string& args, std::string* out) {
+    const std::string cmd = std::string(T81_BIN) + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out->append(buf.data(), n);
+    return pclose(p);
+  };
+  std::string out;
+  ASSERT_EQ(run("init " + dir + "/hf --arch llama --vocab 260 --n-embd 256 --n-layer 1 --n-head 4 --n-ff 512 --ctx 64", &out), 0) << out;
+  ASSERT_EQ(run("gguf " + dir + "/m.gguf --from-hf " + dir + "/hf --quant TQ2_0", &out), 0) << out;
+  ASSERT_EQ(run("bench gguf --gguf " + dir + "/m.gguf --runs 2 --n-predict 8 --prompt-tokens 8 --threads 1 --json-output " +
+                    dir + "/b.json",
+                &out),
+            0)
+      << out;
+  std::ifstream f(dir + "/b.json");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << out;
+  for (const char* k : {"t81_eval_tok_s", "llama_eval_tok_s", "eval_speedup"}) EXPECT_GT(j[k].get<double>(), 0.0) << k;
+  EXPECT_GT(j["llama"]["peak_rss_mib"].get<double>(), 0.0);
+  EXPECT_GT(j["t81"]["peak_rss_mib"].get<double>(), 0.0);
+  EXPECT_GT(j["size_mib"].get<double>(), 0.0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
