@@ -378,6 +378,21 @@ void LinearShape(const DecoderConfig& c, int which, int64_t* rows, int64_t* cols
 }
 }  // namespace
 
+bool DecoderLM::BlockLinearOf(const HfTensorMap& h, int64_t* l, int* which) const {
+  if (h.shape.size() != 2) return false;
+  for (int64_t ll = 0; ll < cfg_.L; ++ll) {
+    const Layer ly = LayerAt(params_, ll);
+    const float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
+    for (int k = 0; k < 4; ++k)
+      if (params_.data() + h.offset == w[k]) {
+        *l = ll;
+        *which = k;
+        return true;
+      }
+  }
+  return false;
+}
+
 std::vector<std::pair<std::string, std::vector<int64_t>>> DecoderLM::HfTensorList(const DecoderConfig& cfg) {
   DecoderLM m(cfg);
   m.Layout();  // the arena is lazily zeroed: no memory is touched
@@ -409,17 +424,9 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadT81(const std::string& dir) {
     if (!t) return Error(path + ": missing tensor '" + h.name + "'");
     int64_t l = -1;
     int k = -1;
-    for (int64_t ll = 0; ll < c.L && l < 0; ++ll) {
-      const Layer ly = m->LayerAt(m->params_, ll);
-      const float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
-      for (int kk = 0; kk < 4; ++kk)
-        if (h.shape.size() == 2 && m->params_.data() + h.offset == w[kk]) {
-          l = ll;
-          k = kk;
-        }
-    }
+    const bool linear = m->BlockLinearOf(h, &l, &k);
     if (t->dtype == io::DType::kU8) {
-      if (l < 0) return Error(path + ": tensor '" + h.name + "' is stored ternary but is not a block linear");
+      if (!linear) return Error(path + ": tensor '" + h.name + "' is stored ternary but is not a block linear");
       const int64_t kb = quant::BlocksPerRow(h.cols);
       if (t->shape != std::vector<int64_t>{h.nrows, kb * bb})
         return Error(path + ": ternary tensor '" + h.name + "' has the wrong byte shape");
@@ -884,19 +891,6 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
   std::vector<int> tern_rows(static_cast<size_t>(n_lin), 0);
   bool all_ternary = true, any_ternary = false;
   std::vector<std::pair<const HfTensorMap*, const io::GgufTensor*>> deferred;  // TQ tensors if mixed
-  auto which_linear = [&](const HfTensorMap& h, int64_t* l, int* k) {
-    for (int64_t ll = 0; ll < c.L; ++ll) {
-      const Layer ly = m->LayerAt(m->params_, ll);
-      const float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
-      for (int kk = 0; kk < 4; ++kk)
-        if (m->params_.data() + h.offset == w[kk]) {
-          *l = ll;
-          *k = kk;
-          return true;
-        }
-    }
-    return false;
-  };
   for (const HfTensorMap& h : m->hf_) {
     const std::string gname = GgufTensorName(h.name, c.arch);
     const io::GgufTensor* g = f->FindTensor(gname);
@@ -912,7 +906,7 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
     int64_t l;
     int k;
     const bool is_tq = g->type == io::kGgmlTq1_0 || g->type == io::kGgmlTq2_0;
-    if (h.shape.size() == 2 && which_linear(h, &l, &k)) {
+    if (m->BlockLinearOf(h, &l, &k)) {
       if (!is_tq) {
         all_ternary = false;
       } else {

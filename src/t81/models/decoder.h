@@ -123,6 +123,9 @@ class DecoderLM {
   explicit DecoderLM(DecoderConfig cfg);
   void Layout();
   Layer LayerAt(const base::ZeroedFloats& arena, int64_t l) const;
+  // Whether an HF tensor is (part of) a block linear, and which: layer l, which 0 qkv, 1 o,
+  // 2 fc / gate_up, 3 proj / down.
+  bool BlockLinearOf(const HfTensorMap& h, int64_t* l, int* which) const;
   const float* LinearWeight(int64_t l, int which);  // which: 0 qkv, 1 o, 2 fc, 3 proj
   // out (N, OC) = inp (N, C) · Wᵀ + bias through the current LinearMode.
   void Linear(float* out, const float* inp, int64_t l, int which, const float* bias, int64_t N, int64_t C,
