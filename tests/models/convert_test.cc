@@ -104,3 +104,44 @@ TEST(Convert, BadInputIsAnError) {
 
 }  // namespace
 }  // namespace t81::models
+
+namespace t81::models {
+namespace {
+
+// Q8_0 embeddings/head (t81 convert --float-type q8_0, t81 gguf --embd-type q8_0): the checkpoint
+// and the GGUF hold ggml's Q8_0 bytes; the model still runs close to the float-embedding one.
+TEST(Convert, Q8_0EmbeddingsInCheckpointAndGguf) {
+  const std::string src = kFix + "gpt2-blocks256", dir = ::testing::TempDir() + "/t81_conv_q8";
+  std::filesystem::remove_all(dir);
+  ConvertOptions opt;
+  opt.float_type = FloatType::kQ8_0;
+  ASSERT_TRUE(ConvertCheckpoint(src, dir + "/ckpt", opt).ok());
+  auto st = io::SafeTensorsFile::Open(dir + "/ckpt/model.t81.safetensors").value();
+  ASSERT_TRUE(st->metadata().count("t81.q8_0"));
+  EXPECT_NE(st->metadata().at("t81.q8_0").find("transformer.wte.weight"), std::string::npos);
+  auto q8 = DecoderLM::LoadT81(dir + "/ckpt");
+  ASSERT_TRUE(q8.ok()) << q8.status().message();
+  auto ref = DecoderLM::Load(src).value();
+  ref->SetLinearMode(LinearMode::kQat, quant::Granularity::kRow, opt.threshold);
+  (*q8)->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, opt.threshold, ActPath::kF32);
+  std::vector<int64_t> ids = {1, 5, 9, 200, 3, 77};
+  ASSERT_TRUE(ref->Forward(ids.data(), nullptr, 1, 6).ok());
+  ASSERT_TRUE((*q8)->Forward(ids.data(), nullptr, 1, 6).ok());
+  double err = 0, range = 0;
+  for (int64_t i = 0; i < 6 * ref->config().V; ++i) {
+    err = std::max(err, double(std::fabs((*q8)->logits()[i] - ref->logits()[i])));
+    range = std::max(range, double(std::fabs(ref->logits()[i])));
+  }
+  EXPECT_GT(err, 0.0);            // the embeddings really are 8-bit now
+  EXPECT_LT(err, 0.05 * range);   // and close
+  GgufExportOptions g;
+  g.embd_type = io::kGgmlQ8_0;
+  ASSERT_TRUE(ExportGguf(*ref, g, dir + "/m.gguf").ok());
+  ASSERT_TRUE(ValidateGguf(*ref, g, dir + "/m.gguf").ok());
+  auto gf = io::GgufFile::Open(dir + "/m.gguf").value();
+  EXPECT_EQ(gf->FindTensor("token_embd.weight")->type, io::kGgmlQ8_0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace t81::models

@@ -21,8 +21,10 @@ Status RunGguf(const GgufFlags& f) {
   models::GgufExportOptions opt;
   T81_ASSIGN_OR_RETURN(opt.quant, models::ParseGgufQuant(f.quant));
   T81_ASSIGN_OR_RETURN(opt.granularity, quant::ParseGranularity(f.granularity));
-  if (f.embd_type != "f32" && f.embd_type != "f16") return Error("--embd-type must be f32 or f16");
-  opt.embd_f16 = f.embd_type == "f16";
+  if (f.embd_type == "f32") opt.embd_type = io::kGgmlF32;
+  else if (f.embd_type == "f16") opt.embd_type = io::kGgmlF16;
+  else if (f.embd_type == "q8_0") opt.embd_type = io::kGgmlQ8_0;
+  else return Error("--embd-type must be f32, f16 or q8_0");
   opt.threshold = f.threshold;
   opt.tokenizer_dir = f.from_hf.empty() ? f.from_t81 : f.from_hf;
   std::unique_ptr<models::DecoderLM> model;
@@ -53,7 +55,7 @@ void AddGguf(CLI::App& app, Runner* run) {
   c->add_option("--quant", f->quant, "TQ1_0 | TQ2_0 | F16 | F32 for the block linears")->capture_default_str();
   c->add_option("--threshold", f->threshold, "ternary threshold")->capture_default_str();
   c->add_option("--granularity", f->granularity, "tensor | row | block scales")->capture_default_str();
-  c->add_option("--embd-type", f->embd_type, "f32 | f16 for embeddings and head")->capture_default_str();
+  c->add_option("--embd-type", f->embd_type, "f32 | f16 | q8_0 for embeddings and head")->capture_default_str();
   c->add_flag("--validate", f->validate, "re-open the file and check every key and tensor against the source");
   c->callback([f, run] { *run = [f] { return RunGguf(*f); }; });
 }
@@ -74,8 +76,10 @@ Status RunConvert(const ConvertFlags& f) {
   models::ConvertOptions opt;
   T81_ASSIGN_OR_RETURN(opt.granularity, quant::ParseGranularity(f.granularity));
   T81_ASSIGN_OR_RETURN(opt.format, quant::ParseTqFormat(f.format));
-  if (f.float_type != "f32" && f.float_type != "f16") return Error("--float-type must be f32 or f16");
-  opt.float16 = f.float_type == "f16";
+  if (f.float_type == "f32") opt.float_type = models::FloatType::kF32;
+  else if (f.float_type == "f16") opt.float_type = models::FloatType::kF16;
+  else if (f.float_type == "q8_0") opt.float_type = models::FloatType::kQ8_0;
+  else return Error("--float-type must be f32, f16 or q8_0");
   opt.threshold = f.threshold;
   T81_ASSIGN_OR_RETURN(models::ConvertReport r, models::ConvertCheckpoint(f.model_dir, f.out_dir, opt));
   std::printf("converted %s -> %s: %lld ternary tensors (%s), %lld float tensors (%s)\n", f.model_dir.c_str(),
@@ -99,7 +103,7 @@ void AddConvert(CLI::App& app, Runner* run) {
   c->add_option("--threshold", f->threshold, "ternary threshold")->capture_default_str();
   c->add_option("--granularity", f->granularity, "tensor | row | block scales")->capture_default_str();
   c->add_option("--format", f->format, "tq2_0 | tq1_0 block format")->capture_default_str();
-  c->add_option("--float-type", f->float_type, "f32 | f16 for embeddings, head and norms")->capture_default_str();
+  c->add_option("--float-type", f->float_type, "f32 | f16 | q8_0 for embeddings and head (norms and biases stay f32 with q8_0)")->capture_default_str();
   c->add_flag("--force-cpu-device-map", f->force_cpu, "accepted for compatibility with the original tool (no effect)");
   c->callback([f, run] { *run = [f] { return RunConvert(*f); }; });
 }

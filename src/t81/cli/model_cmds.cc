@@ -146,14 +146,18 @@ Status RunInfo(const InfoFlags& f) {
   if (std::filesystem::is_directory(f.path, ec) && std::filesystem::exists(f.path + "/model.t81.safetensors", ec)) {
     T81_ASSIGN_OR_RETURN(auto m, models::DecoderLM::LoadT81(f.path));
     T81_ASSIGN_OR_RETURN(auto st, io::SafeTensorsFile::Open(f.path + "/model.t81.safetensors"));
+    const auto q8 = st->metadata().find("t81.q8_0");
+    const std::string q8_list = q8 == st->metadata().end() ? "" : "," + q8->second + ",";
+    auto is_q8 = [&](const std::string& n) { return q8_list.find("," + n + ",") != std::string::npos; };
     int64_t tern = 0, flt = 0;
-    for (const auto& t : st->tensors()) (t.dtype == io::DType::kU8 ? tern : flt) += int64_t(t.end - t.begin);
+    for (const auto& t : st->tensors()) (t.dtype == io::DType::kU8 && !is_q8(t.name) ? tern : flt) += int64_t(t.end - t.begin);
     std::printf("%s: t81 checkpoint, %s, %lld parameters, ternary %s (%s scales, threshold %s)\n", f.path.c_str(),
                 models::ArchName(m->config().arch), (long long)m->num_params(), st->metadata().at("t81.tq_format").c_str(),
                 st->metadata().at("t81.granularity").c_str(), st->metadata().at("t81.threshold").c_str());
     std::printf("ternary block linears %.2f MiB, float tensors %.2f MiB\n", tern / 1048576.0, flt / 1048576.0);
     for (const auto& t : st->tensors())
-      std::printf("%-60s %-4s %-20s %12llu\n", t.name.c_str(), t.dtype == io::DType::kU8 ? "TQ" : io::DTypeName(t.dtype),
+      std::printf("%-60s %-4s %-20s %12llu\n", t.name.c_str(),
+                  is_q8(t.name) ? "Q8_0" : t.dtype == io::DType::kU8 ? "TQ" : io::DTypeName(t.dtype),
                   ShapeStr(t.shape).c_str(), (unsigned long long)(t.end - t.begin));
     return OkStatus();
   }

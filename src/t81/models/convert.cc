@@ -13,6 +13,7 @@
 #include "t81/base/timer.h"
 #include "t81/io/safetensors.h"
 #include "t81/models/decoder.h"
+#include "t81/quant/q8_0.h"
 
 namespace t81::models {
 namespace {
@@ -47,19 +48,20 @@ Result<ConvertReport> ConvertCheckpoint(const std::string& dir, const std::strin
   struct Plan {
     std::string name;
     const io::SafeTensorsFile* file;
-    bool ternary, transposed;
+    bool ternary, transposed, q8;
     int64_t rows, cols;  // ternary: (out, in)
   };
   std::vector<Plan> plan;
   std::vector<io::SafeTensorsStreamWriter::Entry> entries;
   ConvertReport rep;
+  std::string q8_names;
   const int64_t bb = quant::TqBlockBytes(opt.format);
   for (const auto& [name, shape] : DecoderLM::HfTensorList(cfg)) {
     const io::SafeTensorsFile* file = ckpt.FileOf(name);
     if (!file) return Error(dir + ": missing tensor '" + name + "'");
     const io::TensorInfo* t = file->Find(name);
     if (t->shape != shape) return Error(file->path() + ": tensor '" + name + "' has a shape that disagrees with config.json");
-    Plan p{name, file, false, false, 0, 0};
+    Plan p{name, file, false, false, false, 0, 0};
     p.ternary = shape.size() == 2 && IsBlockLinear(name, cfg.arch, &p.transposed);
     const int64_t numel = t->numel();
     rep.source_bytes += int64_t(t->end - t->begin);
@@ -72,20 +74,28 @@ Result<ConvertReport> ConvertCheckpoint(const std::string& dir, const std::strin
       rep.ternary_source_bytes += int64_t(t->end - t->begin);
       rep.ternary_out_bytes += p.rows * row_bytes;
       ++rep.ternary_tensors;
+    } else if (opt.float_type == FloatType::kQ8_0 && shape.size() == 2 && shape[1] % quant::kQ8Block == 0) {
+      p.q8 = true;
+      const int64_t row_bytes = shape[1] / quant::kQ8Block * quant::kQ8BlockBytes;
+      entries.push_back({name, io::DType::kU8, {shape[0], row_bytes}, uint64_t(shape[0] * row_bytes)});
+      q8_names += (q8_names.empty() ? "" : ",") + name;
+      ++rep.float_tensors;
     } else {
-      entries.push_back({name, opt.float16 ? io::DType::kF16 : io::DType::kF32, shape, uint64_t(numel * (opt.float16 ? 2 : 4))});
+      const bool f16 = opt.float_type == FloatType::kF16;
+      entries.push_back({name, f16 ? io::DType::kF16 : io::DType::kF32, shape, uint64_t(numel * (f16 ? 2 : 4))});
       ++rep.float_tensors;
     }
     rep.out_bytes += int64_t(entries.back().bytes);
     plan.push_back(p);
   }
-  const std::map<std::string, std::string> meta = {
+  std::map<std::string, std::string> meta = {
       {"format", "t81"},
       {"t81.version", "1"},
       {"t81.tq_format", quant::TqFormatName(opt.format)},
       {"t81.granularity", quant::GranularityName(opt.granularity)},
       {"t81.threshold", std::to_string(opt.threshold)},
       {"t81.layout", "ternary tensors: U8 [out, blocks_per_row * block_bytes] TQ blocks of the (out, in) matrix"}};
+  if (!q8_names.empty()) meta["t81.q8_0"] = q8_names;  // U8 [rows, cols / 32 * 34] Q8_0 blocks
   std::filesystem::create_directories(out_dir, ec);
   if (ec) return Error(out_dir + ": cannot create (" + ec.message() + ")");
   io::SafeTensorsStreamWriter w;
@@ -112,7 +122,11 @@ Result<ConvertReport> ConvertCheckpoint(const std::string& dir, const std::strin
       }
       const quant::TernaryMatrix tm = quant::QuantizeMatrix(v.data(), p.rows, p.cols, opt.granularity, opt.threshold, opt.format);
       T81_RETURN_IF_ERROR(w.Append(tm.data.data(), tm.data.size()));
-    } else if (opt.float16) {
+    } else if (p.q8) {
+      std::vector<uint8_t> q(v.size() / quant::kQ8Block * quant::kQ8BlockBytes);
+      quant::QuantizeQ8_0(v.data(), int64_t(v.size()), q.data());
+      T81_RETURN_IF_ERROR(w.Append(q.data(), q.size()));
+    } else if (opt.float_type == FloatType::kF16) {
       std::vector<uint16_t> h(v.size());
       for (size_t i = 0; i < v.size(); ++i) h[i] = base::Fp32ToFp16(v[i]);
       T81_RETURN_IF_ERROR(w.Append(h.data(), h.size() * 2));

@@ -3,6 +3,7 @@
 // embeddings, head and norms kept in float (F32 or F16). Memory is bounded by the largest tensor.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "t81/base/status.h"
@@ -10,11 +11,14 @@
 
 namespace t81::models {
 
+enum class FloatType : uint8_t { kF32, kF16, kQ8_0 };
+
 struct ConvertOptions {
   quant::Granularity granularity = quant::Granularity::kRow;
   float threshold = quant::kDefaultThreshold;
   quant::TqFormat format = quant::TqFormat::kTq2_0;
-  bool float16 = false;  // non-ternary tensors as F16
+  FloatType float_type = FloatType::kF32;  // non-ternary tensors (Q8_0: 2-D ones whose rows are
+                                           // whole 32-blocks; the rest F32)
 };
 
 struct ConvertReport {

@@ -13,6 +13,7 @@
 #include "t81/io/gguf.h"
 #include "t81/io/safetensors.h"
 #include "t81/models/gguf_names.h"
+#include "t81/quant/q8_0.h"
 #include "t81/nn/layers.h"
 #include "t81/nn/transformer.h"
 
@@ -417,6 +418,8 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadT81(const std::string& dir) {
     T81_ASSIGN_OR_RETURN(fmt, quant::ParseTqFormat(fmt_it->second));
   }
   const int64_t bb = quant::TqBlockBytes(fmt);
+  std::string q8_list;  // names of tensors stored as Q8_0 blocks (U8)
+  if (auto q8 = f->metadata().find("t81.q8_0"); q8 != f->metadata().end()) q8_list = "," + q8->second + ",";
   std::vector<quant::TernaryMatrix> tern(static_cast<size_t>(c.L * 4));
   int ternary = 0;
   for (const HfTensorMap& h : m->hf_) {
@@ -425,6 +428,13 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadT81(const std::string& dir) {
     int64_t l = -1;
     int k = -1;
     const bool linear = m->BlockLinearOf(h, &l, &k);
+    if (t->dtype == io::DType::kU8 && q8_list.find("," + h.name + ",") != std::string::npos) {
+      const int64_t n = h.nrows * h.cols;
+      if (h.transpose || h.cols % quant::kQ8Block || t->end - t->begin != uint64_t(n / quant::kQ8Block * quant::kQ8BlockBytes))
+        return Error(path + ": Q8_0 tensor '" + h.name + "' has the wrong byte size");
+      quant::DequantizeQ8_0(f->data(*t), n, m->params_.data() + h.offset + h.row0 * h.cols);
+      continue;
+    }
     if (t->dtype == io::DType::kU8) {
       if (!linear) return Error(path + ": tensor '" + h.name + "' is stored ternary but is not a block linear");
       const int64_t kb = quant::BlocksPerRow(h.cols);

@@ -9,6 +9,7 @@
 #include "t81/base/file.h"
 #include "t81/base/fp16.h"
 #include "t81/models/gguf_names.h"
+#include "t81/quant/q8_0.h"
 #include "t81/quant/tq.h"
 
 namespace t81::models {
@@ -74,7 +75,13 @@ std::vector<OutTensor> Collect(const DecoderLM& m) {
 // The GGUF type a tensor goes out as, and its values as llama.cpp will see them.
 uint32_t TypeFor(const OutTensor& t, const GgufExportOptions& opt, std::string* warning) {
   if (t.one_d) return io::kGgmlF32;
-  if (t.embedding) return opt.embd_f16 ? io::kGgmlF16 : io::kGgmlF32;
+  if (t.embedding) {
+    if (opt.embd_type == io::kGgmlQ8_0 && t.cols % quant::kQ8Block) {
+      *warning = "tensor '" + t.name + "' has rows of " + std::to_string(t.cols) + " elements (not a multiple of 32): stored as F16, not Q8_0";
+      return io::kGgmlF16;
+    }
+    return opt.embd_type;
+  }
   switch (opt.quant) {
     case GgufQuant::kF32: return io::kGgmlF32;
     case GgufQuant::kF16: return io::kGgmlF16;
@@ -100,6 +107,9 @@ std::vector<uint8_t> Encode(const OutTensor& t, uint32_t type, const GgufExportO
       const uint16_t h = base::Fp32ToFp16(t.values[i]);
       std::memcpy(bytes.data() + 2 * i, &h, 2);
     }
+  } else if (type == io::kGgmlQ8_0) {
+    bytes.resize(n / quant::kQ8Block * quant::kQ8BlockBytes);
+    quant::QuantizeQ8_0(t.values.data(), int64_t(n), bytes.data());
   } else {
     const quant::TernaryMatrix tm = quant::QuantizeMatrix(
         t.values.data(), t.rows, t.cols, opt.granularity, opt.threshold,
@@ -273,6 +283,11 @@ Status ValidateGguf(const DecoderLM& m, const GgufExportOptions& opt, const std:
     std::vector<float> want = t.values;
     if (type == io::kGgmlTq1_0 || type == io::kGgmlTq2_0)
       quant::FakeQuantize(t.values.data(), t.rows, t.cols, opt.granularity, opt.threshold, want.data());
+    if (type == io::kGgmlQ8_0) {
+      std::vector<uint8_t> q(want.size() / quant::kQ8Block * quant::kQ8BlockBytes);
+      quant::QuantizeQ8_0(t.values.data(), int64_t(want.size()), q.data());
+      quant::DequantizeQ8_0(q.data(), int64_t(want.size()), want.data());
+    }
     for (size_t i = 0; i < want.size(); ++i) {
       const bool ok = type == io::kGgmlF16 ? got[i] == base::RoundToFp16(want[i]) : got[i] == want[i];
       if (!ok)

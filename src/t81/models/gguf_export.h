@@ -2,7 +2,7 @@
 // required metadata; and validate such a file against its source model.
 //
 // Block linears go out as TQ1_0 / TQ2_0 (ternarized by t81's quantizer, scales per 256-block),
-// F16 or F32; embeddings, head and norms stay F32 (or F16 with embd_f16). A TQ tensor whose row
+// F16 or F32; embeddings and head F32, F16 or Q8_0 (embd_type); norms and biases F32. A TQ tensor whose row
 // length is not a multiple of 256 goes out as F16, with a warning. Llama's q/k rows are permuted
 // from HF's rotate_half order to ggml's interleaved RoPE pairs, as llama.cpp's converter does.
 #pragma once
@@ -23,7 +23,7 @@ struct GgufExportOptions {
   GgufQuant quant = GgufQuant::kTq2_0;
   quant::Granularity granularity = quant::Granularity::kRow;
   float threshold = quant::kDefaultThreshold;
-  bool embd_f16 = false;
+  uint32_t embd_type = io::kGgmlF32;  // token/position embeddings and head: F32, F16 or Q8_0
   std::string name = "t81";
   std::string tokenizer_dir;  // folder with vocab.json + merges.txt (GPT-2 BPE); empty: placeholder
 };
