@@ -36,7 +36,7 @@ struct FashionFlags {
   std::string model = "linear";
   std::string granularity = "block";
   std::string format = "tq2_0";
-  std::string activations = "int8";
+  std::string activations = "auto";
   int threads = 0;  // 0: all cores
   int64_t train_limit = 0;  // 0: all 60,000 images
 };
@@ -219,7 +219,7 @@ void AddBenchFashion(CLI::App& bench, Runner* run) {
   c->add_option("--model", flags->model, "linear | mlp")->capture_default_str();
   c->add_option("--granularity", flags->granularity, "tensor | row | block")->capture_default_str();
   c->add_option("--format", flags->format, "tq2_0 | tq1_0")->capture_default_str();
-  c->add_option("--activations", flags->activations, "int8 | f32 (ternary kernel activation path)")->capture_default_str();
+  c->add_option("--activations", flags->activations, "auto | int8 | f32 (ternary kernel activation path; auto: int8 for layers with >= 64 outputs)")->capture_default_str();
   c->add_option("--threads", flags->threads, "threads (default: all cores)");
   c->add_option("--train-limit", flags->train_limit, "use only the first N training images (0: all)");
   c->callback([flags, run] { *run = [flags] { return RunFashion(*flags); }; });

@@ -18,9 +18,10 @@ Result<ClassifierConfig> ClassifierPreset(const std::string& name, int64_t input
 Result<ActPath> ParseActPath(std::string_view s) {
   if (s == "f32") return ActPath::kF32;
   if (s == "int8") return ActPath::kI8;
-  return Error("unknown activation path '" + std::string(s) + "' (expected f32 or int8)");
+  if (s == "auto") return ActPath::kAuto;
+  return Error("unknown activation path '" + std::string(s) + "' (expected auto, f32 or int8)");
 }
-const char* ActPathName(ActPath p) { return p == ActPath::kF32 ? "f32" : "int8"; }
+const char* ActPathName(ActPath p) { return p == ActPath::kF32 ? "f32" : p == ActPath::kI8 ? "int8" : "auto"; }
 
 Classifier::Classifier(ClassifierConfig cfg, uint64_t seed) : cfg_(std::move(cfg)) {
   base::Rng rng(seed);
@@ -162,7 +163,7 @@ void TernaryClassifier::Forward(float* logits, const float* x, int64_t B) {
     }
     // y = 1·X·Wᵀ + 1·Y with Y preset to the bias.
     for (int64_t b = 0; b < B; ++b) std::copy(bias_[size_t(l)].begin(), bias_[size_t(l)].end(), o + b * OC);
-    if (act_ == ActPath::kI8) {
+    if (act_ == ActPath::kI8 || (act_ == ActPath::kAuto && OC >= kAutoI8MinOutputs)) {
       kernels::QuantizeActs(inp, B, C, C, &qa_);
       kernels::GemmI8(kt_, packed_[size_t(l)], qa_, o, OC, 1.0f, 1.0f);
     } else {

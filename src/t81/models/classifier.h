@@ -61,7 +61,10 @@ class Classifier {
   std::vector<float> probs_;
 };
 
-enum class ActPath : uint8_t { kF32, kI8 };
+// Activation path of the packed kernels: float, int8, or per layer (int8 when the layer has at
+// least kAutoI8MinOutputs outputs: quantizing X costs O(M·K) and pays off only over enough outputs).
+enum class ActPath : uint8_t { kF32, kI8, kAuto };
+inline constexpr int64_t kAutoI8MinOutputs = 64;
 Result<ActPath> ParseActPath(std::string_view s);
 const char* ActPathName(ActPath p);
 

@@ -540,7 +540,7 @@ void DecoderLM::Linear(float* out, const float* inp, int64_t l, int which, const
   }
   const kernels::KernelTable& kt = kernels::Active();
   const kernels::PackedWeights& w = packed_[size_t(l * 4 + which)];
-  if (act_ == ActPath::kI8) {
+  if (act_ == ActPath::kI8 || (act_ == ActPath::kAuto && OC >= kAutoI8MinOutputs)) {
     kernels::QuantizeActs(kt, inp, N, C, C, &qa_);
     kernels::GemmI8(kt, w, qa_, out, OC, 1.0f, beta);
   } else {

@@ -189,7 +189,7 @@ void Vit::Linear(float* out, const float* inp, int64_t l, int which, const float
   for (int64_t i = 0; i < N; ++i) std::memcpy(out + i * OC, bias, size_t(OC) * 4);
   const kernels::KernelTable& kt = kernels::Active();
   const kernels::PackedWeights& w = packed_[size_t(l * 4 + which)];
-  if (act_ == ActPath::kI8) {
+  if (act_ == ActPath::kI8 || (act_ == ActPath::kAuto && OC >= kAutoI8MinOutputs)) {
     kernels::QuantizeActs(kt, inp, N, C, C, &qa_);
     kernels::GemmI8(kt, w, qa_, out, OC, 1.0f, 1.0f);
   } else {
