@@ -209,22 +209,21 @@ Result<Checkpoint> OpenCheckpoint(const std::string& dir) {
   return c;
 }
 
-void SafeTensorsWriter::AddF32(const std::string& name, std::vector<int64_t> shape, const float* data) {
-  Entry e{name, DType::kF32, std::move(shape), {}};
+void SafeTensorsWriter::Add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data) {
+  Entry e{name, dtype, std::move(shape), {}};
   int64_t n = 1;
   for (int64_t d : e.shape) n *= d;
-  e.bytes.resize(size_t(n) * 4);
+  e.bytes.resize(size_t(n) * size_t(DTypeSize(dtype)));
   std::memcpy(e.bytes.data(), data, e.bytes.size());
   entries_.push_back(std::move(e));
 }
 
+void SafeTensorsWriter::AddF32(const std::string& name, std::vector<int64_t> shape, const float* data) {
+  Add(name, DType::kF32, std::move(shape), data);
+}
+
 void SafeTensorsWriter::AddI64(const std::string& name, std::vector<int64_t> shape, const int64_t* data) {
-  Entry e{name, DType::kI64, std::move(shape), {}};
-  int64_t n = 1;
-  for (int64_t d : e.shape) n *= d;
-  e.bytes.resize(size_t(n) * 8);
-  std::memcpy(e.bytes.data(), data, e.bytes.size());
-  entries_.push_back(std::move(e));
+  Add(name, DType::kI64, std::move(shape), data);
 }
 
 Status SafeTensorsWriter::Write(const std::string& path) const {

@@ -85,6 +85,7 @@ class SafeTensorsWriter {
     std::vector<int64_t> shape;
     std::vector<uint8_t> bytes;
   };
+  void Add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data);
   std::vector<Entry> entries_;
   std::map<std::string, std::string> metadata_;
 };

@@ -936,11 +936,7 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
         const size_t row_bytes = size_t(t.blocks_per_row() * quant::TqBlockBytes(fmt));
         const uint8_t* src = f->data(*g);
         for (int64_t r = 0; r < rows; ++r) {
-          int64_t dst_r = r;
-          if (rope_q || rope_k) {  // ggml row 2j+s of a head is HF row s·hd/2 + j
-            const int64_t hd = rows / heads, hh = r / hd, j = (r % hd) / 2, sidx = r % 2;
-            dst_r = hh * hd + sidx * hd / 2 + j;
-          }
+          const int64_t dst_r = rope_q || rope_k ? RopeHfRow(r, rows / heads) : r;
           std::memcpy(t.data.data() + size_t(h.row0 + dst_r) * row_bytes, src + size_t(r) * row_bytes, row_bytes);
         }
         tern_rows[size_t(l * 4 + k)] += int(rows);

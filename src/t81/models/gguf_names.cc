@@ -28,25 +28,30 @@ std::string GgufTensorName(const std::string& hf, Arch arch) {
   return "";
 }
 
-// HF rotate_half row order -> ggml interleaved pairs, per head (llama.cpp's converter permute).
-std::vector<float> PermuteRope(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads) {
+int64_t RopeHfRow(int64_t ggml_row, int64_t hd) {
+  const int64_t head = ggml_row / hd, j = (ggml_row % hd) / 2, s = ggml_row % 2;
+  return head * hd + s * hd / 2 + j;
+}
+
+namespace {
+// ggml row r <-> HF row RopeHfRow(r); to_ggml picks the direction.
+std::vector<float> Reorder(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads, bool to_ggml) {
   std::vector<float> out(w.size());
   const int64_t hd = rows / heads;
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t j = 0; j < hd / 2; ++j)
-      for (int64_t s = 0; s < 2; ++s)
-        std::memcpy(out.data() + (h * hd + 2 * j + s) * cols, w.data() + (h * hd + s * hd / 2 + j) * cols, size_t(cols) * 4);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t hf = RopeHfRow(r, hd);
+    std::memcpy(out.data() + (to_ggml ? r : hf) * cols, w.data() + (to_ggml ? hf : r) * cols, size_t(cols) * 4);
+  }
   return out;
+}
+}  // namespace
+
+std::vector<float> PermuteRope(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads) {
+  return Reorder(w, rows, cols, heads, true);
 }
 
 std::vector<float> UnpermuteRope(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads) {
-  std::vector<float> out(w.size());
-  const int64_t hd = rows / heads;
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t j = 0; j < hd / 2; ++j)
-      for (int64_t s = 0; s < 2; ++s)
-        std::memcpy(out.data() + (h * hd + s * hd / 2 + j) * cols, w.data() + (h * hd + 2 * j + s) * cols, size_t(cols) * 4);
-  return out;
+  return Reorder(w, rows, cols, heads, false);
 }
 
 }  // namespace t81::models

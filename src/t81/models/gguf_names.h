@@ -12,6 +12,9 @@ namespace t81::models {
 
 // HF parameter name -> GGUF tensor name; empty if the tensor is not exported.
 std::string GgufTensorName(const std::string& hf, Arch arch);
+// Row r of a ggml q/k matrix (interleaved RoPE pairs 2j, 2j+1 per head of size hd) is HF row
+// RopeHfRow(r, hd) (rotate_half halves j, j + hd/2).
+int64_t RopeHfRow(int64_t ggml_row, int64_t hd);
 // w (rows, cols), rows = heads · head size: HF order -> ggml order, and back.
 std::vector<float> PermuteRope(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads);
 std::vector<float> UnpermuteRope(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads);

@@ -161,8 +161,10 @@ RopeTable::RopeTable(int64_t hd_, int64_t max_t_, double theta) : hd(hd_), max_t
   }
 }
 
-void RopeForward(float* x, int64_t N, int64_t H, int64_t HD, int64_t stride, const int64_t* pos,
-                 const RopeTable& rope) {
+namespace {
+// Rotates each (i, i + HD/2) pair of H heads in N rows by angle ·sign (sign -1: the inverse).
+void RopeRotate(float* x, int64_t N, int64_t H, int64_t HD, int64_t stride, const int64_t* pos,
+                const RopeTable& rope, float sign) {
   const int64_t half = HD / 2;
   for (int64_t r = 0; r < N; ++r) {
     const float* c = rope.cos.data() + pos[r] * half;
@@ -170,29 +172,24 @@ void RopeForward(float* x, int64_t N, int64_t H, int64_t HD, int64_t stride, con
     for (int64_t h = 0; h < H; ++h) {
       float* v = x + r * stride + h * HD;
       for (int64_t i = 0; i < half; ++i) {
-        const float a = v[i], b = v[i + half];
-        v[i] = a * c[i] - b * s[i];
-        v[i + half] = b * c[i] + a * s[i];
+        const float a = v[i], b = v[i + half], si = sign * s[i];
+        v[i] = a * c[i] - b * si;
+        v[i + half] = b * c[i] + a * si;
       }
     }
   }
 }
+}  // namespace
 
+void RopeForward(float* x, int64_t N, int64_t H, int64_t HD, int64_t stride, const int64_t* pos,
+                 const RopeTable& rope) {
+  RopeRotate(x, N, H, HD, stride, pos, rope, 1.0f);
+}
+
+// The gradient of a rotation is the inverse rotation.
 void RopeBackward(float* dx, int64_t N, int64_t H, int64_t HD, int64_t stride, const int64_t* pos,
                   const RopeTable& rope) {
-  const int64_t half = HD / 2;
-  for (int64_t r = 0; r < N; ++r) {
-    const float* c = rope.cos.data() + pos[r] * half;
-    const float* s = rope.sin.data() + pos[r] * half;
-    for (int64_t h = 0; h < H; ++h) {
-      float* v = dx + r * stride + h * HD;
-      for (int64_t i = 0; i < half; ++i) {
-        const float da = v[i], db = v[i + half];
-        v[i] = da * c[i] + db * s[i];
-        v[i + half] = db * c[i] - da * s[i];
-      }
-    }
-  }
+  RopeRotate(dx, N, H, HD, stride, pos, rope, -1.0f);
 }
 
 void AttentionForward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t NH,
