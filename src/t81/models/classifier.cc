@@ -23,6 +23,22 @@ Result<ActPath> ParseActPath(std::string_view s) {
 }
 const char* ActPathName(ActPath p) { return p == ActPath::kF32 ? "f32" : p == ActPath::kI8 ? "int8" : "auto"; }
 
+void PackedLinear(const kernels::KernelTable& kt, const kernels::PackedWeights& w, ActPath act, const float* inp,
+                  int64_t N, int64_t C, const float* bias, float* out, kernels::QuantizedActs* scratch) {
+  const int64_t OC = w.n;
+  float beta = 0.0f;
+  if (bias) {  // y = X·Wᵀ + 1·Y with Y preset to the bias
+    for (int64_t i = 0; i < N; ++i) std::copy(bias, bias + OC, out + i * OC);
+    beta = 1.0f;
+  }
+  if (act == ActPath::kI8 || (act == ActPath::kAuto && OC >= kAutoI8MinOutputs)) {
+    kernels::QuantizeActs(kt, inp, N, C, C, scratch);
+    kernels::GemmI8(kt, w, *scratch, out, OC, 1.0f, beta);
+  } else {
+    kernels::GemmF32(kt, w, inp, N, C, out, OC, 1.0f, beta);
+  }
+}
+
 Classifier::Classifier(ClassifierConfig cfg, uint64_t seed) : cfg_(std::move(cfg)) {
   base::Rng rng(seed);
   const int L = layers();
@@ -161,14 +177,7 @@ void TernaryClassifier::Forward(float* logits, const float* x, int64_t B) {
       act_buf_[size_t(l) + 1].resize(size_t(B * OC));
       o = act_buf_[size_t(l) + 1].data();
     }
-    // y = 1·X·Wᵀ + 1·Y with Y preset to the bias.
-    for (int64_t b = 0; b < B; ++b) std::copy(bias_[size_t(l)].begin(), bias_[size_t(l)].end(), o + b * OC);
-    if (act_ == ActPath::kI8 || (act_ == ActPath::kAuto && OC >= kAutoI8MinOutputs)) {
-      kernels::QuantizeActs(inp, B, C, C, &qa_);
-      kernels::GemmI8(kt_, packed_[size_t(l)], qa_, o, OC, 1.0f, 1.0f);
-    } else {
-      kernels::GemmF32(kt_, packed_[size_t(l)], inp, B, C, o, OC, 1.0f, 1.0f);
-    }
+    PackedLinear(kt_, packed_[size_t(l)], act_, inp, B, C, bias_[size_t(l)].data(), o, &qa_);
     if (!last) nn::ReluForward(o, o, B * OC);
     inp = o;
   }

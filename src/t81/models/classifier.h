@@ -68,6 +68,11 @@ inline constexpr int64_t kAutoI8MinOutputs = 64;
 Result<ActPath> ParseActPath(std::string_view s);
 const char* ActPathName(ActPath p);
 
+// out (N, w.n) = inp (N, C) · Wᵀ + bias (bias may be null) through the packed kernels of kt, with
+// the activation path act; scratch holds the int8 activations. The one packed linear of every model.
+void PackedLinear(const kernels::KernelTable& kt, const kernels::PackedWeights& w, ActPath act, const float* inp,
+                  int64_t N, int64_t C, const float* bias, float* out, kernels::QuantizedActs* scratch);
+
 class TernaryClassifier {
  public:
   TernaryClassifier(const Classifier& c, const QuantConfig& q, ActPath act,

@@ -533,19 +533,8 @@ void DecoderLM::Linear(float* out, const float* inp, int64_t l, int which, const
     nn::LinearForward(out, inp, LinearWeight(l, which), bias, N, C, OC);
     return;
   }
-  float beta = 0.0f;
-  if (bias) {
-    for (int64_t i = 0; i < N; ++i) std::memcpy(out + i * OC, bias, size_t(OC) * 4);
-    beta = 1.0f;
-  }
-  const kernels::KernelTable& kt = kernels::Active();
-  const kernels::PackedWeights& w = packed_[size_t(l * 4 + which)];
-  if (act_ == ActPath::kI8 || (act_ == ActPath::kAuto && OC >= kAutoI8MinOutputs)) {
-    kernels::QuantizeActs(kt, inp, N, C, C, &qa_);
-    kernels::GemmI8(kt, w, qa_, out, OC, 1.0f, beta);
-  } else {
-    kernels::GemmF32(kt, w, inp, N, C, out, OC, 1.0f, beta);
-  }
+  T81_CHECK(packed_[size_t(l * 4 + which)].n == OC);
+  PackedLinear(kernels::Active(), packed_[size_t(l * 4 + which)], act_, inp, N, C, bias, out, &qa_);
 }
 
 const float* DecoderLM::LinearWeight(int64_t l, int which) {
