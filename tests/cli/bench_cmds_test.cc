@@ -1,6 +1,8 @@
 // t81 bench gemm / bench train / init / convert / gguf end to end on small shapes: outputs carry
 // the documented keys and checks, bad flags give one line and no output file.
 #include <gtest/gtest.h>
+
+#include "exec.h"
 #include <sys/wait.h>
 
 #include <array>
@@ -15,21 +17,10 @@
 namespace t81 {
 namespace {
 
-struct ExecResult {
-  int rc;
-  std::string out;
-};
+using t81::testing::ExecResult;
 
-ExecResult Exec(const std::string& args) {
-  const std::string cmd = std::string(T81_BIN) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
+// Runs the t81 binary with args.
+ExecResult Exec(const std::string& args) { return t81::testing::ExecCommand(std::string(T81_BIN) + " " + args); }
 
 nlohmann::json ReadJson(const std::string& path) {
   std::ifstream f(path);

@@ -2,6 +2,8 @@
 // and bad input gives one line on stderr and no output file.
 #include <gtest/gtest.h>
 
+#include "exec.h"
+
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -18,21 +20,10 @@ namespace {
 
 const std::string kFix = std::string(T81_TEST_DATA) + "/fixtures/";
 
-struct ExecResult {
-  int rc;
-  std::string out;
-};
+using t81::testing::ExecResult;
 
-ExecResult Exec(const std::string& args) {
-  const std::string cmd = std::string(T81_BIN) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
+// Runs the t81 binary with args.
+ExecResult Exec(const std::string& args) { return t81::testing::ExecCommand(std::string(T81_BIN) + " " + args); }
 
 double MaxRelNormErr(const std::vector<float>& a, const std::vector<float>& b) {
   double d = 0, n = 0;

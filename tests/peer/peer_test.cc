@@ -7,6 +7,8 @@
 // For the gpt2-blocks256 fixture and for a Llama made and QAT-trained by t81 itself.
 #include <gtest/gtest.h>
 
+#include "../cli/exec.h"
+
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -26,13 +28,10 @@ std::vector<float> PeerLogits(const std::string& gguf, const std::vector<int64_t
   const std::string out = gguf + ".logits";
   std::string list;
   for (size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + std::to_string(ids[i]);
-  const std::string cmd = std::string(T81_PEER_BIN) + " " + T81_PEER_BINS + " " + gguf + " --ids " + list +
-                          " --out " + out + " --threads 1 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) msg->append(buf.data(), n);
-  if (pclose(p) != 0) return {};
+  const auto r = t81::testing::ExecCommand(std::string(T81_PEER_BIN) + " " + T81_PEER_BINS + " " + gguf + " --ids " +
+                                           list + " --out " + out + " --threads 1");
+  *msg += r.out;
+  if (r.rc != 0) return {};
   std::ifstream f(out, std::ios::binary);
   std::vector<float> v((std::filesystem::file_size(out)) / 4);
   f.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * 4));
@@ -134,12 +133,9 @@ TEST(Peer, BenchGgufReportsBothEngines) {
   const std::string dir = ::testing::TempDir() + "/t81_peer_bench";
   std::filesystem::remove_all(dir);
   auto run = [](const std::string& args, std::string* out) {
-    const std::string cmd = std::string(T81_BIN) + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out->append(buf.data(), n);
-    return pclose(p);
+    const auto r = t81::testing::ExecCommand(std::string(T81_BIN) + " " + args);
+    *out += r.out;
+    return r.rc;
   };
   std::string out;
   ASSERT_EQ(run("init " + dir + "/hf --arch llama --vocab 260 --n-embd 256 --n-layer 1 --n-head 4 --n-ff 512 --ctx 64", &out), 0) << out;

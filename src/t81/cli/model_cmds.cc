@@ -44,6 +44,18 @@ struct AnyModel {
   int64_t num_params = 0;
 };
 
+// The operations both model classes spell the same way.
+template <typename Model>
+void BindTraining(const std::shared_ptr<Model>& m, AnyModel* a) {
+  a->zero_grad = [m] { m->ZeroGrad(); };
+  a->backward = [m] { m->Backward(); };
+  a->adamw = [m](double lr) { m->AdamWStep(lr); };
+  a->params = [m] { return m->HfParams(); };
+  a->grads = [m] { return m->HfGrads(); };
+  a->save = [m](const std::string& d) { return m->Save(d); };
+  a->num_params = m->num_params();
+}
+
 Result<AnyModel> LoadAny(const std::string& dir, bool qat, quant::Granularity g, float thr) {
   T81_ASSIGN_OR_RETURN(std::string type, ModelType(dir));
   AnyModel a;
@@ -71,13 +83,7 @@ Result<AnyModel> LoadAny(const std::string& dir, bool qat, quant::Granularity g,
     };
     a.logits = [m, B] { return std::vector<float>(m->logits(), m->logits() + *B * m->config().labels); };
     a.logits_shape = [m, B] { return std::vector<int64_t>{*B, m->config().labels}; };
-    a.zero_grad = [m] { m->ZeroGrad(); };
-    a.backward = [m] { m->Backward(); };
-    a.adamw = [m](double lr) { m->AdamWStep(lr); };
-    a.params = [m] { return m->HfParams(); };
-    a.grads = [m] { return m->HfGrads(); };
-    a.save = [m](const std::string& d) { return m->Save(d); };
-    a.num_params = m->num_params();
+    BindTraining(m, &a);
     return a;
   }
   T81_ASSIGN_OR_RETURN(std::shared_ptr<models::DecoderLM> m, models::DecoderLM::Load(dir));
@@ -99,14 +105,8 @@ Result<AnyModel> LoadAny(const std::string& dir, bool qat, quant::Granularity g,
   };
   a.logits = [m, BT] { return std::vector<float>(m->logits(), m->logits() + BT->first * BT->second * m->config().V); };
   a.logits_shape = [m, BT] { return std::vector<int64_t>{BT->first, BT->second, m->config().V}; };
-  a.zero_grad = [m] { m->ZeroGrad(); };
-  a.backward = [m] { m->Backward(); };
-  a.adamw = [m](double lr) { m->AdamWStep(lr); };
-  a.params = [m] { return m->HfParams(); };
-  a.grads = [m] { return m->HfGrads(); };
-  a.save = [m](const std::string& d) { return m->Save(d); };
+  BindTraining(m, &a);
   a.arch = models::ArchName(m->config().arch);
-  a.num_params = m->num_params();
   return a;
 }
 
