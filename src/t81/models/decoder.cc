@@ -441,14 +441,7 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadT81(const std::string& dir) {
       if (t->shape != std::vector<int64_t>{h.nrows, kb * bb})
         return Error(path + ": ternary tensor '" + h.name + "' has the wrong byte shape");
       quant::TernaryMatrix& tm = tern[size_t(l * 4 + k)];
-      if (tm.data.empty()) {
-        int64_t rows, cols;
-        LinearShape(c, k, &rows, &cols);
-        tm.format = fmt;
-        tm.rows = rows;
-        tm.cols = cols;
-        tm.data.assign(size_t(rows * kb * bb), 0);
-      }
+      if (tm.data.empty()) m->StartTernary(k, fmt, &tm);
       std::memcpy(tm.data.data() + size_t(h.row0 * kb * bb), f->data(*t), size_t(h.nrows * kb * bb));
       ++ternary;
       continue;
@@ -465,16 +458,23 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadT81(const std::string& dir) {
   bool complete = ternary > 0;
   for (const auto& tm : tern) complete &= !tm.data.empty();
   if (ternary > 0 && !complete) return Error(path + ": only some block linears are ternary");
-  if (complete) {
-    for (auto& tm : tern) {
-      m->stored_.push_back(std::move(tm));
-      m->packed_.push_back(kernels::Repack(m->stored_.back()));
-    }
-    m->mode_ = LinearMode::kPacked;
-    m->qgran_ = quant::Granularity::kBlock;
-    m->packed_from_file_ = true;
-  }
+  if (complete) m->UseFileTernary(std::move(tern));
   return m;
+}
+
+void DecoderLM::StartTernary(int which, quant::TqFormat fmt, quant::TernaryMatrix* t) const {
+  LinearShape(cfg_, which, &t->rows, &t->cols);
+  t->format = fmt;
+  t->data.assign(size_t(t->rows * t->blocks_per_row() * quant::TqBlockBytes(fmt)), 0);
+}
+
+void DecoderLM::UseFileTernary(std::vector<quant::TernaryMatrix> tern) {
+  stored_ = std::move(tern);
+  packed_.clear();
+  for (const auto& t : stored_) packed_.push_back(kernels::Repack(t));
+  mode_ = LinearMode::kPacked;
+  qgran_ = quant::Granularity::kBlock;
+  packed_from_file_ = true;
 }
 
 void DecoderLM::MaterializeFloat() {
@@ -887,7 +887,6 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
   // everything else is dequantized into the float arena.
   const int64_t n_lin = c.L * 4;
   std::vector<quant::TernaryMatrix> tern(static_cast<size_t>(n_lin));
-  std::vector<int> tern_rows(static_cast<size_t>(n_lin), 0);
   bool all_ternary = true, any_ternary = false;
   std::vector<std::pair<const HfTensorMap*, const io::GgufTensor*>> deferred;  // TQ tensors if mixed
   for (const HfTensorMap& h : m->hf_) {
@@ -912,13 +911,8 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
         any_ternary = true;
         quant::TernaryMatrix& t = tern[size_t(l * 4 + k)];
         const quant::TqFormat fmt = g->type == io::kGgmlTq1_0 ? quant::TqFormat::kTq1_0 : quant::TqFormat::kTq2_0;
-        int64_t full_rows, full_cols;
-        LinearShape(c, k, &full_rows, &full_cols);
         if (t.data.empty()) {
-          t.format = fmt;
-          t.rows = full_rows;
-          t.cols = full_cols;
-          t.data.assign(size_t(full_rows * t.blocks_per_row() * quant::TqBlockBytes(fmt)), 0);
+          m->StartTernary(k, fmt, &t);
         } else if (t.format != fmt) {
           return Error(path + ": tensor '" + gname + "' mixes TQ1_0 and TQ2_0 within one fused matrix");
         }
@@ -928,7 +922,6 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
           const int64_t dst_r = rope_q || rope_k ? RopeHfRow(r, rows / heads) : r;
           std::memcpy(t.data.data() + size_t(h.row0 + dst_r) * row_bytes, src + size_t(r) * row_bytes, row_bytes);
         }
-        tern_rows[size_t(l * 4 + k)] += int(rows);
         deferred.push_back({&h, g});
         continue;
       }
@@ -940,13 +933,7 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
     std::memcpy(dst, v.data(), v.size() * 4);
   }
   if (any_ternary && all_ternary) {
-    for (int64_t i = 0; i < n_lin; ++i) {
-      m->stored_.push_back(std::move(tern[size_t(i)]));
-      m->packed_.push_back(kernels::Repack(m->stored_.back()));
-    }
-    m->mode_ = LinearMode::kPacked;
-    m->qgran_ = quant::Granularity::kBlock;
-    m->packed_from_file_ = true;
+    m->UseFileTernary(std::move(tern));
   } else if (any_ternary) {  // mixed file: run everything in float
     for (const auto& [h, g] : deferred) {
       T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));

@@ -149,6 +149,10 @@ class DecoderLM {
   ActPath act_ = ActPath::kI8;
   bool packed_from_file_ = false;  // stored_ came from a GGUF file; float block linears not written
   void MaterializeFloat();         // writes the float block linears from stored_
+  // File loaders: an empty TQ matrix of the full shape of block linear `which`; then run the
+  // assembled matrices (L·4, layer-major) packed, as the file's exact ternary weights.
+  void StartTernary(int which, quant::TqFormat fmt, quant::TernaryMatrix* t) const;
+  void UseFileTernary(std::vector<quant::TernaryMatrix> tern);
   kernels::QuantizedActs qa_;
   int step_ = 0;
   std::unique_ptr<Acts> acts_;
