@@ -180,7 +180,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
                        ::testing::Values(Shape{1, 16, 256}, Shape{3, 33, 768}, Shape{17, 50, 1000},
                                          Shape{128, 40, 256}, Shape{1, 10, 784},
-                                         Shape{70, 7, 1000}, Shape{9, 100, 512})),
+                                         Shape{70, 7, 1000}, Shape{9, 100, 512},
+                                         // every AVX-512 GEMM tile group (4, 3, 2, 1 tiles of 16)
+                                         // and row tail (6- and 8-row micro-kernels, 64-row passes)
+                                         Shape{20, 30, 512}, Shape{5, 90, 300},
+                                         Shape{200, 130, 256})),
     ShapeName);
 
 TEST(Threads, ResultIndependentOfThreadCount) {

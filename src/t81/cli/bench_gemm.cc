@@ -1,6 +1,6 @@
 // t81 bench gemm: the seed's benchmark 5, done right. Checks the ternary product against a float
 // reference, then times OpenBLAS sgemm/sgemv against t81's f32- and int8-activation kernels on the
-// same shapes, in the same process, with the same thread count (medians of interleaved repeats).
+// same shapes, in the same process, with the same thread count (medians of paired rounds).
 #include <cblas.h>
 
 #include <algorithm>
@@ -106,29 +106,35 @@ Status Check(Problem& p, const kernels::KernelTable& kt) {
   return OkStatus();
 }
 
-// Times the contenders in 3 rounds; in each round every contender runs 2 warm-up calls and then
-// its share of the repeats back to back, after a pause that lets the other library's worker
-// threads stop spinning (OpenBLAS and OpenMP both busy-wait after a call and would otherwise steal
-// the cores from whoever runs next). Returns the median per contender.
-std::vector<double> TimeRounds(const std::vector<std::function<void()>>& fns, int repeats) {
+// Times the contenders in `rounds` paired rounds. In each round every contender (in an order that
+// rotates from round to round) runs after a pause that lets the other library's worker threads stop
+// spinning (OpenBLAS and OpenMP both busy-wait after a call and would otherwise steal the cores
+// from whoever runs next), one warm-up call, then enough back-to-back calls to fill ~20 ms; the
+// round's time is their mean. Pairing matters on a shared machine: the host's noise drifts over
+// seconds, so ratios are taken within a round and their median reported.
+// Returns times[contender][round].
+std::vector<std::vector<double>> TimeRounds(const std::vector<std::function<void()>>& fns, int rounds) {
   std::vector<std::vector<double>> t(fns.size());
-  const int rounds = 3, per_round = std::max(1, (repeats + rounds - 1) / rounds);
+  std::vector<int> calls(fns.size(), 0);
   for (int r = 0; r < rounds; ++r)
-    for (size_t i = 0; i < fns.size(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      for (int w = 0; w < 2; ++w) fns[i]();
-      for (int k = 0; k < per_round; ++k) {
-        const double t0 = base::NowSeconds();
-        fns[i]();
-        t[i].push_back(base::NowSeconds() - t0);
-      }
+    for (size_t o = 0; o < fns.size(); ++o) {
+      const size_t i = (o + size_t(r)) % fns.size();
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      const double w0 = base::NowSeconds();
+      fns[i]();
+      if (calls[i] == 0) calls[i] = int(std::clamp(0.02 / std::max(base::NowSeconds() - w0, 1e-7), 1.0, 1000.0));
+      const double t0 = base::NowSeconds();
+      for (int k = 0; k < calls[i]; ++k) fns[i]();
+      t[i].push_back((base::NowSeconds() - t0) / calls[i]);
     }
-  std::vector<double> med;
-  for (auto& v : t) med.push_back(base::Median(v));
-  return med;
+  return t;
 }
 
-nlohmann::json RunShape(Problem& p, const kernels::KernelTable& kt, int repeats, double* speedup,
+struct Speedup {
+  double median = 0, min = 0, max = 0;  // best t81 path / OpenBLAS over the paired rounds
+};
+
+nlohmann::json RunShape(Problem& p, const kernels::KernelTable& kt, int repeats, Speedup* speedup,
                         const char* blas_name) {
   kernels::QuantizedActs q;
   std::vector<std::function<void()>> fns = {
@@ -138,7 +144,10 @@ nlohmann::json RunShape(Problem& p, const kernels::KernelTable& kt, int repeats,
         kernels::QuantizeActs(kt, p.x.data(), p.m, p.k, p.k, &q);
         kernels::GemmI8(kt, p.w, q, p.y.data(), p.n);
       }};
-  const std::vector<double> med = TimeRounds(fns, repeats);
+  const std::vector<std::vector<double>> times = TimeRounds(fns, repeats);
+  std::vector<double> med, ratio;
+  for (const auto& v : times) med.push_back(base::Median(v));
+  for (int r = 0; r < repeats; ++r) ratio.push_back(times[0][r] / std::min(times[1][r], times[2][r]));
   const std::vector<Row> rows = {{std::string("openblas_") + blas_name, med[0], p.n * p.k * 4},
                                  {"t81_f32", med[1], p.tm.bytes()},
                                  {"t81_int8", med[2], p.tm.bytes()}};
@@ -154,8 +163,11 @@ nlohmann::json RunShape(Problem& p, const kernels::KernelTable& kt, int repeats,
                    {"weight_bytes", r.weight_bytes},
                    {"weight_gbps", double(r.weight_bytes) / r.median_s * 1e-9}});
   }
-  *speedup = med[0] / std::min(med[1], med[2]);
-  std::printf("best t81 / %s speed-up: %.2fx\n", blas_name, *speedup);
+  speedup->median = base::Median(ratio);
+  speedup->min = *std::min_element(ratio.begin(), ratio.end());
+  speedup->max = *std::max_element(ratio.begin(), ratio.end());
+  std::printf("best t81 / %s speed-up: %.2fx (median of %d paired rounds, range %.2f-%.2fx)\n",
+              blas_name, speedup->median, repeats, speedup->min, speedup->max);
   return out;
 }
 
@@ -173,16 +185,16 @@ Status RunGemm(const GemmFlags& f) {
   Problem gemm = Make(f.m, f.n, f.k, f, g);
   T81_RETURN_IF_ERROR(Check(gemm, kt));
   std::printf("gemm_ternary OK (%lld, %lld)\n", (long long)f.m, (long long)f.n);
-  std::printf("threads %d, kernels %s, median of %d repeats in 3 rounds\n\n", threads, kernels::IsaName(kt.isa), f.repeats);
+  std::printf("threads %d, kernels %s, medians of %d paired rounds\n\n", threads, kernels::IsaName(kt.isa), f.repeats);
   std::printf("GEMM %lld x %lld x %lld (M x N x K), Y = X * W^T\n", (long long)f.m, (long long)f.n, (long long)f.k);
-  double gemm_speedup = 0, gemv_speedup = 0;
+  Speedup gemm_speedup, gemv_speedup;
   nlohmann::json gemm_rows = RunShape(gemm, kt, f.repeats, &gemm_speedup, "sgemm");
   gemm = Problem{};
 
   Problem gemv = Make(1, f.gemv_n, f.gemv_k, f, g);
   T81_RETURN_IF_ERROR(Check(gemv, kt));
   std::printf("\nGEMV 1 x %lld x %lld\n", (long long)f.gemv_n, (long long)f.gemv_k);
-  nlohmann::json gemv_rows = RunShape(gemv, kt, f.repeats * 10, &gemv_speedup, "sgemv");
+  nlohmann::json gemv_rows = RunShape(gemv, kt, f.repeats, &gemv_speedup, "sgemv");
 
   if (!f.json_output.empty()) {
     nlohmann::json j = {{"threads", threads},
@@ -194,8 +206,10 @@ Status RunGemm(const GemmFlags& f) {
                         {"timestamp", Timestamp()},
                         {"gemm", {{"m", f.m}, {"n", f.n}, {"k", f.k}, {"rows", gemm_rows}}},
                         {"gemv", {{"m", 1}, {"n", f.gemv_n}, {"k", f.gemv_k}, {"rows", gemv_rows}}},
-                        {"gemm_speedup_vs_sgemm", gemm_speedup},
-                        {"gemv_speedup_vs_sgemv", gemv_speedup}};
+                        {"gemm_speedup_vs_sgemm", gemm_speedup.median},
+                        {"gemm_speedup_range", {gemm_speedup.min, gemm_speedup.max}},
+                        {"gemv_speedup_vs_sgemv", gemv_speedup.median},
+                        {"gemv_speedup_range", {gemv_speedup.min, gemv_speedup.max}}};
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));
     std::printf("\nwrote %s\n", f.json_output.c_str());
   }
@@ -215,7 +229,7 @@ void AddBenchGemm(CLI::App& bench, Runner* run) {
   c->add_option("--threshold", f->threshold, "ternary threshold")->capture_default_str();
   c->add_option("--granularity", f->granularity, "tensor | row | block")->capture_default_str();
   c->add_option("--threads", f->threads, "threads for every contender (default: all cores)");
-  c->add_option("--repeats", f->repeats, "timed repeats (GEMV: 10x)")->capture_default_str();
+  c->add_option("--repeats", f->repeats, "paired rounds (each: every contender, ~20 ms of calls)")->capture_default_str();
   c->add_option("--seed", f->seed, "seed for W and X")->capture_default_str();
   c->add_option("--json-output", f->json_output, "write every row and the speed-ups as JSON");
   c->callback([f, run] { *run = [f] { return RunGemm(*f); }; });

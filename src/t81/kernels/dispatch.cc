@@ -82,7 +82,7 @@ const KernelTable& Choose() {
 
 // Work items: (block of up to kMBlock rows of X) x (pair of 16-row tiles of W).
 constexpr int64_t kMBlock = 64;
-constexpr int64_t kTilesPerItem = 2;
+constexpr int64_t kTilesPerItem = 4;
 
 template <typename F>
 void ForEachItem(int64_t m, int64_t tiles, F&& f) {

@@ -28,50 +28,10 @@ inline void Store(__m512 acc, float as, float beta, float* y, __mmask16 mask) {
   _mm512_mask_storeu_ps(y, mask, r);
 }
 
-// MR rows of X against NT tiles of W, all K.
-template <int MR, int NT>
-void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t tile0, float* y,
-             int64_t ldy, float alpha, float beta) {
-  const int64_t kb = w.kb, kp = kb * 256;
-  alignas(64) float facc[MR][NT][16] = {};
-  const __m512i mask3 = _mm512_set1_epi8(3);
-  for (int64_t b = 0; b < kb; ++b) {
-    __m512i acc[MR][NT];
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_si512();
-    const uint8_t* wp[NT];
-    for (int j = 0; j < NT; ++j) wp[j] = w.codes.data() + ((tile0 + j) * kb + b) * kTileBlockBytes;
-    const int8_t* xp[MR];
-    for (int i = 0; i < MR; ++i) xp[i] = x.q.data() + (m0 + i) * kp + b * 256;
-#pragma GCC unroll 1
-    for (int c = 0; c < kChunksPerBlock; ++c) {
-      __m512i p[NT];
-      for (int j = 0; j < NT; ++j) p[j] = _mm512_load_si512(wp[j] + c * kChunkBytes);
-#pragma GCC unroll 4
-      for (int s = 0; s < 4; ++s) {
-        __m512i u[NT];
-        for (int j = 0; j < NT; ++j) u[j] = _mm512_and_si512(_mm512_srli_epi16(p[j], 2 * s), mask3);
-        for (int i = 0; i < MR; ++i) {
-          const __m512i xb = Bcast4(xp[i] + c * 16 + 4 * s);
-          for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], u[j], xb);
-        }
-      }
-    }
-    for (int j = 0; j < NT; ++j) {
-      const __m512 d = _mm512_load_ps(w.scales.data() + ((tile0 + j) * kb + b) * kTileRows);
-      for (int i = 0; i < MR; ++i) {
-        const __m512i bs = _mm512_set1_epi32(x.bsum[size_t((m0 + i) * kb + b)]);
-        const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][j], bs));
-        _mm512_store_ps(facc[i][j], _mm512_fmadd_ps(v, d, _mm512_load_ps(facc[i][j])));
-      }
-    }
-  }
-  for (int j = 0; j < NT; ++j) {
-    const __mmask16 mask = TileMask(w, tile0 + j);
-    for (int i = 0; i < MR; ++i)
-      Store(_mm512_load_ps(facc[i][j]), alpha * x.scale[size_t(m0 + i)], beta,
-            y + (m0 + i) * ldy + (tile0 + j) * kTileRows, mask);
-  }
+// acc += VPDPBUSD(u, x). Written as an asm statement so that GCC keeps each accumulator in one
+// register (with the intrinsic, GCC 12 copies the accumulators every iteration).
+inline void Dpbusd(__m512i& acc, __m512i u, __m512i x) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(x));
 }
 
 // Few rows of X (decode, GEMV): instead of shifting each 2-bit field down (VPSRLW competes with
@@ -101,7 +61,7 @@ void MicroI8Masked(const PackedWeights& w, const QuantizedActs& x, int64_t m0, i
         for (int i = 0; i < MR; ++i) {
           const __m512i xb = Bcast4(xp[i] + c * 16 + 4 * s);
           for (int j = 0; j < NT; ++j)
-            acc[i][j][s] = _mm512_dpbusd_epi32(acc[i][j][s], _mm512_and_si512(p[j], mask[s]), xb);
+            Dpbusd(acc[i][j][s], _mm512_and_si512(p[j], mask[s]), xb);
         }
     }
     for (int j = 0; j < NT; ++j) {
@@ -124,21 +84,90 @@ void MicroI8Masked(const PackedWeights& w, const QuantizedActs& x, int64_t m0, i
   }
 }
 
-template <int NT>
-void RowsI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1, int64_t tile,
-            float* y, int64_t ldy, float alpha, float beta) {
-  constexpr int kMr = 8;
-  int64_t i = m0;
-  for (; i + kMr <= m1; i += kMr) MicroI8<kMr, NT>(w, x, i, tile, y, ldy, alpha, beta);
-  switch (m1 - i) {
-    case 7: MicroI8<7, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
-    case 6: MicroI8<6, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
-    case 5: MicroI8<5, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
-    case 4: MicroI8<4, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
-    case 3: MicroI8<3, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
-    case 2: MicroI8<2, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
-    case 1: MicroI8<1, NT>(w, x, i, tile, y, ldy, alpha, beta); break;
-    default: break;
+// GEMM (M ≥ 3). Per (pair of tiles, 256-block) the 2-bit codes are expanded once into an
+// L1-resident panel of u bytes, ordered as the micro-kernel reads them: step q = 4c + s holds
+// the 64 bytes (chunk c >> 2s) & 3, i.e. 16 rows × activation bytes [4q, 4q + 4). The inner loop
+// is then only loads, broadcasts and VPDPBUSD (no shifts, which compete with VPDPBUSD for port 0
+// on Intel cores); the expansion is paid once per block and shared by every row of X.
+constexpr int kSteps = kChunksPerBlock * 4;  // 64 VPDPBUSD steps per 256-block
+constexpr int kMaxRows = 42;                 // rows of X per GemmI8Range panel pass
+
+inline void ExpandPanel(const uint8_t* codes, uint8_t* panel) {  // 1024 B -> 4096 B
+  const __m512i mask3 = _mm512_set1_epi8(3);
+  for (int c = 0; c < kChunksPerBlock; ++c) {
+    const __m512i p = _mm512_load_si512(codes + c * kChunkBytes);
+    _mm512_store_si512(panel + (4 * c + 0) * 64, _mm512_and_si512(p, mask3));
+    _mm512_store_si512(panel + (4 * c + 1) * 64, _mm512_and_si512(_mm512_srli_epi16(p, 2), mask3));
+    _mm512_store_si512(panel + (4 * c + 2) * 64, _mm512_and_si512(_mm512_srli_epi16(p, 4), mask3));
+    _mm512_store_si512(panel + (4 * c + 3) * 64, _mm512_and_si512(_mm512_srli_epi16(p, 6), mask3));
+  }
+}
+
+
+// MR rows of X (block b of each, row stride kp) against NT expanded tiles:
+// facc[i][j] = fma(float(Σ u·q − bsum[i]), d[j], facc[i][j]).
+template <int MR, int NT>
+inline void PanelMicro(const uint8_t* panel, const int8_t* xq, int64_t kp, const int32_t* bsum,
+                       int64_t bstride, const float* d, int64_t dstride, float* facc) {
+  __m512i acc[MR][NT];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+  for (int q = 0; q < kSteps; ++q) {
+    __m512i u[NT];
+    for (int j = 0; j < NT; ++j) u[j] = _mm512_load_si512(panel + j * kSteps * 64 + q * 64);
+    for (int i = 0; i < MR; ++i) {
+      const __m512i xb = Bcast4(xq + i * kp + 4 * q);
+      for (int j = 0; j < NT; ++j) Dpbusd(acc[i][j], u[j], xb);
+    }
+  }
+  for (int j = 0; j < NT; ++j) {
+    const __m512 dj = _mm512_load_ps(d + j * dstride);
+    for (int i = 0; i < MR; ++i) {
+      const __m512i bs = _mm512_set1_epi32(bsum[i * bstride]);
+      const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][j], bs));
+      float* f = facc + (i * NT + j) * 16;
+      _mm512_store_ps(f, _mm512_fmadd_ps(v, dj, _mm512_load_ps(f)));
+    }
+  }
+}
+
+// PanelMicro<r, NT> for a run-time r ≤ R.
+template <int NT, int R>
+inline void PanelTail(int r, const uint8_t* panel, const int8_t* xq, int64_t kp, const int32_t* bsum,
+                      int64_t bstride, const float* d, int64_t dstride, float* facc) {
+  if constexpr (R > 0) {
+    if (r == R) return PanelMicro<R, NT>(panel, xq, kp, bsum, bstride, d, dstride, facc);
+    PanelTail<NT, R - 1>(r, panel, xq, kp, bsum, bstride, d, dstride, facc);
+  }
+}
+
+template <int NT, int kMr>
+void PanelRows(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
+               int64_t tile, float* y, int64_t ldy, float alpha, float beta) {
+  const int64_t kb = w.kb, kp = kb * 256, rows = m1 - m0;
+  alignas(64) uint8_t panel[NT][kSteps * 64];
+  alignas(64) float facc[kMaxRows][NT][16];
+  std::memset(facc, 0, sizeof(float) * size_t(rows) * NT * 16);
+  for (int64_t b = 0; b < kb; ++b) {
+    for (int j = 0; j < NT; ++j)
+      ExpandPanel(w.codes.data() + ((tile + j) * kb + b) * kTileBlockBytes, panel[j]);
+    const float* d = w.scales.data() + (tile * kb + b) * kTileRows;
+    const int64_t dstride = kb * kTileRows;
+    const int8_t* xq = x.q.data() + m0 * kp + b * 256;
+    const int32_t* bs = x.bsum.data() + m0 * kb + b;
+    int64_t i = 0;
+    for (; i + kMr <= rows; i += kMr)
+      PanelMicro<kMr, NT>(panel[0], xq + i * kp, kp, bs + i * kb, kb, d, dstride, facc[i][0]);
+    if (i < rows)
+      PanelTail<NT, kMr - 1>(int(rows - i), panel[0], xq + i * kp, kp, bs + i * kb, kb, d, dstride,
+                             facc[i][0]);
+  }
+  for (int j = 0; j < NT; ++j) {
+    const __mmask16 mask = TileMask(w, tile + j);
+    for (int64_t i = 0; i < rows; ++i)
+      Store(_mm512_load_ps(facc[i][j]), alpha * x.scale[size_t(m0 + i)], beta,
+            y + (m0 + i) * ldy + (tile + j) * kTileRows, mask);
   }
 }
 
@@ -208,8 +237,17 @@ void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int
       for (int64_t i = m0; i < m1; ++i) MicroI8Masked<1, 1>(w, x, i, t, y, ldy, alpha, beta);
     return;
   }
-  for (; t + 2 <= t1; t += 2) RowsI8<2>(w, x, m0, m1, t, y, ldy, alpha, beta);
-  if (t < t1) RowsI8<1>(w, x, m0, m1, t, y, ldy, alpha, beta);
+  for (int64_t r0 = m0; r0 < m1; r0 += kMaxRows) {
+    const int64_t r1 = std::min(m1, r0 + kMaxRows);
+    int64_t tt = t;
+    for (; tt + 4 <= t1; tt += 4) PanelRows<4, 6>(w, x, r0, r1, tt, y, ldy, alpha, beta);
+    switch (t1 - tt) {
+      case 3: PanelRows<3, 8>(w, x, r0, r1, tt, y, ldy, alpha, beta); break;
+      case 2: PanelRows<2, 8>(w, x, r0, r1, tt, y, ldy, alpha, beta); break;
+      case 1: PanelRows<1, 8>(w, x, r0, r1, tt, y, ldy, alpha, beta); break;
+      default: break;
+    }
+  }
 }
 
 void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
