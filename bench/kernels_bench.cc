@@ -71,6 +71,21 @@ void BM_TernaryI8KernelOnly(benchmark::State& st) {
   st.SetLabel(kernels::IsaName(isa));
 }
 
+// Activation quantization alone (absmax per row, round, block sums): the int8 path's overhead.
+void BM_QuantizeActs(benchmark::State& st) {
+  const auto isa = kernels::Isa(st.range(0));
+  if (!kernels::Supported(isa)) return st.SkipWithError("ISA not supported");
+  Setup s = Make(st.range(1), 16, st.range(3));
+  kernels::QuantizedActs q;
+  for (auto _ : st) {
+    kernels::QuantizeActs(kernels::ForIsa(isa), s.x.data(), s.m, s.k, s.k, &q);
+    benchmark::DoNotOptimize(q.q.data());
+  }
+  st.counters["Gfloat/s"] = benchmark::Counter(double(s.m * s.k), benchmark::Counter::kIsIterationInvariantRate,
+                                               benchmark::Counter::kIs1000);
+  st.SetLabel(kernels::IsaName(isa));
+}
+
 void BM_TernaryF32(benchmark::State& st) {
   const auto isa = kernels::Isa(st.range(0));
   if (!kernels::Supported(isa)) return st.SkipWithError("ISA not supported");
@@ -113,6 +128,7 @@ void Blas(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_TernaryI8)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_TernaryI8KernelOnly)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_QuantizeActs)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_TernaryF32)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_OpenBlas)->Apply(Blas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 

@@ -36,6 +36,9 @@ inline void Store(const float* acc, float as, float beta, float* y, int64_t vali
   for (int64_t j = 0; j < valid; ++j) y[j] = beta == 0.0f ? tmp[j] : __builtin_fmaf(beta, y[j], tmp[j]);
 }
 
+// Integer sums per block in int16 lanes: a VPMADDUBSW lane is u·q + u'·q' with u ≤ 2, |q| ≤ 127,
+// so |lane| ≤ 508 and a whole 256-block (64 steps) stays within ±32512: exact, no saturation.
+// One VPMADDWD per block then widens to int32 (one lane per W row).
 template <int MR>
 void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t tile, float* y,
              int64_t ldy, float alpha, float beta) {
@@ -58,8 +61,8 @@ void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t
         const __m256i u1 = _mm256_and_si256(_mm256_srli_epi16(p1, 2 * s), mask3);
         for (int i = 0; i < MR; ++i) {
           const __m256i xb = Bcast4(xp[i] + c * 16 + 4 * s);
-          acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(u0, xb), ones));
-          acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(u1, xb), ones));
+          acc[i][0] = _mm256_add_epi16(acc[i][0], _mm256_maddubs_epi16(u0, xb));
+          acc[i][1] = _mm256_add_epi16(acc[i][1], _mm256_maddubs_epi16(u1, xb));
         }
       }
     }
@@ -68,7 +71,8 @@ void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t
       const __m256 d = _mm256_load_ps(ds + 8 * h);
       for (int i = 0; i < MR; ++i) {
         const __m256i bs = _mm256_set1_epi32(x.bsum[size_t((m0 + i) * kb + b)]);
-        const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[i][h], bs));
+        const __m256i isum = _mm256_madd_epi16(acc[i][h], ones);
+        const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, bs));
         _mm256_store_ps(facc[i] + 8 * h, _mm256_fmadd_ps(v, d, _mm256_load_ps(facc[i] + 8 * h)));
       }
     }
@@ -77,6 +81,86 @@ void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t
   for (int i = 0; i < MR; ++i)
     Store(facc[i], alpha * x.scale[size_t(m0 + i)], beta, y + (m0 + i) * ldy + tile * kTileRows,
           valid);
+}
+
+// GEMM (M ≥ 3), as on AVX-512 (docs/kernels.md): per (tile, 256-block) the codes are expanded
+// once into a 4 KiB panel of u bytes, step q = 4c + s as two ymm halves (rows 0-7, 8-15), shared
+// by up to 64 rows of X; the inner loop is loads, broadcasts, VPMADDUBSW and 16-bit adds.
+constexpr int kSteps = kChunksPerBlock * 4;
+constexpr int kMaxRows = 64;
+
+inline void ExpandPanel(const uint8_t* codes, uint8_t* panel) {  // 1024 B -> 4096 B
+  const __m256i mask3 = _mm256_set1_epi8(3);
+  for (int c = 0; c < kChunksPerBlock; ++c)
+    for (int h = 0; h < 2; ++h) {
+      const __m256i p = _mm256_load_si256(reinterpret_cast<const __m256i*>(codes + c * kChunkBytes + 32 * h));
+      for (int s = 0; s < 4; ++s)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(panel + (4 * c + s) * 64 + 32 * h),
+                           _mm256_and_si256(_mm256_srli_epi16(p, 2 * s), mask3));
+    }
+}
+
+// acc16 += VPMADDUBSW(u, x) as one asm statement, so that GCC keeps each accumulator in place.
+inline void MaddAdd(__m256i& acc, __m256i u, __m256i x) {
+  __m256i t;
+  asm("vpmaddubsw %3, %2, %1\n\tvpaddw %1, %0, %0" : "+x"(acc), "=&x"(t) : "x"(u), "x"(x));
+}
+
+template <int MR>
+inline void PanelMicro(const uint8_t* panel, const int8_t* xq, int64_t kp, const int32_t* bsum,
+                       int64_t bstride, const float* d, float* facc) {
+  __m256i acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+#pragma GCC unroll 1
+  for (int q = 0; q < kSteps; ++q) {
+    const __m256i u0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + q * 64));
+    const __m256i u1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + q * 64 + 32));
+    for (int i = 0; i < MR; ++i) {
+      const __m256i xb = Bcast4(xq + i * kp + 4 * q);
+      MaddAdd(acc[i][0], u0, xb);
+      MaddAdd(acc[i][1], u1, xb);
+    }
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int h = 0; h < 2; ++h) {
+    const __m256 dh = _mm256_load_ps(d + 8 * h);
+    for (int i = 0; i < MR; ++i) {
+      const __m256i bs = _mm256_set1_epi32(bsum[i * bstride]);
+      const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_madd_epi16(acc[i][h], ones), bs));
+      float* f = facc + i * 16 + 8 * h;
+      _mm256_store_ps(f, _mm256_fmadd_ps(v, dh, _mm256_load_ps(f)));
+    }
+  }
+}
+
+template <int R>
+inline void PanelTail(int r, const uint8_t* panel, const int8_t* xq, int64_t kp, const int32_t* bsum,
+                      int64_t bstride, const float* d, float* facc) {
+  if constexpr (R > 0) {
+    if (r == R) return PanelMicro<R>(panel, xq, kp, bsum, bstride, d, facc);
+    PanelTail<R - 1>(r, panel, xq, kp, bsum, bstride, d, facc);
+  }
+}
+
+void PanelRows(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1, int64_t tile,
+               float* y, int64_t ldy, float alpha, float beta) {
+  constexpr int kMr = 6;  // 12 accumulators + 2 panel halves + 1 broadcast of 16 ymm
+  const int64_t kb = w.kb, kp = kb * 256, rows = m1 - m0;
+  alignas(32) uint8_t panel[kSteps * 64];
+  alignas(32) float facc[kMaxRows][16];
+  std::memset(facc, 0, sizeof(float) * size_t(rows) * 16);
+  for (int64_t b = 0; b < kb; ++b) {
+    ExpandPanel(w.codes.data() + (tile * kb + b) * kTileBlockBytes, panel);
+    const float* d = w.scales.data() + (tile * kb + b) * kTileRows;
+    const int8_t* xq = x.q.data() + m0 * kp + b * 256;
+    const int32_t* bs = x.bsum.data() + m0 * kb + b;
+    int64_t i = 0;
+    for (; i + kMr <= rows; i += kMr) PanelMicro<kMr>(panel, xq + i * kp, kp, bs + i * kb, kb, d, facc[i]);
+    if (i < rows) PanelTail<kMr - 1>(int(rows - i), panel, xq + i * kp, kp, bs + i * kb, kb, d, facc[i]);
+  }
+  const int64_t valid = std::min<int64_t>(kTileRows, w.n - tile * kTileRows);
+  for (int64_t i = 0; i < rows; ++i)
+    Store(facc[i], alpha * x.scale[size_t(m0 + i)], beta, y + (m0 + i) * ldy + tile * kTileRows, valid);
 }
 
 inline void DequantPanel(const PackedWeights& w, int64_t tile, int64_t b, float* panel) {
@@ -159,6 +243,11 @@ void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale,
 
 void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {
+  if (m1 - m0 >= 3) {
+    for (int64_t r0 = m0; r0 < m1; r0 += kMaxRows)
+      for (int64_t t = t0; t < t1; ++t) PanelRows(w, x, r0, std::min(m1, r0 + kMaxRows), t, y, ldy, alpha, beta);
+    return;
+  }
   for (int64_t t = t0; t < t1; ++t) {
     int64_t i = m0;
     for (; i + 4 <= m1; i += 4) MicroI8<4>(w, x, i, t, y, ldy, alpha, beta);

@@ -203,25 +203,43 @@ void MicroF32(const float* panel, const float* x, int64_t ldx, int64_t klen, __m
 }  // namespace
 
 void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum) {
-  __m512 vmax = _mm512_setzero_ps();
-  for (int64_t j = 0; j < k; j += 16) {
-    const __mmask16 m = k - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (k - j)) - 1);
-    vmax = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + j)), vmax);  // NaN: keeps vmax
+  // absmax: four independent maxima over whole vectors, then the masked tail.
+  __m512 m0 = _mm512_setzero_ps(), m1 = m0, m2 = m0, m3 = m0;
+  int64_t j = 0;
+  for (; j + 64 <= k; j += 64) {  // NaN: max(NaN, m) keeps m, as in the reference
+    m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + j)), m0);
+    m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + j + 16)), m1);
+    m2 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + j + 32)), m2);
+    m3 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + j + 48)), m3);
   }
-  const float amax = _mm512_reduce_max_ps(vmax);
+  for (; j < k; j += 16) {
+    const __mmask16 m = k - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (k - j)) - 1);
+    m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + j)), m0);
+  }
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
   const float inv = amax == 0.0f ? 0.0f : 127.0f / amax;
   *scale = amax / 127.0f;
   const __m512 vinv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  // q = round_half_even(clamp(x · inv)) (CVTPS2DQ, default MXCSR); 64 values per step, packed to
+  // bytes with saturating packs (no-ops: |q| ≤ 127) and one lane permutation.
+  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  auto quant16 = [&](__mmask16 m, const float* p) {
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p), vinv);
+    return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+  };
   for (int64_t b = 0; b < kp / 256; ++b) {
     __m512i sum = _mm512_setzero_si512();
-    for (int64_t j = b * 256; j < (b + 1) * 256; j += 16) {
-      const int64_t left = k - j;
-      const __mmask16 m = left >= 16 ? __mmask16(0xffff) : left <= 0 ? 0 : __mmask16((1u << left) - 1);
-      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + j), vinv);
-      v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-      const __m512i iv = _mm512_cvtps_epi32(v);  // round half to even (default MXCSR)
-      sum = _mm512_add_epi32(sum, iv);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + j), _mm512_cvtepi32_epi8(iv));
+    for (int64_t c = b * 256; c < (b + 1) * 256; c += 64) {
+      __m512i v[4];
+      for (int u = 0; u < 4; ++u) {
+        const int64_t left = k - (c + 16 * u);
+        const __mmask16 m = left >= 16 ? __mmask16(0xffff) : left <= 0 ? 0 : __mmask16((1u << left) - 1);
+        v[u] = quant16(m, x + c + 16 * u);
+      }
+      sum = _mm512_add_epi32(sum, _mm512_add_epi32(_mm512_add_epi32(v[0], v[1]), _mm512_add_epi32(v[2], v[3])));
+      // packs work per 128-bit lane: lane l of the result holds dwords l of v0, v1, v2, v3.
+      const __m512i w = _mm512_packs_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
+      _mm512_storeu_si512(q + c, _mm512_permutexvar_epi32(order, w));
     }
     bsum[b] = _mm512_reduce_add_epi32(sum);
   }
