@@ -187,6 +187,41 @@ INSTANTIATE_TEST_SUITE_P(
                                          Shape{200, 130, 256})),
     ShapeName);
 
+// The largest integer sums the kernels can meet: every trit +1 (u = 2) against |q| = 127, and
+// alternating signs. AVX2 accumulates a block in int16 lanes (64 · 508 = 32512 ≤ 32767): a wrong
+// bound would show here as a wrapped sum.
+class ExtremeSums : public ::testing::TestWithParam<Isa> {};
+TEST_P(ExtremeSums, ExactOnEveryPath) {
+  const Isa isa = GetParam();
+  if (!Supported(isa)) GTEST_SKIP() << IsaName(isa) << " not supported here";
+  for (const int64_t m : {1, 2, 7, 16}) {
+    const int64_t n = 35, k = 768;
+    std::vector<float> w(size_t(n * k));
+    for (int64_t o = 0; o < n; ++o)
+      for (int64_t j = 0; j < k; ++j) w[size_t(o * k + j)] = (o % 3 == 2 && j % 2) ? -1.0f : 1.0f;
+    const PackedWeights pw = Repack(quant::QuantizeMatrix(w.data(), n, k, quant::Granularity::kRow, 0.45f,
+                                                          quant::TqFormat::kTq2_0));
+    std::vector<float> x(size_t(m * k));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < k; ++j) x[size_t(i * k + j)] = (i % 2 ? -2.0f : 2.0f) * ((i % 4 == 3 && j % 2) ? -1 : 1);
+    QuantizedActs q;
+    QuantizeActs(ForIsa(isa), x.data(), m, k, k, &q);
+    std::vector<float> y(size_t(m * n)), yr(y.size());
+    GemmI8(ForIsa(isa), pw, q, y.data(), n);
+    GemmI8(ForIsa(Isa::kScalar), pw, q, yr.data(), n);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t o = 0; o < n; ++o) {
+        double want = 0;  // |want| = 1536 or small; the only error is the final float rescale
+        for (int64_t j = 0; j < k; ++j) want += double(w[size_t(o * k + j)]) * x[size_t(i * k + j)];
+        ASSERT_NEAR(y[size_t(i * n + o)], want, 1e-6 * std::fabs(want) + 1e-6)
+            << IsaName(isa) << " m " << m << " row " << i << " out " << o;
+        ASSERT_EQ(y[size_t(i * n + o)], yr[size_t(i * n + o)]);
+      }
+  }
+}
+INSTANTIATE_TEST_SUITE_P(Isas, ExtremeSums, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                         [](const auto& info) { return std::string(IsaName(info.param)); });
+
 TEST(Threads, ResultIndependentOfThreadCount) {
   const Problem p = Make(33, 70, 1000, quant::TqFormat::kTq2_0, quant::Granularity::kBlock, 4);
   QuantizedActs q;
