@@ -10,6 +10,10 @@
 namespace t81::kernels::avx512 {
 namespace {
 
+// Fully unroll the loops over register tiles, so that GCC keeps accumulator arrays in registers
+// (scalar replacement needs constant indices; its own unrolling heuristics are not reliable here).
+#define T81_UNROLL _Pragma("GCC unroll 16")
+
 inline __m512i Bcast4(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -47,26 +51,26 @@ void MicroI8Masked(const PackedWeights& w, const QuantizedActs& x, int64_t m0, i
                            _mm512_set1_epi8(char(0xc0))};
   for (int64_t b = 0; b < kb; ++b) {
     __m512i acc[MR][NT][4];
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NT; ++j)
-        for (int s = 0; s < 4; ++s) acc[i][j][s] = _mm512_setzero_si512();
+    T81_UNROLL for (int i = 0; i < MR; ++i)
+      T81_UNROLL for (int j = 0; j < NT; ++j)
+        T81_UNROLL for (int s = 0; s < 4; ++s) acc[i][j][s] = _mm512_setzero_si512();
     const uint8_t* wp[NT];
-    for (int j = 0; j < NT; ++j) wp[j] = w.codes.data() + ((tile0 + j) * kb + b) * kTileBlockBytes;
+    T81_UNROLL for (int j = 0; j < NT; ++j) wp[j] = w.codes.data() + ((tile0 + j) * kb + b) * kTileBlockBytes;
     const int8_t* xp[MR];
-    for (int i = 0; i < MR; ++i) xp[i] = x.q.data() + (m0 + i) * kp + b * 256;
+    T81_UNROLL for (int i = 0; i < MR; ++i) xp[i] = x.q.data() + (m0 + i) * kp + b * 256;
     for (int c = 0; c < kChunksPerBlock; ++c) {
       __m512i p[NT];
-      for (int j = 0; j < NT; ++j) p[j] = _mm512_load_si512(wp[j] + c * kChunkBytes);
-      for (int s = 0; s < 4; ++s)
-        for (int i = 0; i < MR; ++i) {
+      T81_UNROLL for (int j = 0; j < NT; ++j) p[j] = _mm512_load_si512(wp[j] + c * kChunkBytes);
+      T81_UNROLL for (int s = 0; s < 4; ++s)
+        T81_UNROLL for (int i = 0; i < MR; ++i) {
           const __m512i xb = Bcast4(xp[i] + c * 16 + 4 * s);
-          for (int j = 0; j < NT; ++j)
+          T81_UNROLL for (int j = 0; j < NT; ++j)
             Dpbusd(acc[i][j][s], _mm512_and_si512(p[j], mask[s]), xb);
         }
     }
-    for (int j = 0; j < NT; ++j) {
+    T81_UNROLL for (int j = 0; j < NT; ++j) {
       const __m512 d = _mm512_load_ps(w.scales.data() + ((tile0 + j) * kb + b) * kTileRows);
-      for (int i = 0; i < MR; ++i) {
+      T81_UNROLL for (int i = 0; i < MR; ++i) {
         __m512i sum = _mm512_add_epi32(acc[i][j][0], _mm512_srai_epi32(acc[i][j][1], 2));
         sum = _mm512_add_epi32(sum, _mm512_srai_epi32(acc[i][j][2], 4));
         sum = _mm512_add_epi32(sum, _mm512_srai_epi32(acc[i][j][3], 6));
@@ -76,9 +80,9 @@ void MicroI8Masked(const PackedWeights& w, const QuantizedActs& x, int64_t m0, i
       }
     }
   }
-  for (int j = 0; j < NT; ++j) {
+  T81_UNROLL for (int j = 0; j < NT; ++j) {
     const __mmask16 mask16 = TileMask(w, tile0 + j);
-    for (int i = 0; i < MR; ++i)
+    T81_UNROLL for (int i = 0; i < MR; ++i)
       Store(_mm512_load_ps(facc[i][j]), alpha * x.scale[size_t(m0 + i)], beta,
             y + (m0 + i) * ldy + (tile0 + j) * kTileRows, mask16);
   }
@@ -110,20 +114,20 @@ template <int MR, int NT>
 inline void PanelMicro(const uint8_t* panel, const int8_t* xq, int64_t kp, const int32_t* bsum,
                        int64_t bstride, const float* d, int64_t dstride, float* facc) {
   __m512i acc[MR][NT];
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_si512();
+  T81_UNROLL for (int i = 0; i < MR; ++i)
+    T81_UNROLL for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_si512();
 #pragma GCC unroll 1
   for (int q = 0; q < kSteps; ++q) {
     __m512i u[NT];
-    for (int j = 0; j < NT; ++j) u[j] = _mm512_load_si512(panel + j * kSteps * 64 + q * 64);
-    for (int i = 0; i < MR; ++i) {
+    T81_UNROLL for (int j = 0; j < NT; ++j) u[j] = _mm512_load_si512(panel + j * kSteps * 64 + q * 64);
+    T81_UNROLL for (int i = 0; i < MR; ++i) {
       const __m512i xb = Bcast4(xq + i * kp + 4 * q);
-      for (int j = 0; j < NT; ++j) Dpbusd(acc[i][j], u[j], xb);
+      T81_UNROLL for (int j = 0; j < NT; ++j) Dpbusd(acc[i][j], u[j], xb);
     }
   }
-  for (int j = 0; j < NT; ++j) {
+  T81_UNROLL for (int j = 0; j < NT; ++j) {
     const __m512 dj = _mm512_load_ps(d + j * dstride);
-    for (int i = 0; i < MR; ++i) {
+    T81_UNROLL for (int i = 0; i < MR; ++i) {
       const __m512i bs = _mm512_set1_epi32(bsum[i * bstride]);
       const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][j], bs));
       float* f = facc + (i * NT + j) * 16;
@@ -150,7 +154,7 @@ void PanelRows(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64
   alignas(64) float facc[kMaxRows][NT][16];
   std::memset(facc, 0, sizeof(float) * size_t(rows) * NT * 16);
   for (int64_t b = 0; b < kb; ++b) {
-    for (int j = 0; j < NT; ++j)
+    T81_UNROLL for (int j = 0; j < NT; ++j)
       ExpandPanel(w.codes.data() + ((tile + j) * kb + b) * kTileBlockBytes, panel[j]);
     const float* d = w.scales.data() + (tile * kb + b) * kTileRows;
     const int64_t dstride = kb * kTileRows;
@@ -163,7 +167,7 @@ void PanelRows(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64
       PanelTail<NT, kMr - 1>(int(rows - i), panel[0], xq + i * kp, kp, bs + i * kb, kb, d, dstride,
                              facc[i][0]);
   }
-  for (int j = 0; j < NT; ++j) {
+  T81_UNROLL for (int j = 0; j < NT; ++j) {
     const __mmask16 mask = TileMask(w, tile + j);
     for (int64_t i = 0; i < rows; ++i)
       Store(_mm512_load_ps(facc[i][j]), alpha * x.scale[size_t(m0 + i)], beta,
@@ -171,17 +175,18 @@ void PanelRows(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64
   }
 }
 
-// Dequantizes one (tile, block) of W to panel[256][16] floats t ∈ {-1, 0, 1}.
-inline void DequantPanel(const PackedWeights& w, int64_t tile, int64_t b, float* panel) {
+// Dequantizes half h (columns [128h, 128h + 128)) of one (tile, block) of W to
+// panel[128][16] floats t ∈ {-1, 0, 1}.
+inline void DequantHalfPanel(const PackedWeights& w, int64_t tile, int64_t b, int h, float* panel) {
   const uint8_t* wp = w.codes.data() + (tile * w.kb + b) * kTileBlockBytes;
   const __m512i mask3 = _mm512_set1_epi8(3);
   const __m512i ff = _mm512_set1_epi32(0xff);
   const __m512 one = _mm512_set1_ps(1.0f);
-  for (int c = 0; c < kChunksPerBlock; ++c) {
-    const __m512i p = _mm512_load_si512(wp + c * kChunkBytes);
-    for (int s = 0; s < 4; ++s) {
+  for (int c = 0; c < kChunksPerBlock / 2; ++c) {
+    const __m512i p = _mm512_load_si512(wp + (c + 8 * h) * kChunkBytes);
+    T81_UNROLL for (int s = 0; s < 4; ++s) {
       const __m512i u = _mm512_and_si512(_mm512_srli_epi16(p, 2 * s), mask3);
-      for (int i = 0; i < 4; ++i) {
+      T81_UNROLL for (int i = 0; i < 4; ++i) {
         const __m512i v = _mm512_and_si512(_mm512_srli_epi32(u, 8 * i), ff);
         _mm512_store_ps(panel + (c * 16 + s * 4 + i) * 16, _mm512_sub_ps(_mm512_cvtepi32_ps(v), one));
       }
@@ -189,15 +194,74 @@ inline void DequantPanel(const PackedWeights& w, int64_t tile, int64_t b, float*
   }
 }
 
-template <int MR>
-void MicroF32(const float* panel, const float* x, int64_t ldx, int64_t klen, __m512* acc) {
-  __m512 a[MR];
-  for (int i = 0; i < MR; ++i) a[i] = _mm512_setzero_ps();
+// a += x · wv (one asm statement: see Dpbusd).
+inline void Fma(__m512& a, __m512 wv, __m512 x) { asm("vfmadd231ps %2, %1, %0" : "+v"(a) : "v"(wv), "v"(x)); }
+
+// MR rows of X against NT half-block panels, continuing the partial sums in s (MR, NT, 16):
+// s[i][j] += Σ_k x[i][k] · panel_j[k], k ascending. 6 × 2 = 12 FMA chains in flight; per k
+// 2 panel loads and 6 broadcasts feed 12 FMAs. (More rows of X per kernel would also put more
+// rows at a 4 KiB stride into one L1 set.) Not inlined: inlined, GCC keeps the accumulators in the
+// caller's s buffer instead of registers.
+template <int MR, int NT>
+__attribute__((noinline)) void MicroF32(const float* panel, const float* x, int64_t ldx, int64_t klen, float* s) {
+  __m512 a[MR][NT];
+  T81_UNROLL for (int i = 0; i < MR; ++i)
+    T81_UNROLL for (int j = 0; j < NT; ++j) a[i][j] = _mm512_load_ps(s + (i * NT + j) * 16);
+#pragma GCC unroll 1
   for (int64_t k = 0; k < klen; ++k) {
-    const __m512 wv = _mm512_load_ps(panel + k * 16);
-    for (int i = 0; i < MR; ++i) a[i] = _mm512_fmadd_ps(_mm512_set1_ps(x[i * ldx + k]), wv, a[i]);
+    __m512 wv[NT];
+    T81_UNROLL for (int j = 0; j < NT; ++j) wv[j] = _mm512_load_ps(panel + (j * 128 + k) * 16);
+    T81_UNROLL for (int i = 0; i < MR; ++i) {
+      const __m512 xb = _mm512_set1_ps(x[i * ldx + k]);
+      T81_UNROLL for (int j = 0; j < NT; ++j) Fma(a[i][j], wv[j], xb);
+    }
   }
-  for (int i = 0; i < MR; ++i) acc[i] = a[i];
+  T81_UNROLL for (int i = 0; i < MR; ++i)
+    T81_UNROLL for (int j = 0; j < NT; ++j) _mm512_store_ps(s + (i * NT + j) * 16, a[i][j]);
+}
+
+template <int NT, int R>
+inline void MicroF32Tail(int r, const float* panel, const float* x, int64_t ldx, int64_t klen, float* s) {
+  if constexpr (R > 0) {
+    if (r == R) return MicroF32<R, NT>(panel, x, ldx, klen, s);
+    MicroF32Tail<NT, R - 1>(r, panel, x, ldx, klen, s);
+  }
+}
+
+// Rows [m0, m1) (≤ 64) × tiles [tile, tile + NT).
+template <int NT>
+void F32Rows(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t tile,
+             float* y, int64_t ldy, float alpha, float beta) {
+  constexpr int kMr = 6;
+  const int64_t rows = m1 - m0;
+  alignas(64) float panel[NT][128 * 16];
+  alignas(64) float facc[64][NT][16];  // across blocks: acc = fma(s_b, d_b, acc)
+  alignas(64) float sb[64][NT][16];    // within a block: s_b
+  std::memset(facc, 0, sizeof(facc));
+  for (int64_t b = 0; b < w.kb; ++b) {
+    std::memset(sb, 0, sizeof(float) * size_t(rows) * NT * 16);
+    for (int h = 0; h < 2; ++h) {
+      const int64_t k0 = b * 256 + h * 128, klen = std::min<int64_t>(128, w.k - k0);
+      if (klen <= 0) break;
+      T81_UNROLL for (int j = 0; j < NT; ++j) DequantHalfPanel(w, tile + j, b, h, panel[j]);
+      for (int64_t i = 0; i < rows; i += kMr) {
+        const float* xr = x + (m0 + i) * ldx + k0;
+        const int64_t mr = std::min<int64_t>(kMr, rows - i);
+        if (mr == kMr) MicroF32<kMr, NT>(panel[0], xr, ldx, klen, sb[i][0]);
+        else MicroF32Tail<NT, kMr - 1>(int(mr), panel[0], xr, ldx, klen, sb[i][0]);
+      }
+    }
+    T81_UNROLL for (int j = 0; j < NT; ++j) {
+      const __m512 d = _mm512_load_ps(w.scales.data() + ((tile + j) * w.kb + b) * kTileRows);
+      for (int64_t i = 0; i < rows; ++i)
+        _mm512_store_ps(facc[i][j], _mm512_fmadd_ps(_mm512_load_ps(sb[i][j]), d, _mm512_load_ps(facc[i][j])));
+    }
+  }
+  T81_UNROLL for (int j = 0; j < NT; ++j) {
+    const __mmask16 mask = TileMask(w, tile + j);
+    for (int64_t i = 0; i < rows; ++i)
+      Store(_mm512_load_ps(facc[i][j]), alpha, beta, y + (m0 + i) * ldy + (tile + j) * kTileRows, mask);
+  }
 }
 
 }  // namespace
@@ -270,39 +334,11 @@ void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int
 
 void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
                   int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {
-  constexpr int kMr = 8;
-  alignas(64) float panel[256 * 16];
-  const int64_t rows = m1 - m0;
-  // Per-(row, lane) float accumulators across blocks, kept in memory (rows ≤ 64 per call).
-  alignas(64) float facc[64][16];
-  T81_CHECK(rows <= 64);
-  for (int64_t t = t0; t < t1; ++t) {
-    std::memset(facc, 0, sizeof(facc));
-    for (int64_t b = 0; b < w.kb; ++b) {
-      DequantPanel(w, t, b, panel);
-      const __m512 d = _mm512_load_ps(w.scales.data() + (t * w.kb + b) * kTileRows);
-      const int64_t klen = std::min<int64_t>(256, w.k - b * 256);
-      for (int64_t i = 0; i < rows; i += kMr) {
-        __m512 s[kMr];
-        const float* xr = x + (m0 + i) * ldx + b * 256;
-        const int64_t mr = std::min<int64_t>(kMr, rows - i);
-        switch (mr) {
-          case 8: MicroF32<8>(panel, xr, ldx, klen, s); break;
-          case 7: MicroF32<7>(panel, xr, ldx, klen, s); break;
-          case 6: MicroF32<6>(panel, xr, ldx, klen, s); break;
-          case 5: MicroF32<5>(panel, xr, ldx, klen, s); break;
-          case 4: MicroF32<4>(panel, xr, ldx, klen, s); break;
-          case 3: MicroF32<3>(panel, xr, ldx, klen, s); break;
-          case 2: MicroF32<2>(panel, xr, ldx, klen, s); break;
-          default: MicroF32<1>(panel, xr, ldx, klen, s); break;
-        }
-        for (int64_t r = 0; r < mr; ++r)
-          _mm512_store_ps(facc[i + r], _mm512_fmadd_ps(s[r], d, _mm512_load_ps(facc[i + r])));
-      }
-    }
-    const __mmask16 mask = TileMask(w, t);
-    for (int64_t i = 0; i < rows; ++i)
-      Store(_mm512_load_ps(facc[i]), alpha, beta, y + (m0 + i) * ldy + t * kTileRows, mask);
+  for (int64_t r0 = m0; r0 < m1; r0 += 64) {
+    const int64_t r1 = std::min(m1, r0 + 64);
+    int64_t t = t0;
+    for (; t + 2 <= t1; t += 2) F32Rows<2>(w, x, ldx, r0, r1, t, y, ldy, alpha, beta);
+    if (t < t1) F32Rows<1>(w, x, ldx, r0, r1, t, y, ldy, alpha, beta);
   }
 }
 
