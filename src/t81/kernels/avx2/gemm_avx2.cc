@@ -12,6 +12,9 @@
 namespace t81::kernels::avx2 {
 namespace {
 
+// Fully unroll the loops over register tiles, so that GCC keeps accumulator arrays in registers.
+#define T81_UNROLL _Pragma("GCC unroll 16")
+
 inline __m256i Bcast4(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -21,7 +24,7 @@ inline __m256i Bcast4(const int8_t* p) {
 // r = acc · as; y = beta == 0 ? r : fma(beta, y, r) for the tile's valid rows [0, valid).
 inline void Store(const float* acc, float as, float beta, float* y, int64_t valid) {
   if (valid == kTileRows) {
-    for (int h = 0; h < 2; ++h) {
+    T81_UNROLL for (int h = 0; h < 2; ++h) {
       __m256 r = _mm256_mul_ps(_mm256_load_ps(acc + 8 * h), _mm256_set1_ps(as));
       if (beta != 0.0f) r = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_loadu_ps(y + 8 * h), r);
       _mm256_storeu_ps(y + 8 * h, r);
@@ -29,7 +32,7 @@ inline void Store(const float* acc, float as, float beta, float* y, int64_t vali
     return;
   }
   alignas(32) float tmp[16];
-  for (int h = 0; h < 2; ++h) {
+  T81_UNROLL for (int h = 0; h < 2; ++h) {
     __m256 r = _mm256_mul_ps(_mm256_load_ps(acc + 8 * h), _mm256_set1_ps(as));
     _mm256_store_ps(tmp + 8 * h, r);
   }
@@ -48,18 +51,18 @@ void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < kb; ++b) {
     __m256i acc[MR][2];
-    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+    T81_UNROLL for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
     const uint8_t* wp = w.codes.data() + (tile * kb + b) * kTileBlockBytes;
     const int8_t* xp[MR];
-    for (int i = 0; i < MR; ++i) xp[i] = x.q.data() + (m0 + i) * kp + b * 256;
+    T81_UNROLL for (int i = 0; i < MR; ++i) xp[i] = x.q.data() + (m0 + i) * kp + b * 256;
     for (int c = 0; c < kChunksPerBlock; ++c) {
       const __m256i p0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + c * kChunkBytes));
       const __m256i p1 =
           _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + c * kChunkBytes + 32));
-      for (int s = 0; s < 4; ++s) {
+      T81_UNROLL for (int s = 0; s < 4; ++s) {
         const __m256i u0 = _mm256_and_si256(_mm256_srli_epi16(p0, 2 * s), mask3);
         const __m256i u1 = _mm256_and_si256(_mm256_srli_epi16(p1, 2 * s), mask3);
-        for (int i = 0; i < MR; ++i) {
+        T81_UNROLL for (int i = 0; i < MR; ++i) {
           const __m256i xb = Bcast4(xp[i] + c * 16 + 4 * s);
           acc[i][0] = _mm256_add_epi16(acc[i][0], _mm256_maddubs_epi16(u0, xb));
           acc[i][1] = _mm256_add_epi16(acc[i][1], _mm256_maddubs_epi16(u1, xb));
@@ -67,9 +70,9 @@ void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t
       }
     }
     const float* ds = w.scales.data() + (tile * kb + b) * kTileRows;
-    for (int h = 0; h < 2; ++h) {
+    T81_UNROLL for (int h = 0; h < 2; ++h) {
       const __m256 d = _mm256_load_ps(ds + 8 * h);
-      for (int i = 0; i < MR; ++i) {
+      T81_UNROLL for (int i = 0; i < MR; ++i) {
         const __m256i bs = _mm256_set1_epi32(x.bsum[size_t((m0 + i) * kb + b)]);
         const __m256i isum = _mm256_madd_epi16(acc[i][h], ones);
         const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, bs));
@@ -78,7 +81,7 @@ void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t
     }
   }
   const int64_t valid = std::min<int64_t>(kTileRows, w.n - tile * kTileRows);
-  for (int i = 0; i < MR; ++i)
+  T81_UNROLL for (int i = 0; i < MR; ++i)
     Store(facc[i], alpha * x.scale[size_t(m0 + i)], beta, y + (m0 + i) * ldy + tile * kTileRows,
           valid);
 }
@@ -92,9 +95,9 @@ constexpr int kMaxRows = 64;
 inline void ExpandPanel(const uint8_t* codes, uint8_t* panel) {  // 1024 B -> 4096 B
   const __m256i mask3 = _mm256_set1_epi8(3);
   for (int c = 0; c < kChunksPerBlock; ++c)
-    for (int h = 0; h < 2; ++h) {
+    T81_UNROLL for (int h = 0; h < 2; ++h) {
       const __m256i p = _mm256_load_si256(reinterpret_cast<const __m256i*>(codes + c * kChunkBytes + 32 * h));
-      for (int s = 0; s < 4; ++s)
+      T81_UNROLL for (int s = 0; s < 4; ++s)
         _mm256_store_si256(reinterpret_cast<__m256i*>(panel + (4 * c + s) * 64 + 32 * h),
                            _mm256_and_si256(_mm256_srli_epi16(p, 2 * s), mask3));
     }
@@ -110,21 +113,21 @@ template <int MR>
 inline void PanelMicro(const uint8_t* panel, const int8_t* xq, int64_t kp, const int32_t* bsum,
                        int64_t bstride, const float* d, float* facc) {
   __m256i acc[MR][2];
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+  T81_UNROLL for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
 #pragma GCC unroll 1
   for (int q = 0; q < kSteps; ++q) {
     const __m256i u0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + q * 64));
     const __m256i u1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + q * 64 + 32));
-    for (int i = 0; i < MR; ++i) {
+    T81_UNROLL for (int i = 0; i < MR; ++i) {
       const __m256i xb = Bcast4(xq + i * kp + 4 * q);
       MaddAdd(acc[i][0], u0, xb);
       MaddAdd(acc[i][1], u1, xb);
     }
   }
   const __m256i ones = _mm256_set1_epi16(1);
-  for (int h = 0; h < 2; ++h) {
+  T81_UNROLL for (int h = 0; h < 2; ++h) {
     const __m256 dh = _mm256_load_ps(d + 8 * h);
-    for (int i = 0; i < MR; ++i) {
+    T81_UNROLL for (int i = 0; i < MR; ++i) {
       const __m256i bs = _mm256_set1_epi32(bsum[i * bstride]);
       const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_madd_epi16(acc[i][h], ones), bs));
       float* f = facc + i * 16 + 8 * h;
@@ -169,12 +172,12 @@ inline void DequantPanel(const PackedWeights& w, int64_t tile, int64_t b, float*
   const __m256i ff = _mm256_set1_epi32(0xff);
   const __m256 one = _mm256_set1_ps(1.0f);
   for (int c = 0; c < kChunksPerBlock; ++c) {
-    for (int h = 0; h < 2; ++h) {
+    T81_UNROLL for (int h = 0; h < 2; ++h) {
       const __m256i p =
           _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + c * kChunkBytes + 32 * h));
-      for (int s = 0; s < 4; ++s) {
+      T81_UNROLL for (int s = 0; s < 4; ++s) {
         const __m256i u = _mm256_and_si256(_mm256_srli_epi16(p, 2 * s), mask3);
-        for (int i = 0; i < 4; ++i) {
+        T81_UNROLL for (int i = 0; i < 4; ++i) {
           const __m256i v = _mm256_and_si256(_mm256_srli_epi32(u, 8 * i), ff);
           _mm256_store_ps(panel + (c * 16 + s * 4 + i) * 16 + 8 * h,
                           _mm256_sub_ps(_mm256_cvtepi32_ps(v), one));
@@ -187,16 +190,16 @@ inline void DequantPanel(const PackedWeights& w, int64_t tile, int64_t b, float*
 template <int MR>
 void MicroF32(const float* panel, const float* x, int64_t ldx, int64_t klen, float (*out)[16]) {
   __m256 a[MR][2];
-  for (int i = 0; i < MR; ++i) a[i][0] = a[i][1] = _mm256_setzero_ps();
+  T81_UNROLL for (int i = 0; i < MR; ++i) a[i][0] = a[i][1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < klen; ++k) {
     const __m256 w0 = _mm256_load_ps(panel + k * 16), w1 = _mm256_load_ps(panel + k * 16 + 8);
-    for (int i = 0; i < MR; ++i) {
+    T81_UNROLL for (int i = 0; i < MR; ++i) {
       const __m256 xv = _mm256_set1_ps(x[i * ldx + k]);
       a[i][0] = _mm256_fmadd_ps(xv, w0, a[i][0]);
       a[i][1] = _mm256_fmadd_ps(xv, w1, a[i][1]);
     }
   }
-  for (int i = 0; i < MR; ++i) {
+  T81_UNROLL for (int i = 0; i < MR; ++i) {
     _mm256_store_ps(out[i], a[i][0]);
     _mm256_store_ps(out[i] + 8, a[i][1]);
   }
@@ -284,7 +287,7 @@ void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m
           default: MicroF32<1>(panel, xr, ldx, klen, s); break;
         }
         for (int64_t r = 0; r < mr; ++r)
-          for (int h = 0; h < 2; ++h)
+          T81_UNROLL for (int h = 0; h < 2; ++h)
             _mm256_store_ps(facc[i + r] + 8 * h,
                             _mm256_fmadd_ps(_mm256_load_ps(s[r] + 8 * h), _mm256_load_ps(ds + 8 * h),
                                             _mm256_load_ps(facc[i + r] + 8 * h)));
