@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "t81/base/cpu.h"
 #include "t81/base/rng.h"
 #include "t81/base/threads.h"
 #include "t81/kernels/kernels.h"
@@ -98,6 +99,51 @@ void BM_TernaryF32(benchmark::State& st) {
   st.SetLabel(kernels::IsaName(isa));
 }
 
+// The machine's own ceilings, measured in the same run as the kernels: 16 independent chains of
+// one instruction (no loads), so throughput, not latency, limits. Reported as instructions per
+// second; one VPDPBUSD zmm is 64 int8 MACs, one VFMADD231PS zmm 16 float FMAs.
+#define T81_CHAINS(op, r)                                                                        \
+  op " %%" r "30, %%" r "31, %%" r "0\n" op " %%" r "30, %%" r "31, %%" r "1\n"                     \
+  op " %%" r "30, %%" r "31, %%" r "2\n" op " %%" r "30, %%" r "31, %%" r "3\n"                     \
+  op " %%" r "30, %%" r "31, %%" r "4\n" op " %%" r "30, %%" r "31, %%" r "5\n"                     \
+  op " %%" r "30, %%" r "31, %%" r "6\n" op " %%" r "30, %%" r "31, %%" r "7\n"                     \
+  op " %%" r "30, %%" r "31, %%" r "8\n" op " %%" r "30, %%" r "31, %%" r "9\n"                     \
+  op " %%" r "30, %%" r "31, %%" r "10\n" op " %%" r "30, %%" r "31, %%" r "11\n"                   \
+  op " %%" r "30, %%" r "31, %%" r "12\n" op " %%" r "30, %%" r "31, %%" r "13\n"                   \
+  op " %%" r "30, %%" r "31, %%" r "14\n" op " %%" r "30, %%" r "31, %%" r "15\n"
+#define T81_CLOBBER "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", \
+                    "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+
+// Chains start at 0 with operands 1.0f (or bytes 0x3f80...): never denormal, never NaN.
+#define T81_ZERO16                                                                                \
+  "vpxord %%zmm0, %%zmm0, %%zmm0\n vpxord %%zmm1, %%zmm1, %%zmm1\n vpxord %%zmm2, %%zmm2, %%zmm2\n" \
+  "vpxord %%zmm3, %%zmm3, %%zmm3\n vpxord %%zmm4, %%zmm4, %%zmm4\n vpxord %%zmm5, %%zmm5, %%zmm5\n" \
+  "vpxord %%zmm6, %%zmm6, %%zmm6\n vpxord %%zmm7, %%zmm7, %%zmm7\n vpxord %%zmm8, %%zmm8, %%zmm8\n" \
+  "vpxord %%zmm9, %%zmm9, %%zmm9\n vpxord %%zmm10, %%zmm10, %%zmm10\n vpxord %%zmm11, %%zmm11, %%zmm11\n" \
+  "vpxord %%zmm12, %%zmm12, %%zmm12\n vpxord %%zmm13, %%zmm13, %%zmm13\n vpxord %%zmm14, %%zmm14, %%zmm14\n" \
+  "vpxord %%zmm15, %%zmm15, %%zmm15\n vbroadcastss %0, %%zmm30\n vbroadcastss %0, %%zmm31\n"
+
+__attribute__((target("avx512f,avx512vnni"))) void PeakVnniLoop(int64_t n) {
+  const float one = 1.0f;
+  asm volatile(T81_ZERO16 ::"m"(one) : T81_CLOBBER, "xmm30", "xmm31");
+  for (int64_t i = 0; i < n; ++i) asm volatile(T81_CHAINS("vpdpbusd", "zmm") ::: T81_CLOBBER);
+}
+__attribute__((target("avx512f"))) void PeakFma512Loop(int64_t n) {
+  const float one = 1.0f;
+  asm volatile(T81_ZERO16 ::"m"(one) : T81_CLOBBER, "xmm30", "xmm31");
+  for (int64_t i = 0; i < n; ++i) asm volatile(T81_CHAINS("vfmadd231ps", "zmm") ::: T81_CLOBBER);
+}
+
+void BM_PeakInstr(benchmark::State& st) {
+  const bool fma = st.range(0) == 1;
+  if (!base::Cpu().avx512 || (!fma && !base::Cpu().avx512vnni)) return st.SkipWithError("no AVX-512");
+  constexpr int64_t kIters = 1 << 16;
+  for (auto _ : st) fma ? PeakFma512Loop(kIters) : PeakVnniLoop(kIters);
+  st.counters["Ginstr/s"] = benchmark::Counter(double(16 * kIters), benchmark::Counter::kIsIterationInvariantRate,
+                                               benchmark::Counter::kIs1000);
+  st.SetLabel(fma ? "vfmadd231ps zmm" : "vpdpbusd zmm");
+}
+
 void BM_OpenBlas(benchmark::State& st) {
   Setup s = Make(st.range(1), st.range(2), st.range(3));
   for (auto _ : st) {
@@ -130,6 +176,7 @@ BENCHMARK(BM_TernaryI8)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime
 BENCHMARK(BM_TernaryI8KernelOnly)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_QuantizeActs)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_TernaryF32)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_PeakInstr)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_OpenBlas)->Apply(Blas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
