@@ -166,7 +166,8 @@ Status RunGgufBench(const GgufBenchFlags& f) {
               base::Median(llama.prompt_ms), base::Median(llama.eval_ms), llama_tok_s);
   std::printf("%-10s %14.1f %18.4f %16.4f %12.1f\n", "t81", t81.peak_rss_mib, base::Median(t81.prompt_ms),
               base::Median(t81.eval_ms), t81_tok_s);
-  std::printf("eval speed-up t81 / llama.cpp: %.2fx\n", t81_tok_s / llama_tok_s);
+  const double prompt_speedup = base::Median(llama.prompt_ms) / base::Median(t81.prompt_ms);
+  std::printf("eval speed-up t81 / llama.cpp: %.2fx; prompt: %.2fx\n", t81_tok_s / llama_tok_s, prompt_speedup);
   if (!f.json_output.empty()) {
     nlohmann::json j = {{"gguf", f.gguf},
                         {"size_mib", size_mib},
@@ -182,6 +183,7 @@ Status RunGgufBench(const GgufBenchFlags& f) {
                         {"t81_eval_tok_s", t81_tok_s},
                         {"llama_eval_tok_s", llama_tok_s},
                         {"eval_speedup", t81_tok_s / llama_tok_s},
+                        {"prompt_speedup", prompt_speedup},
                         {"timestamp", Timestamp()}};
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));
   }

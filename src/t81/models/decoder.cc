@@ -743,7 +743,7 @@ void DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, dou
 }
 
 Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& prompt, int64_t n_new,
-                                                 GenTiming* timing) {
+                                                 GenTiming* timing, std::vector<float>* all_logits) {
   const DecoderConfig& c = cfg_;
   if (prompt.empty()) return Error("empty prompt");
   if (int64_t(prompt.size()) + n_new > c.max_t)
@@ -755,42 +755,58 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
     std::vector<int64_t> one = {prompt[0]};
     T81_RETURN_IF_ERROR(Forward(one.data(), nullptr, 1, 1).status());
   }
+  // Tokens go through the model in chunks at positions [p0, p0 + n): the prompt in chunks of up
+  // to kChunk (packed GEMMs instead of one GEMV per token and weight), then one new token at a
+  // time. Every row is computed exactly as alone: linear layers are per row, attention of row r
+  // reads the KV cache up to its own position.
+  constexpr int64_t kChunk = 64;
   const int64_t C = c.C, QKV = c.qkv_dim(), AH = c.NH * c.HD, KVW = c.NKV * c.HD;
+  const int64_t P = int64_t(prompt.size());
+  const int64_t R = std::min(P, kChunk);  // rows of the chunk buffers
   std::vector<float> kc(size_t(c.L * c.max_t * KVW)), vc(kc.size());
   auto buf = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n)); };
-  std::vector<float> x = buf(C), h = buf(C), qkv = buf(QKV), y = buf(AH), o = buf(C), fc = buf(c.fc_dim()),
-                     act = buf(c.FF), logits = buf(c.V), scores = buf(c.NH * c.max_t);
-  float mean, rstd;
+  std::vector<float> x = buf(R * C), h = buf(R * C), qkv = buf(R * QKV), y = buf(R * AH), o = buf(R * C),
+                     fc = buf(R * c.fc_dim()), act = buf(R * c.FF), logits = buf(c.V),
+                     scores = buf(R * c.NH * c.max_t), mean = buf(R), rstd = buf(R);
+  std::vector<int64_t> pos(static_cast<size_t>(R));
   nn::RopeTable rope;
   if (!c.learned_pos()) rope = nn::RopeTable(c.HD, c.max_t, c.rope_theta);
   std::vector<int64_t> out = prompt;
+  out.reserve(size_t(P + n_new));
   const float scale = float(1.0 / std::sqrt(double(c.HD)));
+  if (all_logits) all_logits->clear();
   const double t_start = base::NowSeconds();
   double t_prompt = t_start;
-  for (int64_t p = 0; p < int64_t(prompt.size()) + n_new; ++p) {
-    if (p >= int64_t(out.size())) break;
-    const int64_t id = out[size_t(p)];
-    std::memcpy(x.data(), params_.data() + off_wte_ + id * C, size_t(C) * 4);
-    if (c.learned_pos()) AddInPlace(x.data(), params_.data() + off_wpe_ + p * C, C);
+  for (int64_t p0 = 0; p0 < int64_t(out.size()) && int64_t(out.size()) < P + n_new;) {
+    const int64_t n = p0 < P ? std::min(kChunk, P - p0) : 1;
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t id = out[size_t(p0 + r)];
+      pos[size_t(r)] = p0 + r;
+      std::memcpy(x.data() + r * C, params_.data() + off_wte_ + id * C, size_t(C) * 4);
+      if (c.learned_pos()) AddInPlace(x.data() + r * C, params_.data() + off_wpe_ + (p0 + r) * C, C);
+    }
     for (int64_t l = 0; l < c.L; ++l) {
       const Layer ly = LayerAt(params_, l);
-      if (c.layernorm()) nn::LayerNormForward(h.data(), &mean, &rstd, x.data(), ly.ln1_w, ly.ln1_b, 1, C, c.eps);
-      else nn::RmsNormForward(h.data(), &rstd, x.data(), ly.ln1_w, 1, C, c.eps);
-      Linear(qkv.data(), h.data(), l, 0, ly.qkv_b, 1, C, QKV);
+      if (c.layernorm()) nn::LayerNormForward(h.data(), mean.data(), rstd.data(), x.data(), ly.ln1_w, ly.ln1_b, n, C, c.eps);
+      else nn::RmsNormForward(h.data(), rstd.data(), x.data(), ly.ln1_w, n, C, c.eps);
+      Linear(qkv.data(), h.data(), l, 0, ly.qkv_b, n, C, QKV);
       if (!c.learned_pos()) {
-        nn::RopeForward(qkv.data(), 1, c.NH, c.HD, QKV, &p, rope);
-        nn::RopeForward(qkv.data() + AH, 1, c.NKV, c.HD, QKV, &p, rope);
+        nn::RopeForward(qkv.data(), n, c.NH, c.HD, QKV, pos.data(), rope);
+        nn::RopeForward(qkv.data() + AH, n, c.NKV, c.HD, QKV, pos.data(), rope);
       }
       float* kl = kc.data() + (l * c.max_t) * KVW;
       float* vl = vc.data() + (l * c.max_t) * KVW;
-      std::memcpy(kl + p * KVW, qkv.data() + AH, size_t(KVW) * 4);
-      std::memcpy(vl + p * KVW, qkv.data() + AH + KVW, size_t(KVW) * 4);
-      // Heads in parallel once the context is long enough to pay for the fork.
-#pragma omp parallel for schedule(static) if (p >= 32)
-      for (int64_t hh = 0; hh < c.NH; ++hh) {
+      for (int64_t r = 0; r < n; ++r) {
+        std::memcpy(kl + (p0 + r) * KVW, qkv.data() + r * QKV + AH, size_t(KVW) * 4);
+        std::memcpy(vl + (p0 + r) * KVW, qkv.data() + r * QKV + AH + KVW, size_t(KVW) * 4);
+      }
+      // (row, head) pairs in parallel once there is enough context to pay for the fork.
+#pragma omp parallel for schedule(static) if (n * (p0 + n) >= 32)
+      for (int64_t rh = 0; rh < n * c.NH; ++rh) {
+        const int64_t r = rh / c.NH, hh = rh % c.NH, p = p0 + r;
         const int64_t g = hh / (c.NH / c.NKV);
-        const float* q = qkv.data() + hh * c.HD;
-        float* sc = scores.data() + hh * c.max_t;
+        const float* q = qkv.data() + r * QKV + hh * c.HD;
+        float* sc = scores.data() + rh * c.max_t;
         float mx = -INFINITY;
         for (int64_t s = 0; s <= p; ++s) {
           float dot = 0;
@@ -802,7 +818,7 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
         }
         double sum = 0;
         for (int64_t s = 0; s <= p; ++s) sum += (sc[s] = std::exp(sc[s] - mx));
-        float* yh = y.data() + hh * c.HD;
+        float* yh = y.data() + r * AH + hh * c.HD;
         std::fill(yh, yh + c.HD, 0.0f);
         for (int64_t s = 0; s <= p; ++s) {
           const float w = float(sc[s] / sum);
@@ -810,26 +826,29 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
           for (int64_t i = 0; i < c.HD; ++i) yh[i] += w * vv[i];
         }
       }
-      Linear(o.data(), y.data(), l, 1, ly.o_b, 1, AH, C);
-      AddInPlace(x.data(), o.data(), C);
-      if (c.layernorm()) nn::LayerNormForward(h.data(), &mean, &rstd, x.data(), ly.ln2_w, ly.ln2_b, 1, C, c.eps);
-      else nn::RmsNormForward(h.data(), &rstd, x.data(), ly.ln2_w, 1, C, c.eps);
-      Linear(fc.data(), h.data(), l, 2, ly.fc_b, 1, C, c.fc_dim());
-      if (c.swiglu()) nn::SwiGluForward(act.data(), fc.data(), 1, c.FF);
-      else if (c.gelu_erf) nn::GeluErfForward(act.data(), fc.data(), c.FF);
-      else nn::GeluTanhForward(act.data(), fc.data(), c.FF);
-      Linear(o.data(), act.data(), l, 3, ly.proj_b, 1, c.FF, C);
-      AddInPlace(x.data(), o.data(), C);
+      Linear(o.data(), y.data(), l, 1, ly.o_b, n, AH, C);
+      AddInPlace(x.data(), o.data(), n * C);
+      if (c.layernorm()) nn::LayerNormForward(h.data(), mean.data(), rstd.data(), x.data(), ly.ln2_w, ly.ln2_b, n, C, c.eps);
+      else nn::RmsNormForward(h.data(), rstd.data(), x.data(), ly.ln2_w, n, C, c.eps);
+      Linear(fc.data(), h.data(), l, 2, ly.fc_b, n, C, c.fc_dim());
+      if (c.swiglu()) nn::SwiGluForward(act.data(), fc.data(), n, c.FF);
+      else if (c.gelu_erf) nn::GeluErfForward(act.data(), fc.data(), n * c.FF);
+      else nn::GeluTanhForward(act.data(), fc.data(), n * c.FF);
+      Linear(o.data(), act.data(), l, 3, ly.proj_b, n, c.FF, C);
+      AddInPlace(x.data(), o.data(), n * C);
     }
-    if (p + 1 < int64_t(prompt.size())) continue;  // prompt: only fill the cache
-    if (int64_t(out.size()) >= int64_t(prompt.size()) + n_new) break;
+    p0 += n;
+    if (p0 < P) continue;  // inside the prompt: only fill the cache
+    // The next token from the chunk's last row.
+    const float* xl = x.data() + (n - 1) * C;
     if (c.layernorm())
-      nn::LayerNormForward(h.data(), &mean, &rstd, x.data(), params_.data() + off_lnf_w_, params_.data() + off_lnf_b_, 1, C, c.eps);
+      nn::LayerNormForward(h.data(), mean.data(), rstd.data(), xl, params_.data() + off_lnf_w_, params_.data() + off_lnf_b_, 1, C, c.eps);
     else
-      nn::RmsNormForward(h.data(), &rstd, x.data(), params_.data() + off_lnf_w_, 1, C, c.eps);
+      nn::RmsNormForward(h.data(), rstd.data(), xl, params_.data() + off_lnf_w_, 1, C, c.eps);
     nn::LinearForward(logits.data(), h.data(), params_.data() + (c.tied ? off_wte_ : off_head_), nullptr, 1, C, c.V);
     out.push_back(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    if (p + 1 == int64_t(prompt.size())) t_prompt = base::NowSeconds();  // first new token is the prompt's output
+    if (all_logits) all_logits->insert(all_logits->end(), logits.begin(), logits.end());
+    if (p0 == P) t_prompt = base::NowSeconds();  // the first new token is the prompt's output
   }
   if (timing) {
     timing->prompt_s = t_prompt - t_start;

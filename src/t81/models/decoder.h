@@ -96,12 +96,13 @@ class DecoderLM {
                  double weight_decay = 0.0);
 
   // Greedy decoding with a KV cache: prompt then n_new argmax tokens; returns prompt + new.
-  // If timing is given: seconds spent on the prompt and on the new tokens.
+  // If timing is given: seconds spent on the prompt and on the new tokens. If logits is given:
+  // (n_new, V), the logits each new token was chosen from.
   struct GenTiming {
     double prompt_s = 0, eval_s = 0;
   };
   Result<std::vector<int64_t>> Generate(const std::vector<int64_t>& prompt, int64_t n_new,
-                                        GenTiming* timing = nullptr);
+                                        GenTiming* timing = nullptr, std::vector<float>* logits = nullptr);
 
   // HF-named tensors: names and shapes in checkpoint layout, values from the parameters or the
   // gradients (transposed / split / tied exactly as the HF model stores them).
