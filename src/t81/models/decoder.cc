@@ -763,6 +763,8 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
   const int64_t C = c.C, QKV = c.qkv_dim(), AH = c.NH * c.HD, KVW = c.NKV * c.HD;
   const int64_t P = int64_t(prompt.size());
   const int64_t R = std::min(P, kChunk);  // rows of the chunk buffers
+  // KV cache (L, NKV, max_t, HD): each head's keys and values are contiguous in position, so
+  // attention streams them (a (L, max_t, NKV·HD) layout reads HD floats per 4 KiB stride).
   std::vector<float> kc(size_t(c.L * c.max_t * KVW)), vc(kc.size());
   auto buf = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n)); };
   std::vector<float> x = buf(R * C), h = buf(R * C), qkv = buf(R * QKV), y = buf(R * AH), o = buf(R * C),
@@ -796,21 +798,25 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
       }
       float* kl = kc.data() + (l * c.max_t) * KVW;
       float* vl = vc.data() + (l * c.max_t) * KVW;
-      for (int64_t r = 0; r < n; ++r) {
-        std::memcpy(kl + (p0 + r) * KVW, qkv.data() + r * QKV + AH, size_t(KVW) * 4);
-        std::memcpy(vl + (p0 + r) * KVW, qkv.data() + r * QKV + AH + KVW, size_t(KVW) * 4);
-      }
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t g = 0; g < c.NKV; ++g) {
+          const float* kv = qkv.data() + r * QKV + AH + g * c.HD;
+          std::memcpy(kl + (g * c.max_t + p0 + r) * c.HD, kv, size_t(c.HD) * 4);
+          std::memcpy(vl + (g * c.max_t + p0 + r) * c.HD, kv + KVW, size_t(c.HD) * 4);
+        }
       // (row, head) pairs in parallel once there is enough context to pay for the fork.
 #pragma omp parallel for schedule(static) if (n * (p0 + n) >= 32)
       for (int64_t rh = 0; rh < n * c.NH; ++rh) {
         const int64_t r = rh / c.NH, hh = rh % c.NH, p = p0 + r;
         const int64_t g = hh / (c.NH / c.NKV);
+        const float* kg = kl + g * c.max_t * c.HD;
+        const float* vg = vl + g * c.max_t * c.HD;
         const float* q = qkv.data() + r * QKV + hh * c.HD;
         float* sc = scores.data() + rh * c.max_t;
         float mx = -INFINITY;
         for (int64_t s = 0; s <= p; ++s) {
           float dot = 0;
-          const float* kv = kl + s * KVW + g * c.HD;
+          const float* kv = kg + s * c.HD;
 #pragma omp simd reduction(+ : dot)
           for (int64_t i = 0; i < c.HD; ++i) dot += q[i] * kv[i];
           sc[s] = dot * scale;
@@ -822,7 +828,7 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
         std::fill(yh, yh + c.HD, 0.0f);
         for (int64_t s = 0; s <= p; ++s) {
           const float w = float(sc[s] / sum);
-          const float* vv = vl + s * KVW + g * c.HD;
+          const float* vv = vg + s * c.HD;
           for (int64_t i = 0; i < c.HD; ++i) yh[i] += w * vv[i];
         }
       }
