@@ -32,6 +32,14 @@ Result<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
   return f;
 }
 
+void MappedFile::Release(uint64_t begin, uint64_t end) const {
+  if (!data_ || end > size_ || begin >= end) return;
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t b = uintptr_t(data_ + begin), e = uintptr_t(data_ + end);
+  const uintptr_t lo = (b + page - 1) / page * page, hi = e / page * page;  // whole pages inside
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_) munmap(const_cast<uint8_t*>(data_), size_t(size_));
 }

@@ -17,6 +17,9 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
+  // Drops the resident pages wholly inside bytes [begin, end) of the file (a loader's copy is
+  // done with them; touching them again re-reads the file).
+  void Release(uint64_t begin, uint64_t end) const;
 
  private:
   MappedFile() = default;

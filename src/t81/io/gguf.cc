@@ -223,6 +223,11 @@ const GgufTensor* GgufFile::FindTensor(const std::string& name) const {
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
+void GgufFile::Release(const GgufTensor& t) const {
+  const uint64_t base = uint64_t(data_ - map_->data());
+  map_->Release(base + t.offset, base + t.offset + t.bytes);
+}
+
 Result<std::vector<float>> GgufFile::Dequantize(const GgufTensor& t) const {
   const uint64_t n = uint64_t(t.numel());
   std::vector<float> out(static_cast<size_t>(n));

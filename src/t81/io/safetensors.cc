@@ -154,10 +154,8 @@ Result<std::vector<float>> SafeTensorsFile::ReadFloat(const std::string& name) c
 void SafeTensorsFile::Release(const std::string& name) const {
   const TensorInfo* t = Find(name);
   if (!t) return;
-  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-  const uintptr_t b = uintptr_t(data_ + t->begin), e = uintptr_t(data_ + t->end);
-  const uintptr_t lo = (b + page - 1) / page * page, hi = e / page * page;  // whole pages inside
-  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+  const uint64_t base = uint64_t(data_ - map_->data());
+  map_->Release(base + t->begin, base + t->end);
 }
 
 Result<std::vector<int64_t>> SafeTensorsFile::ReadInt(const std::string& name) const {

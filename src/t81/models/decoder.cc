@@ -469,9 +469,13 @@ void DecoderLM::StartTernary(int which, quant::TqFormat fmt, quant::TernaryMatri
 }
 
 void DecoderLM::UseFileTernary(std::vector<quant::TernaryMatrix> tern) {
-  stored_ = std::move(tern);
   packed_.clear();
-  for (const auto& t : stored_) packed_.push_back(kernels::Repack(t));
+  packed_fmt_.clear();
+  for (auto& t : tern) {  // each file copy is freed as soon as it is repacked
+    packed_fmt_.push_back(t.format);
+    packed_.push_back(kernels::Repack(t));
+    t = quant::TernaryMatrix{};
+  }
   mode_ = LinearMode::kPacked;
   qgran_ = quant::Granularity::kBlock;
   packed_from_file_ = true;
@@ -482,7 +486,15 @@ void DecoderLM::MaterializeFloat() {
   for (int64_t l = 0; l < cfg_.L; ++l) {
     const Layer ly = LayerAt(params_, l);
     float* w[4] = {ly.qkv_w, ly.o_w, ly.fc_w, ly.proj_w};
-    for (int k = 0; k < 4; ++k) quant::Dequantize(stored_[size_t(l * 4 + k)], w[k]);
+    for (int k = 0; k < 4; ++k) {
+      const kernels::PackedWeights& p = packed_[size_t(l * 4 + k)];
+      std::vector<int8_t> t(size_t(p.n * p.k));
+      std::vector<float> d(size_t(p.n * p.kb));
+      kernels::UnpackPacked(p, t.data(), d.data());
+      for (int64_t r = 0; r < p.n; ++r)
+        for (int64_t j = 0; j < p.k; ++j)
+          w[k][r * p.k + j] = d[size_t(r * p.kb + j / quant::kBlock)] * float(t[size_t(r * p.k + j)]);
+    }
   }
   packed_from_file_ = false;
 }
@@ -498,7 +510,7 @@ void DecoderLM::SetLinearMode(LinearMode mode, quant::Granularity g, float thres
   qgran_ = g;
   qthreshold_ = threshold;
   act_ = act;
-  stored_.clear();
+  packed_fmt_.clear();
   packed_.clear();
   if (mode != LinearMode::kPacked) return;
   for (int64_t l = 0; l < cfg_.L; ++l) {
@@ -507,8 +519,8 @@ void DecoderLM::SetLinearMode(LinearMode mode, quant::Granularity g, float thres
     for (int k = 0; k < 4; ++k) {
       int64_t rows, cols;
       LinearShape(cfg_, k, &rows, &cols);
-      stored_.push_back(quant::QuantizeMatrix(w[k], rows, cols, g, threshold, quant::TqFormat::kTq2_0));
-      packed_.push_back(kernels::Repack(stored_.back()));
+      packed_fmt_.push_back(quant::TqFormat::kTq2_0);
+      packed_.push_back(kernels::Repack(quant::QuantizeMatrix(w[k], rows, cols, g, threshold, quant::TqFormat::kTq2_0)));
     }
   }
 }
@@ -516,7 +528,7 @@ void DecoderLM::SetLinearMode(LinearMode mode, quant::Granularity g, float thres
 int64_t DecoderLM::LinearBytes() const {
   int64_t n = 0;
   if (mode_ == LinearMode::kPacked) {
-    for (const auto& s2 : stored_) n += s2.bytes();
+    for (size_t i = 0; i < packed_.size(); ++i) n += packed_[i].n * packed_[i].kb * quant::TqBlockBytes(packed_fmt_[i]);
     return n;
   }
   for (int k = 0; k < 4; ++k) {
@@ -763,13 +775,15 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
   const int64_t C = c.C, QKV = c.qkv_dim(), AH = c.NH * c.HD, KVW = c.NKV * c.HD;
   const int64_t P = int64_t(prompt.size());
   const int64_t R = std::min(P, kChunk);  // rows of the chunk buffers
-  // KV cache (L, NKV, max_t, HD): each head's keys and values are contiguous in position, so
-  // attention streams them (a (L, max_t, NKV·HD) layout reads HD floats per 4 KiB stride).
-  std::vector<float> kc(size_t(c.L * c.max_t * KVW)), vc(kc.size());
+  // KV cache (L, NKV, TC, HD) for the TC = prompt + new positions this call can reach: each head's
+  // keys and values are contiguous in position, so attention streams them (a (L, T, NKV·HD)
+  // layout reads HD floats per 4 KiB stride).
+  const int64_t TC = P + n_new;
+  std::vector<float> kc(size_t(c.L * TC * KVW)), vc(kc.size());
   auto buf = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n)); };
   std::vector<float> x = buf(R * C), h = buf(R * C), qkv = buf(R * QKV), y = buf(R * AH), o = buf(R * C),
                      fc = buf(R * c.fc_dim()), act = buf(R * c.FF), logits = buf(c.V),
-                     scores = buf(R * c.NH * c.max_t), mean = buf(R), rstd = buf(R);
+                     scores = buf(R * c.NH * TC), mean = buf(R), rstd = buf(R);
   std::vector<int64_t> pos(static_cast<size_t>(R));
   nn::RopeTable rope;
   if (!c.learned_pos()) rope = nn::RopeTable(c.HD, c.max_t, c.rope_theta);
@@ -796,23 +810,23 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
         nn::RopeForward(qkv.data(), n, c.NH, c.HD, QKV, pos.data(), rope);
         nn::RopeForward(qkv.data() + AH, n, c.NKV, c.HD, QKV, pos.data(), rope);
       }
-      float* kl = kc.data() + (l * c.max_t) * KVW;
-      float* vl = vc.data() + (l * c.max_t) * KVW;
+      float* kl = kc.data() + (l * TC) * KVW;
+      float* vl = vc.data() + (l * TC) * KVW;
       for (int64_t r = 0; r < n; ++r)
         for (int64_t g = 0; g < c.NKV; ++g) {
           const float* kv = qkv.data() + r * QKV + AH + g * c.HD;
-          std::memcpy(kl + (g * c.max_t + p0 + r) * c.HD, kv, size_t(c.HD) * 4);
-          std::memcpy(vl + (g * c.max_t + p0 + r) * c.HD, kv + KVW, size_t(c.HD) * 4);
+          std::memcpy(kl + (g * TC + p0 + r) * c.HD, kv, size_t(c.HD) * 4);
+          std::memcpy(vl + (g * TC + p0 + r) * c.HD, kv + KVW, size_t(c.HD) * 4);
         }
       // (row, head) pairs in parallel once there is enough context to pay for the fork.
 #pragma omp parallel for schedule(static) if (n * (p0 + n) >= 32)
       for (int64_t rh = 0; rh < n * c.NH; ++rh) {
         const int64_t r = rh / c.NH, hh = rh % c.NH, p = p0 + r;
         const int64_t g = hh / (c.NH / c.NKV);
-        const float* kg = kl + g * c.max_t * c.HD;
-        const float* vg = vl + g * c.max_t * c.HD;
+        const float* kg = kl + g * TC * c.HD;
+        const float* vg = vl + g * TC * c.HD;
         const float* q = qkv.data() + r * QKV + hh * c.HD;
-        float* sc = scores.data() + rh * c.max_t;
+        float* sc = scores.data() + rh * TC;
         float mx = -INFINITY;
         for (int64_t s = 0; s <= p; ++s) {
           float dot = 0;
@@ -947,6 +961,7 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
           const int64_t dst_r = rope_q || rope_k ? RopeHfRow(r, rows / heads) : r;
           std::memcpy(t.data.data() + size_t(h.row0 + dst_r) * row_bytes, src + size_t(r) * row_bytes, row_bytes);
         }
+        f->Release(*g);
         deferred.push_back({&h, g});
         continue;
       }

@@ -145,11 +145,11 @@ class DecoderLM {
   quant::Granularity qgran_ = quant::Granularity::kRow;
   float qthreshold_ = quant::kDefaultThreshold;
   std::vector<std::vector<float>> qweights_;  // (L·4) fake-quantized weights of the last Forward
-  std::vector<quant::TernaryMatrix> stored_;    // (L·4) kPacked: TQ2_0 storage
+  std::vector<quant::TqFormat> packed_fmt_;     // (L·4) kPacked: storage format of each matrix
   std::vector<kernels::PackedWeights> packed_;  // (L·4) kPacked: compute layout
   ActPath act_ = ActPath::kI8;
-  bool packed_from_file_ = false;  // stored_ came from a GGUF file; float block linears not written
-  void MaterializeFloat();         // writes the float block linears from stored_
+  bool packed_from_file_ = false;  // packed_ came from a GGUF file; float block linears not written
+  void MaterializeFloat();         // writes the float block linears from packed_ (d · t)
   // File loaders: an empty TQ matrix of the full shape of block linear `which`; then run the
   // assembled matrices (L·4, layer-major) packed, as the file's exact ternary weights.
   void StartTernary(int which, quant::TqFormat fmt, quant::TernaryMatrix* t) const;
