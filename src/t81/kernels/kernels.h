@@ -76,11 +76,38 @@ using GemmI8RangeFn = void (*)(const PackedWeights& w, const QuantizedActs& x, i
                                int64_t m1, int64_t t0, int64_t t1, float* y, int64_t ldy,
                                float alpha, float beta);
 
+// 8-bit weights (heads and embeddings kept as GGUF Q8_0: int8 w, fp16 d per 32 values) in the
+// same 16-row tiles: K in blocks of 32, a block in 8 steps of 64 bytes; byte 4·r + i of step s
+// is w of row 16·tile + r, column 32·b + 4·s + i. Per (tile, block, row): d as float and
+// wsum = Σ w over the block (for the unsigned-activation form of VPDPBUSD).
+struct Q8Weights {
+  int64_t n = 0, k = 0;       // W is (n, k), k a multiple of 32
+  int64_t kb = 0, tiles = 0;  // 32-blocks per row; 16-row tiles
+  base::AlignedVector<int8_t> codes;   // (tiles, kb, 8, 64)
+  base::AlignedVector<float> scales;   // (tiles, kb, 16)
+  base::AlignedVector<int32_t> wsum;   // (tiles, kb, 16)
+};
+// From GGUF Q8_0 rows (n rows of k / 32 blocks of 34 bytes); padding rows are 0.
+Q8Weights RepackQ8_0(const uint8_t* q8_0, int64_t n, int64_t k);
+// Activations for Q8Weights, quantized per 32-block as Q8_0 does but with a float d:
+// d = absmax / 127, q = round_half_even(x / d) (via x · (127 / absmax)), |q| ≤ 127.
+struct Q8Acts {
+  int64_t m = 0, k = 0, kb = 0;
+  base::AlignedVector<int8_t> q;  // (m, k)
+  std::vector<float> d;           // (m, kb)
+};
+void QuantizeActsQ8(const float* x, int64_t m, int64_t k, Q8Acts* out);
+// Per output (i, o), blocks ascending: isum = Σ w·q (exact int32), s = d_w · d_x,
+// acc = fma(float(isum), s, acc); y = acc. The same IEEE operations on every ISA.
+using GemmQ8RangeFn = void (*)(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1,
+                               int64_t t0, int64_t t1, float* y, int64_t ldy);
+
 struct KernelTable {
   Isa isa;
   GemmF32RangeFn gemm_f32;
   GemmI8RangeFn gemm_i8;
   QuantizeRowFn quantize_row;
+  GemmQ8RangeFn gemm_q8;
 };
 
 // The table for this process: the best supported ISA, or T81_ISA=scalar|avx2|avx512.
@@ -101,6 +128,8 @@ void GemmF32(const KernelTable& kt, const PackedWeights& w, const float* x, int6
              int64_t ldx, float* y, int64_t ldy, float alpha = 1.0f, float beta = 0.0f);
 void GemmI8(const KernelTable& kt, const PackedWeights& w, const QuantizedActs& x, float* y,
             int64_t ldy, float alpha = 1.0f, float beta = 0.0f);
+// y (x.m, w.n) row stride ldy = X · Wᵀ with 8-bit weights (threaded over tiles of W).
+void GemmQ8(const KernelTable& kt, const Q8Weights& w, const Q8Acts& x, float* y, int64_t ldy);
 
 namespace ref {
 void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
@@ -108,6 +137,8 @@ void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m
                   int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
 void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
+void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
+                 float* y, int64_t ldy);
 }  // namespace ref
 namespace avx2 {
 void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
@@ -115,6 +146,8 @@ void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m
                   int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
 void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
+void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
+                 float* y, int64_t ldy);
 }  // namespace avx2
 namespace avx512 {
 void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
@@ -122,6 +155,8 @@ void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m
                   int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
 void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
+void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
+                 float* y, int64_t ldy);
 }  // namespace avx512
 
 }  // namespace t81::kernels

@@ -5,7 +5,9 @@
 #include <cstring>
 
 #include "t81/base/check.h"
+#include "t81/base/fp16.h"
 #include "t81/kernels/kernels.h"
+#include "t81/quant/q8_0.h"
 
 namespace t81::kernels {
 namespace {
@@ -59,6 +61,58 @@ void UnpackPacked(const PackedWeights& w, int8_t* trits, float* block_scales) {
     for (int64_t col = 0; col < w.k; ++col) trits[row * w.k + col] = PackedTrit(w, row, col);
     for (int64_t b = 0; b < w.kb; ++b) block_scales[row * w.kb + b] = PackedScale(w, row, b);
   }
+}
+
+Q8Weights RepackQ8_0(const uint8_t* q8_0, int64_t n, int64_t k) {
+  T81_CHECK(k % quant::kQ8Block == 0, "Q8_0 rows must be a multiple of 32 long");
+  Q8Weights w;
+  w.n = n;
+  w.k = k;
+  w.kb = k / quant::kQ8Block;
+  w.tiles = (n + kTileRows - 1) / kTileRows;
+  w.codes.assign(size_t(w.tiles * w.kb * 8 * 64), 0);
+  w.scales.assign(size_t(w.tiles * w.kb * kTileRows), 0.0f);
+  w.wsum.assign(size_t(w.tiles * w.kb * kTileRows), 0);
+  for (int64_t row = 0; row < n; ++row) {
+    const int64_t tile = row / kTileRows, r = row % kTileRows;
+    for (int64_t b = 0; b < w.kb; ++b) {
+      const uint8_t* blk = q8_0 + size_t((row * w.kb + b) * quant::kQ8BlockBytes);
+      uint16_t h;
+      std::memcpy(&h, blk, 2);
+      const size_t tb = size_t(tile * w.kb + b);
+      w.scales[tb * kTileRows + size_t(r)] = base::Fp16ToFp32(h);
+      int32_t sum = 0;
+      for (int j = 0; j < quant::kQ8Block; ++j) {
+        const int8_t q = int8_t(blk[2 + j]);
+        w.codes[tb * 512 + size_t((j / 4) * 64 + 4 * r + j % 4)] = q;
+        sum += q;
+      }
+      w.wsum[tb * kTileRows + size_t(r)] = sum;
+    }
+  }
+  return w;
+}
+
+void QuantizeActsQ8(const float* x, int64_t m, int64_t k, Q8Acts* out) {
+  T81_CHECK(k % quant::kQ8Block == 0);
+  out->m = m;
+  out->k = k;
+  out->kb = k / quant::kQ8Block;
+  out->q.resize(size_t(m * k));
+  out->d.resize(size_t(m * out->kb));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t b = 0; b < out->kb; ++b) {
+      const float* xb = x + i * k + b * quant::kQ8Block;
+      float amax = 0.0f;
+      for (int j = 0; j < quant::kQ8Block; ++j) amax = std::max(amax, std::fabs(xb[j]));
+      const float inv = amax == 0.0f ? 0.0f : 127.0f / amax;
+      out->d[size_t(i * out->kb + b)] = amax / 127.0f;
+      int8_t* q = out->q.data() + i * k + b * quant::kQ8Block;
+      for (int j = 0; j < quant::kQ8Block; ++j) {  // round half to even, as CVTPS2DQ does
+        const float v = std::clamp(xb[j] * inv, -127.0f, 127.0f);
+        q[j] = int8_t(int((v + 12582912.0f) - 12582912.0f));
+      }
+    }
 }
 
 void QuantizeActs(const KernelTable& kt, const float* x, int64_t m, int64_t k, int64_t ldx,

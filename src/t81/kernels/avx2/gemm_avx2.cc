@@ -299,4 +299,44 @@ void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m
   }
 }
 
+namespace {
+
+// 8-bit weights, one row of X against one tile (two ymm halves of 8 rows). Signed × signed via
+// VPMADDUBSW(|w|, sign(q, w)): pairs ≤ 2 · 128 · 127 < 2^15, then VPMADDWD to int32.
+void MicroQ8(const Q8Weights& w, const Q8Acts& x, int64_t i, int64_t tile, float* y) {
+  __m256 facc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < w.kb; ++b) {
+    __m256i acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    const int8_t* q = x.q.data() + i * x.k + b * 32;
+    const int8_t* wp = w.codes.data() + (tile * w.kb + b) * 512;
+    T81_UNROLL for (int s = 0; s < 8; ++s) {
+      const __m256i xb = Bcast4(q + 4 * s);
+      T81_UNROLL for (int h = 0; h < 2; ++h) {
+        const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + s * 64 + 32 * h));
+        const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xb, wv));
+        acc[h] = _mm256_add_epi32(acc[h], _mm256_madd_epi16(p, ones));
+      }
+    }
+    const __m256 dx = _mm256_set1_ps(x.d[size_t(i * x.kb + b)]);
+    const size_t tb = size_t((tile * w.kb + b) * kTileRows);
+    T81_UNROLL for (int h = 0; h < 2; ++h)
+      facc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[h]), _mm256_mul_ps(_mm256_load_ps(w.scales.data() + tb + 8 * h), dx),
+                                facc[h]);
+  }
+  alignas(32) float out[16];
+  _mm256_store_ps(out, facc[0]);
+  _mm256_store_ps(out + 8, facc[1]);
+  const int64_t valid = std::min<int64_t>(kTileRows, w.n - tile * kTileRows);
+  std::memcpy(y + tile * kTileRows, out, size_t(valid) * 4);
+}
+
+}  // namespace
+
+void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
+                 float* y, int64_t ldy) {
+  for (int64_t i = m0; i < m1; ++i)
+    for (int64_t t = t0; t < t1; ++t) MicroQ8(w, x, i, t, y + i * ldy);
+}
+
 }  // namespace t81::kernels::avx2

@@ -20,10 +20,11 @@ inline __m512i Bcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-inline __mmask16 TileMask(const PackedWeights& w, int64_t tile) {
-  const int64_t valid = std::min<int64_t>(kTileRows, w.n - tile * kTileRows);
+inline __mmask16 TileMask(int64_t n, int64_t tile) {  // the valid rows of a tile of an n-row W
+  const int64_t valid = std::min<int64_t>(kTileRows, n - tile * kTileRows);
   return __mmask16((1u << valid) - 1);
 }
+inline __mmask16 TileMask(const PackedWeights& w, int64_t tile) { return TileMask(w.n, tile); }
 
 // r = acc · as; y = beta == 0 ? r : fma(beta, y, r); only the tile's valid rows are written.
 inline void Store(__m512 acc, float as, float beta, float* y, __mmask16 mask) {
@@ -339,6 +340,48 @@ void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m
     int64_t t = t0;
     for (; t + 2 <= t1; t += 2) F32Rows<2>(w, x, ldx, r0, r1, t, y, ldy, alpha, beta);
     if (t < t1) F32Rows<1>(w, x, ldx, r0, r1, t, y, ldy, alpha, beta);
+  }
+}
+
+namespace {
+
+// 8-bit weights, one row of X against NT tiles. VPDPBUSD wants unsigned × signed: the activation
+// broadcast is made unsigned (q + 128, by XOR 0x80) and 128 · Σw is taken off per block.
+template <int NT>
+void MicroQ8(const Q8Weights& w, const Q8Acts& x, int64_t i, int64_t tile, float* y) {
+  __m512 facc[NT];
+  T81_UNROLL for (int j = 0; j < NT; ++j) facc[j] = _mm512_setzero_ps();
+  const __m512i flip = _mm512_set1_epi8(char(0x80));
+  for (int64_t b = 0; b < w.kb; ++b) {
+    __m512i acc[NT];
+    T81_UNROLL for (int j = 0; j < NT; ++j) acc[j] = _mm512_setzero_si512();
+    const int8_t* q = x.q.data() + i * x.k + b * 32;
+    const int8_t* wp = w.codes.data() + (tile * w.kb + b) * 512;
+    T81_UNROLL for (int s = 0; s < 8; ++s) {
+      const __m512i xb = _mm512_xor_si512(Bcast4(q + 4 * s), flip);
+      T81_UNROLL for (int j = 0; j < NT; ++j)
+        Dpbusd(acc[j], xb, _mm512_load_si512(wp + j * w.kb * 512 + s * 64));
+    }
+    const __m512 dx = _mm512_set1_ps(x.d[size_t(i * x.kb + b)]);
+    T81_UNROLL for (int j = 0; j < NT; ++j) {
+      const size_t tb = size_t(((tile + j) * w.kb + b) * kTileRows);
+      const __m512i ws = _mm512_slli_epi32(_mm512_load_si512(w.wsum.data() + tb), 7);
+      const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[j], ws));
+      facc[j] = _mm512_fmadd_ps(v, _mm512_mul_ps(_mm512_load_ps(w.scales.data() + tb), dx), facc[j]);
+    }
+  }
+  T81_UNROLL for (int j = 0; j < NT; ++j)
+    _mm512_mask_storeu_ps(y + (tile + j) * kTileRows, TileMask(w.n, tile + j), facc[j]);
+}
+
+}  // namespace
+
+void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
+                 float* y, int64_t ldy) {
+  for (int64_t i = m0; i < m1; ++i) {
+    int64_t t = t0;
+    for (; t + 4 <= t1; t += 4) MicroQ8<4>(w, x, i, t, y + i * ldy);
+    for (; t < t1; ++t) MicroQ8<1>(w, x, i, t, y + i * ldy);
   }
 }
 

@@ -75,4 +75,24 @@ void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int
   }
 }
 
+// 8-bit weights: per output, blocks ascending: isum = Σ w·q, acc = fma(float(isum), d_w · d_x, acc).
+void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
+                 float* y, int64_t ldy) {
+  const int64_t n1 = std::min(w.n, t1 * kTileRows);
+  for (int64_t i = m0; i < m1; ++i)
+    for (int64_t o = t0 * kTileRows; o < n1; ++o) {
+      const int64_t tile = o / kTileRows, r = o % kTileRows;
+      float acc = 0.0f;
+      for (int64_t b = 0; b < w.kb; ++b) {
+        const int8_t* blk = w.codes.data() + (tile * w.kb + b) * 512;
+        const int8_t* q = x.q.data() + i * x.k + b * 32;
+        int32_t isum = 0;
+        for (int j = 0; j < 32; ++j) isum += int32_t(blk[(j / 4) * 64 + 4 * r + j % 4]) * q[j];
+        const float s = w.scales[size_t((tile * w.kb + b) * kTileRows + r)] * x.d[size_t(i * x.kb + b)];
+        acc = std::fma(float(isum), s, acc);
+      }
+      y[i * ldy + o] = acc;
+    }
+}
+
 }  // namespace t81::kernels::ref
