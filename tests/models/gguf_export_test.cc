@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "t81/models/decoder.h"
@@ -80,6 +81,43 @@ TEST_P(GgufRoundTrip, LoaderRunsTheExportedWeights) {
 
 INSTANTIATE_TEST_SUITE_P(Archs, GgufRoundTrip, ::testing::Values(Arch::kGpt2, Arch::kLlama, Arch::kPhi3),
                          [](const auto& info) { return std::string(ArchName(info.param)); });
+
+// A Q8_0 head (--embd-type q8_0) runs as 8-bit weights with packed linears: close to the float
+// head of an F32 export of the same model (weights and activations each lose < 1/254 per block),
+// not equal to the float head over the same Q8_0 values (so the 8-bit path really ran), and the
+// float mode of the same file still uses the float head.
+TEST_P(GgufRoundTrip, Q8HeadRunsAsEightBitWeights) {
+  auto m = MakeModel(GetParam());
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back((i * 53 + 7) % 300);
+  const int64_t n = int64_t(ids.size()) * m->config().V;
+  const std::string dir = ::testing::TempDir() + "/t81_gguf_q8_" + ArchName(GetParam());
+  std::filesystem::create_directories(dir);
+  auto logits = [&](uint32_t embd_type, LinearMode mode) {
+    GgufExportOptions opt;
+    opt.embd_type = embd_type;
+    const std::string path = dir + "/m.gguf";
+    EXPECT_TRUE(ExportGguf(*m, opt, path).ok());
+    auto g = DecoderLM::LoadGguf(path).value();
+    if (mode == LinearMode::kFloat) g->SetLinearMode(LinearMode::kFloat);
+    else g->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, 0.45f, ActPath::kF32);
+    EXPECT_TRUE(g->Forward(ids.data(), nullptr, 1, int64_t(ids.size())).ok());
+    return std::vector<float>(g->logits(), g->logits() + n);
+  };
+  const std::vector<float> f32 = logits(io::kGgmlF32, LinearMode::kPacked);
+  const std::vector<float> q8 = logits(io::kGgmlQ8_0, LinearMode::kPacked);
+  const std::vector<float> q8_float_head = logits(io::kGgmlQ8_0, LinearMode::kFloat);
+  double range = 0, err = 0, err_same_weights = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    range = std::max(range, double(std::fabs(f32[size_t(i)])));
+    err = std::max(err, double(std::fabs(q8[size_t(i)] - f32[size_t(i)])));
+    err_same_weights = std::max(err_same_weights, double(std::fabs(q8[size_t(i)] - q8_float_head[size_t(i)])));
+  }
+  EXPECT_LE(err, 0.02 * range) << ArchName(GetParam());
+  EXPECT_GT(err_same_weights, 1e-4 * range) << "the 8-bit head did not run";  // float rounding alone: ~1e-6
+  std::printf("%s: range %.4f, q8 vs f32 export %.5f, 8-bit vs float head on the same weights %.6f\n", ArchName(GetParam()), range, err, err_same_weights);
+  std::filesystem::remove_all(dir);
+}
 
 TEST(GgufExport, RowsNotMultipleOf256GoOutAsF16WithWarning) {
   auto m = DecoderLM::Load(std::string(T81_TEST_DATA) + "/fixtures/llama-tiny").value();

@@ -666,8 +666,7 @@ Result<double> DecoderLM::Forward(const int64_t* ids, const int64_t* labels, int
     nn::LayerNormForward(a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), resid, params_.data() + off_lnf_w_, params_.data() + off_lnf_b_, N, C, c.eps);
   else
     nn::RmsNormForward(a.lnf.data(), a.lnf_rstd.data(), resid, params_.data() + off_lnf_w_, N, C, c.eps);
-  const float* head = params_.data() + (c.tied ? off_wte_ : off_head_);
-  nn::LinearForward(logits_.data(), a.lnf.data(), head, nullptr, N, C, c.V);
+  Head(logits_.data(), a.lnf.data(), N);
   if (!labels) return 0.0;
   return nn::CausalLmLossForward(a.probs.data(), logits_.data(), a.labels.data(), B, T, c.V, &a.count);
 }
@@ -743,7 +742,18 @@ void DecoderLM::Backward() {
   }
 }
 
+void DecoderLM::Head(float* logits, const float* x, int64_t n) {
+  const DecoderConfig& c = cfg_;
+  if (head_q8_ && mode_ == LinearMode::kPacked) {
+    kernels::QuantizeActsQ8(x, n, c.C, &head_acts_);
+    kernels::GemmQ8(kernels::Active(), *head_q8_, head_acts_, logits, c.V);
+    return;
+  }
+  nn::LinearForward(logits, x, params_.data() + (c.tied ? off_wte_ : off_head_), nullptr, n, c.C, c.V);
+}
+
 void DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
+  head_q8_.reset();  // the float head is about to change
   if (m_.size() != params_.size()) {
     m_.assign(params_.size(), 0.0f);
     v_.assign(params_.size(), 0.0f);
@@ -865,7 +875,7 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
       nn::LayerNormForward(h.data(), mean.data(), rstd.data(), xl, params_.data() + off_lnf_w_, params_.data() + off_lnf_b_, 1, C, c.eps);
     else
       nn::RmsNormForward(h.data(), rstd.data(), xl, params_.data() + off_lnf_w_, 1, C, c.eps);
-    nn::LinearForward(logits.data(), h.data(), params_.data() + (c.tied ? off_wte_ : off_head_), nullptr, 1, C, c.V);
+    Head(logits.data(), h.data(), 1);
     out.push_back(std::max_element(logits.begin(), logits.end()) - logits.begin());
     if (all_logits) all_logits->insert(all_logits->end(), logits.begin(), logits.end());
     if (p0 == P) t_prompt = base::NowSeconds();  // the first new token is the prompt's output
@@ -972,6 +982,9 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
     (void)conv1d;
     std::memcpy(dst, v.data(), v.size() * 4);
   }
+  const io::GgufTensor* head = f->FindTensor(c.tied ? "token_embd.weight" : "output.weight");
+  if (head && head->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0)
+    m->head_q8_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*head), c.V, c.C));
   if (any_ternary && all_ternary) {
     m->UseFileTernary(std::move(tern));
   } else if (any_ternary) {  // mixed file: run everything in float

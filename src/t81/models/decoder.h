@@ -155,6 +155,13 @@ class DecoderLM {
   void StartTernary(int which, quant::TqFormat fmt, quant::TernaryMatrix* t) const;
   void UseFileTernary(std::vector<quant::TernaryMatrix> tern);
   kernels::QuantizedActs qa_;
+  // The head as the GGUF file's Q8_0 bytes (LoadGguf, when the file stores it so): with packed
+  // linears the logits come from GemmQ8 on it (activations quantized per 32 values, as
+  // llama.cpp does for a Q8_0 head) instead of the float head — 4× fewer bytes per token.
+  // Dropped when the float parameters change (AdamWStep).
+  std::unique_ptr<kernels::Q8Weights> head_q8_;
+  kernels::Q8Acts head_acts_;
+  void Head(float* logits, const float* x, int64_t n);  // logits (n, V) of normed x (n, C)
   int step_ = 0;
   std::unique_ptr<Acts> acts_;
   std::vector<float> logits_;
