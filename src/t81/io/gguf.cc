@@ -11,6 +11,7 @@
 #include "t81/base/file.h"
 #include "t81/base/mapped_file.h"
 #include "t81/base/fp16.h"
+#include "t81/quant/q8_0.h"
 #include "t81/quant/tq.h"
 
 namespace t81::io {
@@ -229,11 +230,16 @@ void GgufFile::Release(const GgufTensor& t) const {
 }
 
 Result<std::vector<float>> GgufFile::Dequantize(const GgufTensor& t) const {
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  T81_RETURN_IF_ERROR(DequantizeInto(t, out.data()));
+  return out;
+}
+
+Status GgufFile::DequantizeInto(const GgufTensor& t, float* out) const {
   const uint64_t n = uint64_t(t.numel());
-  std::vector<float> out(static_cast<size_t>(n));
   const uint8_t* p = data(t);
   switch (t.type) {
-    case kGgmlF32: std::memcpy(out.data(), p, size_t(n) * 4); break;
+    case kGgmlF32: std::memcpy(out, p, size_t(n) * 4); break;
     case kGgmlF16:
       for (uint64_t i = 0; i < n; ++i) {
         uint16_t h;
@@ -241,14 +247,7 @@ Result<std::vector<float>> GgufFile::Dequantize(const GgufTensor& t) const {
         out[size_t(i)] = base::Fp16ToFp32(h);
       }
       break;
-    case kGgmlQ8_0:
-      for (uint64_t b = 0; b < n / 32; ++b) {
-        uint16_t h;
-        std::memcpy(&h, p + 34 * b, 2);
-        const float d = base::Fp16ToFp32(h);
-        for (int i = 0; i < 32; ++i) out[size_t(b * 32 + uint64_t(i))] = d * float(int8_t(p[34 * b + 2 + uint64_t(i)]));
-      }
-      break;
+    case kGgmlQ8_0: quant::DequantizeQ8_0(p, int64_t(n), out); break;
     case kGgmlTq1_0:
     case kGgmlTq2_0: {
       quant::TernaryMatrix m;
@@ -256,13 +255,13 @@ Result<std::vector<float>> GgufFile::Dequantize(const GgufTensor& t) const {
       m.cols = t.ne[0];
       m.rows = int64_t(n) / t.ne[0];
       m.data.assign(p, p + t.bytes);
-      quant::Dequantize(m, out.data());
+      quant::Dequantize(m, out);
       break;
     }
     default:
       return Error(path_ + ": tensor '" + t.name + "' has type " + GgmlType(t.type)->name + ", which t81 does not dequantize");
   }
-  return out;
+  return OkStatus();
 }
 
 namespace {

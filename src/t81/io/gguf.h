@@ -73,6 +73,7 @@ class GgufFile {
   void Release(const GgufTensor& t) const;
   // F32, F16, Q8_0, TQ1_0, TQ2_0 to float (ne[0] · rows values).
   Result<std::vector<float>> Dequantize(const GgufTensor& t) const;
+  Status DequantizeInto(const GgufTensor& t, float* out) const;  // out: numel values
 
  private:
   GgufFile() = default;

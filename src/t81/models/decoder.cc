@@ -976,11 +976,16 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
         continue;
       }
     }
-    T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));
-    if (rope_q || rope_k) v = UnpermuteRope(v, rows, cols, heads);
     float* dst = m->params_.data() + h.offset + h.row0 * h.cols;
     (void)conv1d;
-    std::memcpy(dst, v.data(), v.size() * 4);
+    if (rope_q || rope_k) {
+      T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));
+      v = UnpermuteRope(v, rows, cols, heads);
+      std::memcpy(dst, v.data(), v.size() * 4);
+    } else {
+      T81_RETURN_IF_ERROR(f->DequantizeInto(*g, dst));  // straight into the arena: no second copy
+    }
+    f->Release(*g);
   }
   const io::GgufTensor* head = f->FindTensor(c.tied ? "token_embd.weight" : "output.weight");
   if (head && head->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0)
