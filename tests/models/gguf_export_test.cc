@@ -114,6 +114,27 @@ TEST_P(GgufRoundTrip, Q8HeadRunsAsEightBitWeights) {
     err_same_weights = std::max(err_same_weights, double(std::fabs(q8[size_t(i)] - q8_float_head[size_t(i)])));
   }
   EXPECT_LE(err, 0.02 * range) << ArchName(GetParam());
+  {  // The embedding a packed model reads (for a tied GPT-2 only from the 8-bit copy) and the
+     // float parameters it shows are exactly the file's token_embd.
+    const std::string path = dir + "/e.gguf";
+    GgufExportOptions opt;
+    opt.embd_type = io::kGgmlQ8_0;
+    ASSERT_TRUE(ExportGguf(*m, opt, path).ok());
+    auto file = io::GgufFile::Open(path).value();
+    const std::vector<float> want = file->Dequantize(*file->FindTensor("token_embd.weight")).value();
+    auto g = DecoderLM::LoadGguf(path).value();
+    g->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, 0.45f, ActPath::kF32);
+    ASSERT_TRUE(g->Forward(ids.data(), nullptr, 1, int64_t(ids.size())).ok());  // packed, before materializing
+    const std::vector<float> packed_logits(g->logits(), g->logits() + n);
+    EXPECT_EQ(packed_logits, q8) << "same file, same path: same logits";
+    bool found = false;
+    for (const auto& p : g->HfParams())
+      if (p.name == "transformer.wte.weight" || p.name == "model.embed_tokens.weight") {
+        found = true;
+        EXPECT_EQ(p.values, want) << p.name;
+      }
+    EXPECT_TRUE(found);
+  }
   EXPECT_GT(err_same_weights, 1e-4 * range) << "the 8-bit head did not run";  // float rounding alone: ~1e-6
   std::printf("%s: range %.4f, q8 vs f32 export %.5f, 8-bit vs float head on the same weights %.6f\n", ArchName(GetParam()), range, err, err_same_weights);
   std::filesystem::remove_all(dir);

@@ -481,7 +481,27 @@ void DecoderLM::UseFileTernary(std::vector<quant::TernaryMatrix> tern) {
   packed_from_file_ = true;
 }
 
+void DecoderLM::EmbedRow(int64_t id, float* x) const {
+  const int64_t C = cfg_.C;
+  if (!wte_in_q8_) {
+    std::memcpy(x, params_.data() + off_wte_ + id * C, size_t(C) * 4);
+    return;
+  }
+  const kernels::Q8Weights& w = *head_q8_;  // tile layout: see kernels.h
+  const int64_t tile = id / kernels::kTileRows, r = id % kernels::kTileRows;
+  for (int64_t b = 0; b < w.kb; ++b) {
+    const size_t tb = size_t(tile * w.kb + b);
+    const float d = w.scales[tb * kernels::kTileRows + size_t(r)];
+    for (int j = 0; j < quant::kQ8Block; ++j)
+      x[b * quant::kQ8Block + j] = d * float(w.codes[tb * 512 + size_t((j / 4) * 64 + 4 * r + j % 4)]);
+  }
+}
+
 void DecoderLM::MaterializeFloat() {
+  if (wte_in_q8_) {  // the same values the Q8_0 dequantizer gives: d · q
+    for (int64_t v = 0; v < cfg_.V; ++v) EmbedRow(v, params_.data() + off_wte_ + v * cfg_.C);
+    wte_in_q8_ = false;
+  }
   if (!packed_from_file_) return;
   for (int64_t l = 0; l < cfg_.L; ++l) {
     const Layer ly = LayerAt(params_, l);
@@ -625,10 +645,9 @@ Result<double> DecoderLM::Forward(const int64_t* ids, const int64_t* labels, int
   }
 
   // Embeddings.
-  const float* wte = params_.data() + off_wte_;
   for (int64_t i = 0; i < N; ++i) {
     float* x = a.x0.data() + i * C;
-    std::memcpy(x, wte + ids[i] * C, size_t(C) * 4);
+    EmbedRow(ids[i], x);
     if (c.learned_pos()) AddInPlace(x, params_.data() + off_wpe_ + a.pos[size_t(i)] * C, C);
   }
   static thread_local nn::RopeTable rope;
@@ -753,6 +772,7 @@ void DecoderLM::Head(float* logits, const float* x, int64_t n) {
 }
 
 void DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
+  MaterializeFloat();
   head_q8_.reset();  // the float head is about to change
   if (m_.size() != params_.size()) {
     m_.assign(params_.size(), 0.0f);
@@ -808,7 +828,7 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
     for (int64_t r = 0; r < n; ++r) {
       const int64_t id = out[size_t(p0 + r)];
       pos[size_t(r)] = p0 + r;
-      std::memcpy(x.data() + r * C, params_.data() + off_wte_ + id * C, size_t(C) * 4);
+      EmbedRow(id, x.data() + r * C);
       if (c.learned_pos()) AddInPlace(x.data() + r * C, params_.data() + off_wpe_ + (p0 + r) * C, C);
     }
     for (int64_t l = 0; l < c.L; ++l) {
@@ -938,6 +958,12 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
   std::vector<quant::TernaryMatrix> tern(static_cast<size_t>(n_lin));
   bool all_ternary = true, any_ternary = false;
   std::vector<std::pair<const HfTensorMap*, const io::GgufTensor*>> deferred;  // TQ tensors if mixed
+  // A tied Q8_0 token embedding is also the head: with packed linears it stays 8-bit only.
+  const io::GgufTensor* q8_embd = nullptr;
+  if (c.tied) {
+    const io::GgufTensor* e = f->FindTensor("token_embd.weight");
+    if (e && e->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0) q8_embd = e;
+  }
   for (const HfTensorMap& h : m->hf_) {
     const std::string gname = GgufTensorName(h.name, c.arch);
     const io::GgufTensor* g = f->FindTensor(gname);
@@ -978,6 +1004,7 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
     }
     float* dst = m->params_.data() + h.offset + h.row0 * h.cols;
     (void)conv1d;
+    if (g == q8_embd) continue;  // kept as 8 bits or dequantized after the loop
     if (rope_q || rope_k) {
       T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));
       v = UnpermuteRope(v, rows, cols, heads);
@@ -990,6 +1017,10 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
   const io::GgufTensor* head = f->FindTensor(c.tied ? "token_embd.weight" : "output.weight");
   if (head && head->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0)
     m->head_q8_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*head), c.V, c.C));
+  if (q8_embd) {
+    if (any_ternary && all_ternary) m->wte_in_q8_ = true;
+    else T81_RETURN_IF_ERROR(f->DequantizeInto(*q8_embd, m->params_.data() + m->off_wte_));
+  }
   if (any_ternary && all_ternary) {
     m->UseFileTernary(std::move(tern));
   } else if (any_ternary) {  // mixed file: run everything in float

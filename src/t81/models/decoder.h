@@ -149,7 +149,9 @@ class DecoderLM {
   std::vector<kernels::PackedWeights> packed_;  // (L·4) kPacked: compute layout
   ActPath act_ = ActPath::kI8;
   bool packed_from_file_ = false;  // packed_ came from a GGUF file; float block linears not written
-  void MaterializeFloat();         // writes the float block linears from packed_ (d · t)
+  bool wte_in_q8_ = false;         // tied Q8_0 embedding kept only in head_q8_; float wte not written
+  void MaterializeFloat();         // writes what the flags above left out: linears d · t, wte d · q
+  void EmbedRow(int64_t id, float* x) const;  // x (C) = the embedding row of token id
   // File loaders: an empty TQ matrix of the full shape of block linear `which`; then run the
   // assembled matrices (L·4, layer-major) packed, as the file's exact ternary weights.
   void StartTernary(int which, quant::TqFormat fmt, quant::TernaryMatrix* t) const;
