@@ -487,7 +487,7 @@ void DecoderLM::EmbedRow(int64_t id, float* x) const {
     std::memcpy(x, params_.data() + off_wte_ + id * C, size_t(C) * 4);
     return;
   }
-  const kernels::Q8Weights& w = *head_q8_;  // tile layout: see kernels.h
+  const kernels::Q8Weights& w = *embd_q8_;  // tile layout: see kernels.h
   const int64_t tile = id / kernels::kTileRows, r = id % kernels::kTileRows;
   for (int64_t b = 0; b < w.kb; ++b) {
     const size_t tb = size_t(tile * w.kb + b);
@@ -773,7 +773,9 @@ void DecoderLM::Head(float* logits, const float* x, int64_t n) {
 
 void DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
   MaterializeFloat();
-  head_q8_.reset();  // the float head is about to change
+  head_q8_.reset();  // the float head and embedding are about to change
+  embd_q8_own_.reset();
+  embd_q8_ = nullptr;
   if (m_.size() != params_.size()) {
     m_.assign(params_.size(), 0.0f);
     v_.assign(params_.size(), 0.0f);
@@ -958,12 +960,10 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
   std::vector<quant::TernaryMatrix> tern(static_cast<size_t>(n_lin));
   bool all_ternary = true, any_ternary = false;
   std::vector<std::pair<const HfTensorMap*, const io::GgufTensor*>> deferred;  // TQ tensors if mixed
-  // A tied Q8_0 token embedding is also the head: with packed linears it stays 8-bit only.
-  const io::GgufTensor* q8_embd = nullptr;
-  if (c.tied) {
-    const io::GgufTensor* e = f->FindTensor("token_embd.weight");
-    if (e && e->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0) q8_embd = e;
-  }
+  // A Q8_0 token embedding stays 8-bit only when the linears end up packed (decided after the
+  // loop); when tied it is also the head.
+  const io::GgufTensor* q8_embd = f->FindTensor("token_embd.weight");
+  if (!q8_embd || q8_embd->type != io::kGgmlQ8_0 || c.C % quant::kQ8Block != 0) q8_embd = nullptr;
   for (const HfTensorMap& h : m->hf_) {
     const std::string gname = GgufTensorName(h.name, c.arch);
     const io::GgufTensor* g = f->FindTensor(gname);
@@ -1017,9 +1017,16 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
   const io::GgufTensor* head = f->FindTensor(c.tied ? "token_embd.weight" : "output.weight");
   if (head && head->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0)
     m->head_q8_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*head), c.V, c.C));
-  if (q8_embd) {
-    if (any_ternary && all_ternary) m->wte_in_q8_ = true;
-    else T81_RETURN_IF_ERROR(f->DequantizeInto(*q8_embd, m->params_.data() + m->off_wte_));
+  if (q8_embd && any_ternary && all_ternary) {
+    if (c.tied) {
+      m->embd_q8_ = m->head_q8_.get();
+    } else {
+      m->embd_q8_own_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*q8_embd), c.V, c.C));
+      m->embd_q8_ = m->embd_q8_own_.get();
+    }
+    m->wte_in_q8_ = true;
+  } else if (q8_embd) {
+    T81_RETURN_IF_ERROR(f->DequantizeInto(*q8_embd, m->params_.data() + m->off_wte_));
   }
   if (any_ternary && all_ternary) {
     m->UseFileTernary(std::move(tern));

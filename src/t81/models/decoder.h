@@ -149,7 +149,7 @@ class DecoderLM {
   std::vector<kernels::PackedWeights> packed_;  // (L·4) kPacked: compute layout
   ActPath act_ = ActPath::kI8;
   bool packed_from_file_ = false;  // packed_ came from a GGUF file; float block linears not written
-  bool wte_in_q8_ = false;         // tied Q8_0 embedding kept only in head_q8_; float wte not written
+  bool wte_in_q8_ = false;         // Q8_0 token embedding kept only in embd_q8_; float wte not written
   void MaterializeFloat();         // writes what the flags above left out: linears d · t, wte d · q
   void EmbedRow(int64_t id, float* x) const;  // x (C) = the embedding row of token id
   // File loaders: an empty TQ matrix of the full shape of block linear `which`; then run the
@@ -162,6 +162,8 @@ class DecoderLM {
   // llama.cpp does for a Q8_0 head) instead of the float head — 4× fewer bytes per token.
   // Dropped when the float parameters change (AdamWStep).
   std::unique_ptr<kernels::Q8Weights> head_q8_;
+  std::unique_ptr<kernels::Q8Weights> embd_q8_own_;  // an untied Q8_0 token embedding
+  const kernels::Q8Weights* embd_q8_ = nullptr;      // the 8-bit embedding: head_q8_ when tied
   kernels::Q8Acts head_acts_;
   void Head(float* logits, const float* x, int64_t n);  // logits (n, V) of normed x (n, C)
   int step_ = 0;
