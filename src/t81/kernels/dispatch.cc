@@ -41,14 +41,14 @@ bool Supported(Isa isa) {
 const KernelTable& ForIsa(Isa isa) {
   T81_CHECK(Supported(isa), "ISA not supported on this CPU");
   static const KernelTable kScalar{Isa::kScalar, ref::GemmF32Range, ref::GemmI8Range, ref::QuantizeRow,
-                                   ref::GemmQ8Range};
+                                   ref::GemmQ8Range, ref::GemmF16Range};
 #if T81_HAVE_AVX2
   static const KernelTable kAvx2{Isa::kAvx2, avx2::GemmF32Range, avx2::GemmI8Range,
-                                 avx2::QuantizeRow, avx2::GemmQ8Range};
+                                 avx2::QuantizeRow, avx2::GemmQ8Range, avx2::GemmF16Range};
 #endif
 #if T81_HAVE_AVX512
   static const KernelTable kAvx512{Isa::kAvx512, avx512::GemmF32Range, avx512::GemmI8Range,
-                                   avx512::QuantizeRow, avx512::GemmQ8Range};
+                                   avx512::QuantizeRow, avx512::GemmQ8Range, avx512::GemmF16Range};
 #endif
   switch (isa) {
 #if T81_HAVE_AVX2
@@ -128,6 +128,14 @@ void GemmQ8(const KernelTable& kt, const Q8Weights& w, const Q8Acts& x, float* y
   T81_CHECK(x.k == w.k && x.kb == w.kb && ldy >= w.n);
   ForEachItem(x.m, w.tiles, [&](int64_t m0, int64_t m1, int64_t t0, int64_t t1) {
     kt.gemm_q8(w, x, m0, m1, t0, t1, y, ldy);
+  });
+}
+
+void GemmF16(const KernelTable& kt, const F16Weights& w, const float* x, int64_t m, int64_t ldx, float* y,
+             int64_t ldy) {
+  T81_CHECK(ldx >= w.k && ldy >= w.n);
+  ForEachItem(m, w.tiles, [&](int64_t m0, int64_t m1, int64_t t0, int64_t t1) {
+    kt.gemm_f16(w, x, ldx, m0, m1, t0, t1, y, ldy);
   });
 }
 

@@ -102,12 +102,24 @@ void QuantizeActsQ8(const float* x, int64_t m, int64_t k, Q8Acts* out);
 using GemmQ8RangeFn = void (*)(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1,
                                int64_t t0, int64_t t1, float* y, int64_t ldy);
 
+// fp16 weights (heads and embeddings kept as GGUF F16) in 16-row tiles: h (tiles, k, 16), the 16
+// rows' values of column j contiguous. y = X · Wᵀ with float X: per output, k ascending,
+// acc = fma(x_k, float(w_k), acc) from 0 — the same IEEE operations on every ISA.
+struct F16Weights {
+  int64_t n = 0, k = 0, tiles = 0;
+  base::AlignedVector<uint16_t> h;  // (tiles, k, 16)
+};
+F16Weights RepackF16(const uint16_t* rows, int64_t n, int64_t k);  // rows: (n, k) fp16
+using GemmF16RangeFn = void (*)(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
+                                int64_t t0, int64_t t1, float* y, int64_t ldy);
+
 struct KernelTable {
   Isa isa;
   GemmF32RangeFn gemm_f32;
   GemmI8RangeFn gemm_i8;
   QuantizeRowFn quantize_row;
   GemmQ8RangeFn gemm_q8;
+  GemmF16RangeFn gemm_f16;
 };
 
 // The table for this process: the best supported ISA, or T81_ISA=scalar|avx2|avx512.
@@ -130,6 +142,9 @@ void GemmI8(const KernelTable& kt, const PackedWeights& w, const QuantizedActs& 
             int64_t ldy, float alpha = 1.0f, float beta = 0.0f);
 // y (x.m, w.n) row stride ldy = X · Wᵀ with 8-bit weights (threaded over tiles of W).
 void GemmQ8(const KernelTable& kt, const Q8Weights& w, const Q8Acts& x, float* y, int64_t ldy);
+// y (m, w.n) row stride ldy = X (m, w.k) row stride ldx · Wᵀ with fp16 weights.
+void GemmF16(const KernelTable& kt, const F16Weights& w, const float* x, int64_t m, int64_t ldx, float* y,
+             int64_t ldy);
 
 namespace ref {
 void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
@@ -139,6 +154,8 @@ void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
 void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
                  float* y, int64_t ldy);
+void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
+                  int64_t t1, float* y, int64_t ldy);
 }  // namespace ref
 namespace avx2 {
 void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
@@ -148,6 +165,8 @@ void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
 void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
                  float* y, int64_t ldy);
+void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
+                  int64_t t1, float* y, int64_t ldy);
 }  // namespace avx2
 namespace avx512 {
 void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
@@ -157,6 +176,8 @@ void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
 void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
                  float* y, int64_t ldy);
+void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
+                  int64_t t1, float* y, int64_t ldy);
 }  // namespace avx512
 
 }  // namespace t81::kernels

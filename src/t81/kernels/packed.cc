@@ -93,6 +93,18 @@ Q8Weights RepackQ8_0(const uint8_t* q8_0, int64_t n, int64_t k) {
   return w;
 }
 
+F16Weights RepackF16(const uint16_t* rows, int64_t n, int64_t k) {
+  F16Weights w;
+  w.n = n;
+  w.k = k;
+  w.tiles = (n + kTileRows - 1) / kTileRows;
+  w.h.assign(size_t(w.tiles * k * kTileRows), 0);
+  for (int64_t row = 0; row < n; ++row)
+    for (int64_t j = 0; j < k; ++j)
+      w.h[size_t(((row / kTileRows) * k + j) * kTileRows + row % kTileRows)] = rows[row * k + j];
+  return w;
+}
+
 void QuantizeActsQ8(const float* x, int64_t m, int64_t k, Q8Acts* out) {
   T81_CHECK(k % quant::kQ8Block == 0);
   out->m = m;

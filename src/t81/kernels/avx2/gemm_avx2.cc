@@ -331,7 +331,31 @@ void MicroQ8(const Q8Weights& w, const Q8Acts& x, int64_t i, int64_t tile, float
   std::memcpy(y + tile * kTileRows, out, size_t(valid) * 4);
 }
 
+// fp16 weights: one row of X against one tile (two halves: two FMA chains).
+void MicroF16(const F16Weights& w, const float* x, int64_t tile, float* y) {
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  const uint16_t* h = w.h.data() + tile * w.k * kTileRows;
+  for (int64_t k = 0; k < w.k; ++k) {
+    const __m256 xv = _mm256_set1_ps(x[k]);
+    T81_UNROLL for (int j = 0; j < 2; ++j) {
+      const __m256 wv = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h + k * kTileRows + 8 * j)));
+      acc[j] = _mm256_fmadd_ps(xv, wv, acc[j]);
+    }
+  }
+  alignas(32) float out[16];
+  _mm256_store_ps(out, acc[0]);
+  _mm256_store_ps(out + 8, acc[1]);
+  const int64_t valid = std::min<int64_t>(kTileRows, w.n - tile * kTileRows);
+  std::memcpy(y + tile * kTileRows, out, size_t(valid) * 4);
+}
+
 }  // namespace
+
+void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
+                  int64_t t1, float* y, int64_t ldy) {
+  for (int64_t i = m0; i < m1; ++i)
+    for (int64_t t = t0; t < t1; ++t) MicroF16(w, x + i * ldx, t, y + i * ldy);
+}
 
 void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
                  float* y, int64_t ldy) {

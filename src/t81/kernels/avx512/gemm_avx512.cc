@@ -374,7 +374,33 @@ void MicroQ8(const Q8Weights& w, const Q8Acts& x, int64_t i, int64_t tile, float
     _mm512_mask_storeu_ps(y + (tile + j) * kTileRows, TileMask(w.n, tile + j), facc[j]);
 }
 
+// fp16 weights: one row of X against NT tiles, one FMA chain per tile (8 chains cover the FMA
+// latency on two ports).
+template <int NT>
+void MicroF16(const F16Weights& w, const float* x, int64_t tile, float* y) {
+  __m512 acc[NT];
+  T81_UNROLL for (int j = 0; j < NT; ++j) acc[j] = _mm512_setzero_ps();
+  const uint16_t* h = w.h.data() + tile * w.k * kTileRows;
+  for (int64_t k = 0; k < w.k; ++k) {
+    const __m512 xv = _mm512_set1_ps(x[k]);
+    T81_UNROLL for (int j = 0; j < NT; ++j) {
+      const __m512 wv = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(h + (j * w.k + k) * kTileRows)));
+      acc[j] = _mm512_fmadd_ps(xv, wv, acc[j]);
+    }
+  }
+  T81_UNROLL for (int j = 0; j < NT; ++j) _mm512_mask_storeu_ps(y + (tile + j) * kTileRows, TileMask(w.n, tile + j), acc[j]);
+}
+
 }  // namespace
+
+void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
+                  int64_t t1, float* y, int64_t ldy) {
+  for (int64_t i = m0; i < m1; ++i) {
+    int64_t t = t0;
+    for (; t + 8 <= t1; t += 8) MicroF16<8>(w, x + i * ldx, t, y + i * ldy);
+    for (; t < t1; ++t) MicroF16<1>(w, x + i * ldx, t, y + i * ldy);
+  }
+}
 
 void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
                  float* y, int64_t ldy) {

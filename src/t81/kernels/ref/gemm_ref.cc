@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "t81/base/fp16.h"
 #include "t81/kernels/kernels.h"
 
 namespace t81::kernels::ref {
@@ -91,6 +92,18 @@ void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, in
         const float s = w.scales[size_t((tile * w.kb + b) * kTileRows + r)] * x.d[size_t(i * x.kb + b)];
         acc = std::fma(float(isum), s, acc);
       }
+      y[i * ldy + o] = acc;
+    }
+}
+
+void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
+                  int64_t t1, float* y, int64_t ldy) {
+  const int64_t n1 = std::min(w.n, t1 * kTileRows);
+  for (int64_t i = m0; i < m1; ++i)
+    for (int64_t o = t0 * kTileRows; o < n1; ++o) {
+      const uint16_t* h = w.h.data() + (o / kTileRows) * w.k * kTileRows + o % kTileRows;
+      float acc = 0.0f;
+      for (int64_t j = 0; j < w.k; ++j) acc = std::fma(x[i * ldx + j], base::Fp16ToFp32(h[j * kTileRows]), acc);
       y[i * ldy + o] = acc;
     }
 }
