@@ -86,7 +86,7 @@ INSTANTIATE_TEST_SUITE_P(Archs, GgufRoundTrip, ::testing::Values(Arch::kGpt2, Ar
 // head of an F32 export of the same model (weights and activations each lose < 1/254 per block),
 // not equal to the float head over the same Q8_0 values (so the 8-bit path really ran), and the
 // float mode of the same file still uses the float head.
-TEST_P(GgufRoundTrip, Q8HeadRunsAsEightBitWeights) {
+TEST_P(GgufRoundTrip, Q8AndF16HeadsRunInFilePrecision) {
   auto m = MakeModel(GetParam());
   std::vector<int64_t> ids;
   for (int i = 0; i < 12; ++i) ids.push_back((i * 53 + 7) % 300);
@@ -114,11 +114,13 @@ TEST_P(GgufRoundTrip, Q8HeadRunsAsEightBitWeights) {
     err_same_weights = std::max(err_same_weights, double(std::fabs(q8[size_t(i)] - q8_float_head[size_t(i)])));
   }
   EXPECT_LE(err, 0.02 * range) << ArchName(GetParam());
-  {  // The embedding a packed model reads (for a tied GPT-2 only from the 8-bit copy) and the
-     // float parameters it shows are exactly the file's token_embd.
+  // The embedding a packed model reads (for a tied GPT-2 only from the Q8_0 / F16 copy) and the
+  // float parameters it shows are exactly the file's token_embd; an F16 head is within fp16
+  // rounding of the F32 export.
+  for (uint32_t type : {io::kGgmlQ8_0, io::kGgmlF16}) {
     const std::string path = dir + "/e.gguf";
     GgufExportOptions opt;
-    opt.embd_type = io::kGgmlQ8_0;
+    opt.embd_type = type;
     ASSERT_TRUE(ExportGguf(*m, opt, path).ok());
     auto file = io::GgufFile::Open(path).value();
     const std::vector<float> want = file->Dequantize(*file->FindTensor("token_embd.weight")).value();
@@ -126,12 +128,18 @@ TEST_P(GgufRoundTrip, Q8HeadRunsAsEightBitWeights) {
     g->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, 0.45f, ActPath::kF32);
     ASSERT_TRUE(g->Forward(ids.data(), nullptr, 1, int64_t(ids.size())).ok());  // packed, before materializing
     const std::vector<float> packed_logits(g->logits(), g->logits() + n);
-    EXPECT_EQ(packed_logits, q8) << "same file, same path: same logits";
+    if (type == io::kGgmlQ8_0) {
+      EXPECT_EQ(packed_logits, q8) << "same file, same path: same logits";
+    } else {
+      double e16 = 0;
+      for (int64_t i = 0; i < n; ++i) e16 = std::max(e16, double(std::fabs(packed_logits[size_t(i)] - f32[size_t(i)])));
+      EXPECT_LE(e16, 2e-3 * range) << ArchName(GetParam()) << " F16 head";
+    }
     bool found = false;
     for (const auto& p : g->HfParams())
       if (p.name == "transformer.wte.weight" || p.name == "model.embed_tokens.weight") {
         found = true;
-        EXPECT_EQ(p.values, want) << p.name;
+        EXPECT_EQ(p.values, want) << p.name << " type " << type;
       }
     EXPECT_TRUE(found);
   }

@@ -13,6 +13,7 @@
 #include "t81/io/gguf.h"
 #include "t81/io/safetensors.h"
 #include "t81/models/gguf_names.h"
+#include "t81/base/fp16.h"
 #include "t81/quant/q8_0.h"
 #include "t81/nn/layers.h"
 #include "t81/nn/transformer.h"
@@ -483,12 +484,17 @@ void DecoderLM::UseFileTernary(std::vector<quant::TernaryMatrix> tern) {
 
 void DecoderLM::EmbedRow(int64_t id, float* x) const {
   const int64_t C = cfg_.C;
-  if (!wte_in_q8_) {
+  const int64_t tile = id / kernels::kTileRows, r = id % kernels::kTileRows;  // tile layouts: kernels.h
+  if (!wte_low_) {
     std::memcpy(x, params_.data() + off_wte_ + id * C, size_t(C) * 4);
     return;
   }
-  const kernels::Q8Weights& w = *embd_q8_;  // tile layout: see kernels.h
-  const int64_t tile = id / kernels::kTileRows, r = id % kernels::kTileRows;
+  if (embd_f16_) {
+    const uint16_t* h = embd_f16_->h.data() + tile * C * kernels::kTileRows + r;
+    for (int64_t j = 0; j < C; ++j) x[j] = base::Fp16ToFp32(h[j * kernels::kTileRows]);
+    return;
+  }
+  const kernels::Q8Weights& w = *embd_q8_;
   for (int64_t b = 0; b < w.kb; ++b) {
     const size_t tb = size_t(tile * w.kb + b);
     const float d = w.scales[tb * kernels::kTileRows + size_t(r)];
@@ -498,9 +504,9 @@ void DecoderLM::EmbedRow(int64_t id, float* x) const {
 }
 
 void DecoderLM::MaterializeFloat() {
-  if (wte_in_q8_) {  // the same values the Q8_0 dequantizer gives: d · q
+  if (wte_low_) {  // the same values the file's dequantizer gives (d · q, or fp16 -> fp32)
     for (int64_t v = 0; v < cfg_.V; ++v) EmbedRow(v, params_.data() + off_wte_ + v * cfg_.C);
-    wte_in_q8_ = false;
+    wte_low_ = false;
   }
   if (!packed_from_file_) return;
   for (int64_t l = 0; l < cfg_.L; ++l) {
@@ -768,14 +774,21 @@ void DecoderLM::Head(float* logits, const float* x, int64_t n) {
     kernels::GemmQ8(kernels::Active(), *head_q8_, head_acts_, logits, c.V);
     return;
   }
+  if (head_f16_ && mode_ == LinearMode::kPacked) {
+    kernels::GemmF16(kernels::Active(), *head_f16_, x, n, c.C, logits, c.V);
+    return;
+  }
   nn::LinearForward(logits, x, params_.data() + (c.tied ? off_wte_ : off_head_), nullptr, n, c.C, c.V);
 }
 
 void DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
   MaterializeFloat();
   head_q8_.reset();  // the float head and embedding are about to change
+  head_f16_.reset();
   embd_q8_own_.reset();
+  embd_f16_own_.reset();
   embd_q8_ = nullptr;
+  embd_f16_ = nullptr;
   if (m_.size() != params_.size()) {
     m_.assign(params_.size(), 0.0f);
     v_.assign(params_.size(), 0.0f);
@@ -960,10 +973,11 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
   std::vector<quant::TernaryMatrix> tern(static_cast<size_t>(n_lin));
   bool all_ternary = true, any_ternary = false;
   std::vector<std::pair<const HfTensorMap*, const io::GgufTensor*>> deferred;  // TQ tensors if mixed
-  // A Q8_0 token embedding stays 8-bit only when the linears end up packed (decided after the
-  // loop); when tied it is also the head.
-  const io::GgufTensor* q8_embd = f->FindTensor("token_embd.weight");
-  if (!q8_embd || q8_embd->type != io::kGgmlQ8_0 || c.C % quant::kQ8Block != 0) q8_embd = nullptr;
+  // A Q8_0 or F16 token embedding stays in its file precision only when the linears end up
+  // packed (decided after the loop); when tied it is also the head.
+  const io::GgufTensor* low_embd = f->FindTensor("token_embd.weight");
+  if (!low_embd || !((low_embd->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0) || low_embd->type == io::kGgmlF16))
+    low_embd = nullptr;
   for (const HfTensorMap& h : m->hf_) {
     const std::string gname = GgufTensorName(h.name, c.arch);
     const io::GgufTensor* g = f->FindTensor(gname);
@@ -1004,7 +1018,7 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
     }
     float* dst = m->params_.data() + h.offset + h.row0 * h.cols;
     (void)conv1d;
-    if (g == q8_embd) continue;  // kept as 8 bits or dequantized after the loop
+    if (g == low_embd) continue;  // kept as it is or dequantized after the loop
     if (rope_q || rope_k) {
       T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));
       v = UnpermuteRope(v, rows, cols, heads);
@@ -1017,16 +1031,25 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
   const io::GgufTensor* head = f->FindTensor(c.tied ? "token_embd.weight" : "output.weight");
   if (head && head->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0)
     m->head_q8_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*head), c.V, c.C));
-  if (q8_embd && any_ternary && all_ternary) {
+  if (head && head->type == io::kGgmlF16)
+    m->head_f16_ = std::make_unique<kernels::F16Weights>(
+        kernels::RepackF16(reinterpret_cast<const uint16_t*>(f->data(*head)), c.V, c.C));
+  if (low_embd && any_ternary && all_ternary) {
+    const bool q8 = low_embd->type == io::kGgmlQ8_0;
     if (c.tied) {
       m->embd_q8_ = m->head_q8_.get();
-    } else {
-      m->embd_q8_own_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*q8_embd), c.V, c.C));
+      m->embd_f16_ = m->head_f16_.get();
+    } else if (q8) {
+      m->embd_q8_own_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*low_embd), c.V, c.C));
       m->embd_q8_ = m->embd_q8_own_.get();
+    } else {
+      m->embd_f16_own_ = std::make_unique<kernels::F16Weights>(
+          kernels::RepackF16(reinterpret_cast<const uint16_t*>(f->data(*low_embd)), c.V, c.C));
+      m->embd_f16_ = m->embd_f16_own_.get();
     }
-    m->wte_in_q8_ = true;
-  } else if (q8_embd) {
-    T81_RETURN_IF_ERROR(f->DequantizeInto(*q8_embd, m->params_.data() + m->off_wte_));
+    m->wte_low_ = true;
+  } else if (low_embd) {
+    T81_RETURN_IF_ERROR(f->DequantizeInto(*low_embd, m->params_.data() + m->off_wte_));
   }
   if (any_ternary && all_ternary) {
     m->UseFileTernary(std::move(tern));
