@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -224,9 +225,11 @@ const GgufTensor* GgufFile::FindTensor(const std::string& name) const {
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
-void GgufFile::Release(const GgufTensor& t) const {
-  const uint64_t base = uint64_t(data_ - map_->data());
-  map_->Release(base + t.offset, base + t.offset + t.bytes);
+void GgufFile::Release(const GgufTensor& t) const { Release(t, 0, t.bytes); }
+
+void GgufFile::Release(const GgufTensor& t, uint64_t begin, uint64_t end) const {
+  const uint64_t base = uint64_t(data_ - map_->data()) + t.offset;
+  map_->Release(base + begin, base + std::min(end, t.bytes));
 }
 
 Result<std::vector<float>> GgufFile::Dequantize(const GgufTensor& t) const {

@@ -69,8 +69,10 @@ class GgufFile {
   const std::vector<GgufTensor>& tensors() const { return tensors_; }
   const GgufTensor* FindTensor(const std::string& name) const;
   const uint8_t* data(const GgufTensor& t) const { return data_ + t.offset; }
-  // Drops t's resident file pages (after the caller copied them).
+  // Drops t's resident file pages (after the caller copied them); or those of its bytes
+  // [begin, end) only.
   void Release(const GgufTensor& t) const;
+  void Release(const GgufTensor& t, uint64_t begin, uint64_t end) const;
   // F32, F16, Q8_0, TQ1_0, TQ2_0 to float (ne[0] · rows values).
   Result<std::vector<float>> Dequantize(const GgufTensor& t) const;
   Status DequantizeInto(const GgufTensor& t, float* out) const;  // out: numel values

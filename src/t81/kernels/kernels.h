@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -87,8 +88,11 @@ struct Q8Weights {
   base::AlignedVector<float> scales;   // (tiles, kb, 16)
   base::AlignedVector<int32_t> wsum;   // (tiles, kb, 16)
 };
+// Loaders can drop their source rows as the repack goes: done(r0, r1) is called after rows
+// [r0, r1) have been read, in order, in chunks of 1024 rows.
+using RowsDoneFn = std::function<void(int64_t r0, int64_t r1)>;
 // From GGUF Q8_0 rows (n rows of k / 32 blocks of 34 bytes); padding rows are 0.
-Q8Weights RepackQ8_0(const uint8_t* q8_0, int64_t n, int64_t k);
+Q8Weights RepackQ8_0(const uint8_t* q8_0, int64_t n, int64_t k, const RowsDoneFn& done = nullptr);
 // Activations for Q8Weights, quantized per 32-block as Q8_0 does but with a float d:
 // d = absmax / 127, q = round_half_even(x / d) (via x · (127 / absmax)), |q| ≤ 127.
 struct Q8Acts {
@@ -109,7 +113,7 @@ struct F16Weights {
   int64_t n = 0, k = 0, tiles = 0;
   base::AlignedVector<uint16_t> h;  // (tiles, k, 16)
 };
-F16Weights RepackF16(const uint16_t* rows, int64_t n, int64_t k);  // rows: (n, k) fp16
+F16Weights RepackF16(const uint16_t* rows, int64_t n, int64_t k, const RowsDoneFn& done = nullptr);  // rows: (n, k)
 using GemmF16RangeFn = void (*)(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
                                 int64_t t0, int64_t t1, float* y, int64_t ldy);
 

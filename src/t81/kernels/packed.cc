@@ -63,7 +63,7 @@ void UnpackPacked(const PackedWeights& w, int8_t* trits, float* block_scales) {
   }
 }
 
-Q8Weights RepackQ8_0(const uint8_t* q8_0, int64_t n, int64_t k) {
+Q8Weights RepackQ8_0(const uint8_t* q8_0, int64_t n, int64_t k, const RowsDoneFn& done) {
   T81_CHECK(k % quant::kQ8Block == 0, "Q8_0 rows must be a multiple of 32 long");
   Q8Weights w;
   w.n = n;
@@ -89,19 +89,22 @@ Q8Weights RepackQ8_0(const uint8_t* q8_0, int64_t n, int64_t k) {
       }
       w.wsum[tb * kTileRows + size_t(r)] = sum;
     }
+    if (done && ((row + 1) % 1024 == 0 || row + 1 == n)) done(row / 1024 * 1024, row + 1);
   }
   return w;
 }
 
-F16Weights RepackF16(const uint16_t* rows, int64_t n, int64_t k) {
+F16Weights RepackF16(const uint16_t* rows, int64_t n, int64_t k, const RowsDoneFn& done) {
   F16Weights w;
   w.n = n;
   w.k = k;
   w.tiles = (n + kTileRows - 1) / kTileRows;
   w.h.assign(size_t(w.tiles * k * kTileRows), 0);
-  for (int64_t row = 0; row < n; ++row)
+  for (int64_t row = 0; row < n; ++row) {
     for (int64_t j = 0; j < k; ++j)
       w.h[size_t(((row / kTileRows) * k + j) * kTileRows + row % kTileRows)] = rows[row * k + j];
+    if (done && ((row + 1) % 1024 == 0 || row + 1 == n)) done(row / 1024 * 1024, row + 1);
+  }
   return w;
 }
 

@@ -1028,32 +1028,38 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
     }
     f->Release(*g);
   }
+  const bool packed = any_ternary && all_ternary;
+  if (packed) m->UseFileTernary(std::move(tern));  // first: frees the assembled TQ copies
+  // Heads and embeddings kept in file precision are repacked with their file pages dropped
+  // every 1024 rows, so the load never holds both copies whole.
+  auto dropping = [&f, V = c.V](const io::GgufTensor* t) -> kernels::RowsDoneFn {
+    const uint64_t row_bytes = t->bytes / uint64_t(V);
+    return [&f, t, row_bytes](int64_t r0, int64_t r1) { f->Release(*t, uint64_t(r0) * row_bytes, uint64_t(r1) * row_bytes); };
+  };
+  auto f16_rows = [&f](const io::GgufTensor* t) { return reinterpret_cast<const uint16_t*>(f->data(*t)); };
   const io::GgufTensor* head = f->FindTensor(c.tied ? "token_embd.weight" : "output.weight");
   if (head && head->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0)
-    m->head_q8_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*head), c.V, c.C));
+    m->head_q8_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*head), c.V, c.C, dropping(head)));
   if (head && head->type == io::kGgmlF16)
-    m->head_f16_ = std::make_unique<kernels::F16Weights>(
-        kernels::RepackF16(reinterpret_cast<const uint16_t*>(f->data(*head)), c.V, c.C));
-  if (low_embd && any_ternary && all_ternary) {
-    const bool q8 = low_embd->type == io::kGgmlQ8_0;
+    m->head_f16_ = std::make_unique<kernels::F16Weights>(kernels::RepackF16(f16_rows(head), c.V, c.C, dropping(head)));
+  if (low_embd && packed) {
     if (c.tied) {
       m->embd_q8_ = m->head_q8_.get();
       m->embd_f16_ = m->head_f16_.get();
-    } else if (q8) {
-      m->embd_q8_own_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*low_embd), c.V, c.C));
+    } else if (low_embd->type == io::kGgmlQ8_0) {
+      m->embd_q8_own_ = std::make_unique<kernels::Q8Weights>(
+          kernels::RepackQ8_0(f->data(*low_embd), c.V, c.C, dropping(low_embd)));
       m->embd_q8_ = m->embd_q8_own_.get();
     } else {
-      m->embd_f16_own_ = std::make_unique<kernels::F16Weights>(
-          kernels::RepackF16(reinterpret_cast<const uint16_t*>(f->data(*low_embd)), c.V, c.C));
+      m->embd_f16_own_ =
+          std::make_unique<kernels::F16Weights>(kernels::RepackF16(f16_rows(low_embd), c.V, c.C, dropping(low_embd)));
       m->embd_f16_ = m->embd_f16_own_.get();
     }
     m->wte_low_ = true;
   } else if (low_embd) {
     T81_RETURN_IF_ERROR(f->DequantizeInto(*low_embd, m->params_.data() + m->off_wte_));
   }
-  if (any_ternary && all_ternary) {
-    m->UseFileTernary(std::move(tern));
-  } else if (any_ternary) {  // mixed file: run everything in float
+  if (any_ternary && !packed) {  // mixed file: run everything in float
     for (const auto& [h, g] : deferred) {
       T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));
       const std::string gname = g->name;
