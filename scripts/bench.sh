@@ -25,6 +25,14 @@ MODEL=benchmarks/models/llama-52m
 "$T81" gguf benchmarks/models/llama-52m-tq2_0.gguf --from-hf "$MODEL" --quant TQ2_0 --validate
 "$T81" bench gguf --gguf benchmarks/models/llama-52m-tq2_0.gguf --n-predict 128 --runs 5 \
   --json-output benchmarks/gguf_llama-52m-tq2_0.json
+echo
+echo "== Benchmark 4b: a GPT-2-sized model (124 M, vocab 50257; ternary layers, Q8_0 embedding/head) =="
+G124=benchmarks/models/gpt2-124m
+[ -f "$G124/model.safetensors" ] || "$T81" init "$G124" --arch gpt2 --vocab 50257 --n-embd 768 --n-layer 12 \
+  --n-head 12 --n-ff 3072 --ctx 1024 --seed 0
+"$T81" gguf benchmarks/models/gpt2-124m-tq2_0-q8_0.gguf --from-hf "$G124" --quant TQ2_0 --embd-type q8_0 --validate
+"$T81" bench gguf --gguf benchmarks/models/gpt2-124m-tq2_0-q8_0.gguf --n-predict 64 --runs 3 \
+  --json-output benchmarks/gguf_gpt2-124m-tq2_0-q8_0.json
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then
   echo
   echo "== Training throughput: GPT-2 (4 layers, 256 wide, vocab 50257) FP32 / QAT vs PyTorch =="
