@@ -3,7 +3,8 @@
 //   - TQ1_0 and TQ2_0 exports give bit-identical llama.cpp logits;
 //   - llama.cpp's logits on the ternary weights agree with t81's (fake-quant forward on the same
 //     ternary weights) within 0.03 absolute — llama.cpp quantizes activations to Q8_K;
-//   - an F32 export agrees with t81's float forward within 2e-3.
+//   - an F32 export agrees with t81's float forward within 2e-3;
+//   - with a Q8_0 embedding/head, llama.cpp and t81's engine on the same file agree within 0.03.
 // For the gpt2-blocks256 fixture and for a Llama made and QAT-trained by t81 itself.
 #include <gtest/gtest.h>
 
@@ -18,6 +19,7 @@
 #include <sstream>
 
 #include "t81/base/rng.h"
+#include "t81/io/gguf.h"
 #include "t81/models/decoder.h"
 #include "t81/models/gguf_export.h"
 
@@ -83,6 +85,25 @@ void CheckModel(models::DecoderLM& m, quant::Granularity g, const std::string& t
   EXPECT_LE(d_float, 2e-3) << tag;
   // The comparison can fail: the float logits are not within the ternary tolerance of ternary ones.
   EXPECT_GT(MaxAbsDiff(peer["tq2_0"], t81_float.data(), t81_float.size()), 0.03) << tag;
+  // Q8_0 embedding/head: llama.cpp and t81's engine (packed TQ2_0 layers, 8-bit head: LoadGguf of
+  // the same file) both quantize activations; their logits agree as closely as above.
+  {
+    opt.quant = models::GgufQuant::kTq2_0;
+    opt.embd_type = io::kGgmlQ8_0;
+    const std::string path = dir + "/tq2_0_q8.gguf";
+    ASSERT_TRUE(models::ExportGguf(m, opt, path).ok());
+    std::string msg;
+    const std::vector<float> pq8 = PeerLogits(path, ids, &msg);
+    ASSERT_EQ(pq8.size(), size_t(T * V)) << tag << " q8 head: llama.cpp failed: " << msg;
+    auto e = models::DecoderLM::LoadGguf(path);
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    ASSERT_TRUE((*e)->Forward(ids.data(), nullptr, 1, T).ok());
+    const double d_q8 = MaxAbsDiff(pq8, (*e)->logits(), size_t(T * V));
+    std::printf("%s: Q8_0 head: |llama.cpp - t81 engine| max %.5f (F32-head files differ by %.5f in llama.cpp)\n",
+                tag.c_str(), d_q8, MaxAbsDiff(pq8, peer["tq2_0"].data(), size_t(T * V)));
+    EXPECT_LE(d_q8, 0.03) << tag;
+    opt.embd_type = io::kGgmlF32;
+  }
   std::filesystem::remove_all(dir);
 }
 
