@@ -1,13 +1,15 @@
 // t81 bench gguf: the seed's gguf_benchmark. One GGUF file, two engines, same thread count:
 // llama.cpp (through --llama-cli, parsing its timing lines, or through tools/peer/t81_peer on the
 // npm node-llama-cpp libraries) and t81's own engine (packed ternary kernels). Reports file size,
-// peak RSS, prompt and eval ms/token (medians of --runs) and the decode speed ratio.
+// peak RSS, prompt and eval ms/token (medians of --runs, the engines alternating run by run) and
+// the decode speed ratio (median of the per-pair ratios).
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
@@ -75,10 +77,12 @@ Result<int> RunChild(const std::vector<std::string>& argv, std::string* out, dou
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-Status RunLlama(const GgufBenchFlags& f, int threads, const std::vector<int64_t>& prompt, Side* side) {
+// One llama.cpp generation; its peak RSS is kept only if record_rss (the first run, before this
+// process loads the model: a spawned child's peak RSS can start from its parent's on Linux).
+Status RunLlama(const GgufBenchFlags& f, int threads, const std::vector<int64_t>& prompt, Side* side, bool record_rss) {
   std::string ids;
   for (size_t i = 0; i < prompt.size(); ++i) ids += (i ? "," : "") + std::to_string(prompt[i]);
-  for (int r = 0; r < f.runs; ++r) {
+  {
     std::vector<std::string> argv;
     if (!f.llama_cli.empty()) {
       argv = {f.llama_cli, "-m", f.gguf, "-n", std::to_string(f.n_predict), "-t", std::to_string(threads), "-p",
@@ -105,7 +109,7 @@ Status RunLlama(const GgufBenchFlags& f, int threads, const std::vector<int64_t>
     }
     side->prompt_ms.push_back(pms);
     side->eval_ms.push_back(ems);
-    side->peak_rss_mib = std::max(side->peak_rss_mib, rss);
+    if (record_rss) side->peak_rss_mib = std::max(side->peak_rss_mib, rss);
   }
   return OkStatus();
 }
@@ -141,12 +145,19 @@ Status RunGgufBench(const GgufBenchFlags& f) {
   std::vector<int64_t> prompt;
   for (int i = 0; i < f.prompt_tokens; ++i) prompt.push_back((int64_t(i) * 7 + 1) % vocab);
   Side t81, llama;
-  T81_RETURN_IF_ERROR(RunLlama(f, threads, prompt, &llama));
+  T81_RETURN_IF_ERROR(RunLlama(f, threads, prompt, &llama, /*record_rss=*/true));
   T81_ASSIGN_OR_RETURN(auto model, models::DecoderLM::LoadGguf(f.gguf));
   const auto& c = model->config();
-  // t81: warm-up once, then --runs timed generations.
+  // Paired runs: llama.cpp, t81, llama.cpp, t81, ... (llama.cpp's first run above is run 1), so
+  // that the host's drift over seconds hits both engines alike; the speed-up is the median of the
+  // per-pair ratios. A pause before each llama.cpp run lets this process's worker threads
+  // (OpenMP, OpenBLAS) stop spinning. t81 warms up once.
   T81_RETURN_IF_ERROR(model->Generate(prompt, 4).status());
   for (int r = 0; r < f.runs; ++r) {
+    if (r > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      T81_RETURN_IF_ERROR(RunLlama(f, threads, prompt, &llama, /*record_rss=*/false));
+    }
     models::DecoderLM::GenTiming tm;
     T81_RETURN_IF_ERROR(model->Generate(prompt, f.n_predict, &tm).status());
     t81.prompt_ms.push_back(tm.prompt_s * 1000.0 / double(prompt.size()));
@@ -166,8 +177,15 @@ Status RunGgufBench(const GgufBenchFlags& f) {
               base::Median(llama.prompt_ms), base::Median(llama.eval_ms), llama_tok_s);
   std::printf("%-10s %14.1f %18.4f %16.4f %12.1f\n", "t81", t81.peak_rss_mib, base::Median(t81.prompt_ms),
               base::Median(t81.eval_ms), t81_tok_s);
-  const double prompt_speedup = base::Median(llama.prompt_ms) / base::Median(t81.prompt_ms);
-  std::printf("eval speed-up t81 / llama.cpp: %.2fx; prompt: %.2fx\n", t81_tok_s / llama_tok_s, prompt_speedup);
+  std::vector<double> eval_ratio, prompt_ratio;
+  for (int r = 0; r < f.runs; ++r) {
+    eval_ratio.push_back(llama.eval_ms[size_t(r)] / t81.eval_ms[size_t(r)]);
+    prompt_ratio.push_back(llama.prompt_ms[size_t(r)] / t81.prompt_ms[size_t(r)]);
+  }
+  const double eval_speedup = base::Median(eval_ratio), prompt_speedup = base::Median(prompt_ratio);
+  const auto [emin, emax] = std::minmax_element(eval_ratio.begin(), eval_ratio.end());
+  std::printf("eval speed-up t81 / llama.cpp: %.2fx (median of %d paired runs, range %.2f-%.2fx); prompt: %.2fx\n",
+              eval_speedup, f.runs, *emin, *emax, prompt_speedup);
   if (!f.json_output.empty()) {
     nlohmann::json j = {{"gguf", f.gguf},
                         {"size_mib", size_mib},
@@ -182,7 +200,8 @@ Status RunGgufBench(const GgufBenchFlags& f) {
                         {"t81", SideJson(t81)},
                         {"t81_eval_tok_s", t81_tok_s},
                         {"llama_eval_tok_s", llama_tok_s},
-                        {"eval_speedup", t81_tok_s / llama_tok_s},
+                        {"eval_speedup", eval_speedup},
+                        {"eval_speedup_range", {*emin, *emax}},
                         {"prompt_speedup", prompt_speedup},
                         {"timestamp", Timestamp()}};
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));
