@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <tuple>
 #include <vector>
 
@@ -190,8 +191,8 @@ INSTANTIATE_TEST_SUITE_P(
     ShapeName);
 
 // The largest integer sums the kernels can meet: every trit +1 (u = 2) against |q| = 127, and
-// alternating signs. AVX2 accumulates a block in int16 lanes (64 · 508 = 32512 ≤ 32767): a wrong
-// bound would show here as a wrapped sum.
+// alternating signs. AVX2 accumulates half blocks in int16 lanes: a wrong bound would show here as
+// a wrapped sum.
 class ExtremeSums : public ::testing::TestWithParam<Isa> {};
 TEST_P(ExtremeSums, ExactOnEveryPath) {
   const Isa isa = GetParam();
@@ -222,6 +223,38 @@ TEST_P(ExtremeSums, ExactOnEveryPath) {
   }
 }
 INSTANTIATE_TEST_SUITE_P(Isas, ExtremeSums, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                         [](const auto& info) { return std::string(IsaName(info.param)); });
+
+// A TQ2_0 byte can hold code 3, which ggml (and t81) decode as t = +2: a file from elsewhere may
+// contain it. Every ISA must still agree with the reference — AVX2 sums in int16 lanes and
+// widens every half block for exactly this case (64 · 762 would wrap).
+class Tq2Code3 : public ::testing::TestWithParam<Isa> {};
+TEST_P(Tq2Code3, EveryPathAgreesWithReference) {
+  const Isa isa = GetParam();
+  if (!Supported(isa)) GTEST_SKIP() << IsaName(isa) << " not supported here";
+  const int64_t n = 20, k = 512;
+  quant::TernaryMatrix tm;
+  tm.format = quant::TqFormat::kTq2_0;
+  tm.rows = n;
+  tm.cols = k;
+  tm.data.assign(size_t(n * tm.blocks_per_row() * 66), 0xff);  // every code 3
+  for (int64_t blk = 0; blk < n * tm.blocks_per_row(); ++blk) {
+    const uint16_t one = base::Fp32ToFp16(1.0f);
+    std::memcpy(tm.data.data() + blk * 66 + 64, &one, 2);
+  }
+  const PackedWeights pw = Repack(tm);
+  for (const int64_t m : {1, 2, 5, 13}) {
+    std::vector<float> x(size_t(m * k), 1.0f);
+    QuantizedActs q;
+    QuantizeActs(ForIsa(isa), x.data(), m, k, k, &q);
+    std::vector<float> y(size_t(m * n)), yr(y.size());
+    GemmI8(ForIsa(isa), pw, q, y.data(), n);
+    GemmI8(ForIsa(Isa::kScalar), pw, q, yr.data(), n);
+    EXPECT_EQ(y, yr) << IsaName(isa) << " m " << m;
+    EXPECT_FLOAT_EQ(yr[0], 2.0f * float(k)) << "t = +2 everywhere, x = 1";
+  }
+}
+INSTANTIATE_TEST_SUITE_P(Isas, Tq2Code3, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
                          [](const auto& info) { return std::string(IsaName(info.param)); });
 
 // 8-bit weights (Q8_0 heads): the reference against a double-precision product of the dequantized

@@ -140,8 +140,8 @@ Status RunGgufBench(const GgufBenchFlags& f) {
     vocab = emb->ne[1];
     ctx = cl->i;
   }
-  if (f.prompt_tokens + f.n_predict > ctx)
-    return Error("--prompt-tokens + --n-predict exceed the model's context of " + std::to_string(ctx));
+  if (f.prompt_tokens + f.n_predict + 1 > ctx)
+    return Error("--prompt-tokens + --n-predict + 1 exceed the model's context of " + std::to_string(ctx));
   std::vector<int64_t> prompt;
   for (int i = 0; i < f.prompt_tokens; ++i) prompt.push_back((int64_t(i) * 7 + 1) % vocab);
   Side t81, llama;
@@ -159,7 +159,9 @@ Status RunGgufBench(const GgufBenchFlags& f) {
       T81_RETURN_IF_ERROR(RunLlama(f, threads, prompt, &llama, /*record_rss=*/false));
     }
     models::DecoderLM::GenTiming tm;
-    T81_RETURN_IF_ERROR(model->Generate(prompt, f.n_predict, &tm).status());
+    // n_predict + 1 tokens: the first comes from the prompt pass, the other n_predict from
+    // n_predict single-token passes — the passes llama.cpp's side times (--gen N: N decodes).
+    T81_RETURN_IF_ERROR(model->Generate(prompt, f.n_predict + 1, &tm).status());
     t81.prompt_ms.push_back(tm.prompt_s * 1000.0 / double(prompt.size()));
     t81.eval_ms.push_back(tm.eval_s * 1000.0 / double(f.n_predict));
     std::fprintf(stderr, "[t81] run %d/%d: eval %.3f ms/token\n", r + 1, f.runs, t81.eval_ms.back());

@@ -803,6 +803,7 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
                                                  GenTiming* timing, std::vector<float>* all_logits) {
   const DecoderConfig& c = cfg_;
   if (prompt.empty()) return Error("empty prompt");
+  if (n_new < 0) return Error("negative number of new tokens (" + std::to_string(n_new) + ")");
   if (int64_t(prompt.size()) + n_new > c.max_t)
     return Error("prompt + new tokens (" + std::to_string(prompt.size() + size_t(n_new)) + ") exceed the model's " +
                  std::to_string(c.max_t) + " positions");

@@ -96,7 +96,8 @@ class DecoderLM {
                  double weight_decay = 0.0);
 
   // Greedy decoding with a KV cache: prompt then n_new argmax tokens; returns prompt + new.
-  // If timing is given: seconds spent on the prompt and on the new tokens. If logits is given:
+  // If timing is given: seconds spent on the prompt (through the first new token) and on the
+  // n_new - 1 single-token passes after it. If logits is given:
   // (n_new, V), the logits each new token was chosen from.
   struct GenTiming {
     double prompt_s = 0, eval_s = 0;

@@ -39,9 +39,9 @@ inline void Store(const float* acc, float as, float beta, float* y, int64_t vali
   for (int64_t j = 0; j < valid; ++j) y[j] = beta == 0.0f ? tmp[j] : __builtin_fmaf(beta, y[j], tmp[j]);
 }
 
-// Integer sums per block in int16 lanes: a VPMADDUBSW lane is u·q + u'·q' with u ≤ 2, |q| ≤ 127,
-// so |lane| ≤ 508 and a whole 256-block (64 steps) stays within ±32512: exact, no saturation.
-// One VPMADDWD per block then widens to int32 (one lane per W row).
+// Integer sums in int16 lanes, widened to int32 (VPMADDWD) every half block: a VPMADDUBSW lane is
+// u·q + u'·q' with u ≤ 3 (a TQ2_0 code 3 decodes to t = +2, as in ggml), |q| ≤ 127, so |lane| ≤ 762
+// and 32 steps stay within ±24384: exact, no saturation.
 template <int MR>
 void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t tile, float* y,
              int64_t ldy, float alpha, float beta) {
@@ -55,7 +55,13 @@ void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t
     const uint8_t* wp = w.codes.data() + (tile * kb + b) * kTileBlockBytes;
     const int8_t* xp[MR];
     T81_UNROLL for (int i = 0; i < MR; ++i) xp[i] = x.q.data() + (m0 + i) * kp + b * 256;
+    alignas(32) int32_t part[MR][16];  // the first half block's sums
     for (int c = 0; c < kChunksPerBlock; ++c) {
+      if (c == kChunksPerBlock / 2)
+        T81_UNROLL for (int i = 0; i < MR; ++i) T81_UNROLL for (int h = 0; h < 2; ++h) {
+          _mm256_store_si256(reinterpret_cast<__m256i*>(part[i] + 8 * h), _mm256_madd_epi16(acc[i][h], ones));
+          acc[i][h] = _mm256_setzero_si256();
+        }
       const __m256i p0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + c * kChunkBytes));
       const __m256i p1 =
           _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + c * kChunkBytes + 32));
@@ -74,7 +80,8 @@ void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t
       const __m256 d = _mm256_load_ps(ds + 8 * h);
       T81_UNROLL for (int i = 0; i < MR; ++i) {
         const __m256i bs = _mm256_set1_epi32(x.bsum[size_t((m0 + i) * kb + b)]);
-        const __m256i isum = _mm256_madd_epi16(acc[i][h], ones);
+        const __m256i isum = _mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(part[i] + 8 * h)),
+                                              _mm256_madd_epi16(acc[i][h], ones));
         const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, bs));
         _mm256_store_ps(facc[i] + 8 * h, _mm256_fmadd_ps(v, d, _mm256_load_ps(facc[i] + 8 * h)));
       }
@@ -112,24 +119,35 @@ inline void MaddAdd(__m256i& acc, __m256i u, __m256i x) {
 template <int MR>
 inline void PanelMicro(const uint8_t* panel, const int8_t* xq, int64_t kp, const int32_t* bsum,
                        int64_t bstride, const float* d, float* facc) {
+  const __m256i ones = _mm256_set1_epi16(1);
   __m256i acc[MR][2];
   T81_UNROLL for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+  alignas(32) int32_t part[MR][16];  // the first half block's sums (see MicroI8 for the bound)
 #pragma GCC unroll 1
-  for (int q = 0; q < kSteps; ++q) {
-    const __m256i u0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + q * 64));
-    const __m256i u1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + q * 64 + 32));
-    T81_UNROLL for (int i = 0; i < MR; ++i) {
-      const __m256i xb = Bcast4(xq + i * kp + 4 * q);
-      MaddAdd(acc[i][0], u0, xb);
-      MaddAdd(acc[i][1], u1, xb);
+  for (int half = 0; half < 2; ++half) {
+#pragma GCC unroll 1
+    for (int q = half * kSteps / 2; q < (half + 1) * kSteps / 2; ++q) {
+      const __m256i u0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + q * 64));
+      const __m256i u1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + q * 64 + 32));
+      T81_UNROLL for (int i = 0; i < MR; ++i) {
+        const __m256i xb = Bcast4(xq + i * kp + 4 * q);
+        MaddAdd(acc[i][0], u0, xb);
+        MaddAdd(acc[i][1], u1, xb);
+      }
     }
+    if (half == 0)
+      T81_UNROLL for (int i = 0; i < MR; ++i) T81_UNROLL for (int h = 0; h < 2; ++h) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(part[i] + 8 * h), _mm256_madd_epi16(acc[i][h], ones));
+        acc[i][h] = _mm256_setzero_si256();
+      }
   }
-  const __m256i ones = _mm256_set1_epi16(1);
   T81_UNROLL for (int h = 0; h < 2; ++h) {
     const __m256 dh = _mm256_load_ps(d + 8 * h);
     T81_UNROLL for (int i = 0; i < MR; ++i) {
       const __m256i bs = _mm256_set1_epi32(bsum[i * bstride]);
-      const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_madd_epi16(acc[i][h], ones), bs));
+      const __m256i isum = _mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(part[i] + 8 * h)),
+                                            _mm256_madd_epi16(acc[i][h], ones));
+      const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum, bs));
       float* f = facc + i * 16 + 8 * h;
       _mm256_store_ps(f, _mm256_fmadd_ps(v, dh, _mm256_load_ps(f)));
     }
