@@ -120,9 +120,12 @@ std::vector<std::vector<double>> TimeRounds(const std::vector<std::function<void
     for (size_t o = 0; o < fns.size(); ++o) {
       const size_t i = (o + size_t(r)) % fns.size();
       std::this_thread::sleep_for(std::chrono::milliseconds(150));
-      const double w0 = base::NowSeconds();
-      fns[i]();
-      if (calls[i] == 0) calls[i] = int(std::clamp(0.02 / std::max(base::NowSeconds() - w0, 1e-7), 1.0, 1000.0));
+      fns[i]();  // warm-up
+      if (calls[i] == 0) {  // first round: size the round from one warm call
+        const double w0 = base::NowSeconds();
+        fns[i]();
+        calls[i] = int(std::clamp(0.02 / std::max(base::NowSeconds() - w0, 1e-7), 1.0, 1000.0));
+      }
       const double t0 = base::NowSeconds();
       for (int k = 0; k < calls[i]; ++k) fns[i]();
       t[i].push_back((base::NowSeconds() - t0) / calls[i]);
