@@ -101,6 +101,8 @@ struct Q8Acts {
   std::vector<float> d;           // (m, kb)
 };
 void QuantizeActsQ8(const float* x, int64_t m, int64_t k, Q8Acts* out);
+// Row r of W as floats (k values): d · q, exactly what the Q8_0 dequantizer gives.
+void DequantRow(const Q8Weights& w, int64_t r, float* out);
 // Per output (i, o), blocks ascending: isum = Σ w·q (exact int32), s = d_w · d_x,
 // acc = fma(float(isum), s, acc); y = acc. The same IEEE operations on every ISA.
 using GemmQ8RangeFn = void (*)(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1,
@@ -114,6 +116,7 @@ struct F16Weights {
   base::AlignedVector<uint16_t> h;  // (tiles, k, 16)
 };
 F16Weights RepackF16(const uint16_t* rows, int64_t n, int64_t k, const RowsDoneFn& done = nullptr);  // rows: (n, k)
+void DequantRow(const F16Weights& w, int64_t r, float* out);  // row r of W as floats (fp16 -> fp32)
 using GemmF16RangeFn = void (*)(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
                                 int64_t t0, int64_t t1, float* y, int64_t ldy);
 

@@ -108,6 +108,21 @@ F16Weights RepackF16(const uint16_t* rows, int64_t n, int64_t k, const RowsDoneF
   return w;
 }
 
+void DequantRow(const Q8Weights& w, int64_t r, float* out) {
+  const int64_t tile = r / kTileRows, i = r % kTileRows;
+  for (int64_t b = 0; b < w.kb; ++b) {
+    const size_t tb = size_t(tile * w.kb + b);
+    const float d = w.scales[tb * kTileRows + size_t(i)];
+    for (int j = 0; j < quant::kQ8Block; ++j)
+      out[b * quant::kQ8Block + j] = d * float(w.codes[tb * 512 + size_t((j / 4) * 64 + 4 * i + j % 4)]);
+  }
+}
+
+void DequantRow(const F16Weights& w, int64_t r, float* out) {
+  const uint16_t* h = w.h.data() + (r / kTileRows) * w.k * kTileRows + r % kTileRows;
+  for (int64_t j = 0; j < w.k; ++j) out[j] = base::Fp16ToFp32(h[j * kTileRows]);
+}
+
 void QuantizeActsQ8(const float* x, int64_t m, int64_t k, Q8Acts* out) {
   T81_CHECK(k % quant::kQ8Block == 0);
   out->m = m;

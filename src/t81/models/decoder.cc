@@ -13,7 +13,6 @@
 #include "t81/io/gguf.h"
 #include "t81/io/safetensors.h"
 #include "t81/models/gguf_names.h"
-#include "t81/base/fp16.h"
 #include "t81/quant/q8_0.h"
 #include "t81/nn/layers.h"
 #include "t81/nn/transformer.h"
@@ -483,30 +482,15 @@ void DecoderLM::UseFileTernary(std::vector<quant::TernaryMatrix> tern) {
 }
 
 void DecoderLM::EmbedRow(int64_t id, float* x) const {
-  const int64_t C = cfg_.C;
-  const int64_t tile = id / kernels::kTileRows, r = id % kernels::kTileRows;  // tile layouts: kernels.h
-  if (!wte_low_) {
-    std::memcpy(x, params_.data() + off_wte_ + id * C, size_t(C) * 4);
-    return;
-  }
-  if (embd_f16_) {
-    const uint16_t* h = embd_f16_->h.data() + tile * C * kernels::kTileRows + r;
-    for (int64_t j = 0; j < C; ++j) x[j] = base::Fp16ToFp32(h[j * kernels::kTileRows]);
-    return;
-  }
-  const kernels::Q8Weights& w = *embd_q8_;
-  for (int64_t b = 0; b < w.kb; ++b) {
-    const size_t tb = size_t(tile * w.kb + b);
-    const float d = w.scales[tb * kernels::kTileRows + size_t(r)];
-    for (int j = 0; j < quant::kQ8Block; ++j)
-      x[b * quant::kQ8Block + j] = d * float(w.codes[tb * 512 + size_t((j / 4) * 64 + 4 * r + j % 4)]);
-  }
+  if (!wte_src_) std::memcpy(x, params_.data() + off_wte_ + id * cfg_.C, size_t(cfg_.C) * 4);
+  else if (wte_src_->q8) kernels::DequantRow(*wte_src_->q8, id, x);
+  else kernels::DequantRow(*wte_src_->f16, id, x);
 }
 
 void DecoderLM::MaterializeFloat() {
-  if (wte_low_) {  // the same values the file's dequantizer gives (d · q, or fp16 -> fp32)
+  if (wte_src_) {  // the same values the file's dequantizer gives (d · q, or fp16 -> fp32)
     for (int64_t v = 0; v < cfg_.V; ++v) EmbedRow(v, params_.data() + off_wte_ + v * cfg_.C);
-    wte_low_ = false;
+    wte_src_ = nullptr;
   }
   if (!packed_from_file_) return;
   for (int64_t l = 0; l < cfg_.L; ++l) {
@@ -769,13 +753,13 @@ void DecoderLM::Backward() {
 
 void DecoderLM::Head(float* logits, const float* x, int64_t n) {
   const DecoderConfig& c = cfg_;
-  if (head_q8_ && mode_ == LinearMode::kPacked) {
+  if (head_file_.q8 && mode_ == LinearMode::kPacked) {
     kernels::QuantizeActsQ8(x, n, c.C, &head_acts_);
-    kernels::GemmQ8(kernels::Active(), *head_q8_, head_acts_, logits, c.V);
+    kernels::GemmQ8(kernels::Active(), *head_file_.q8, head_acts_, logits, c.V);
     return;
   }
-  if (head_f16_ && mode_ == LinearMode::kPacked) {
-    kernels::GemmF16(kernels::Active(), *head_f16_, x, n, c.C, logits, c.V);
+  if (head_file_.f16 && mode_ == LinearMode::kPacked) {
+    kernels::GemmF16(kernels::Active(), *head_file_.f16, x, n, c.C, logits, c.V);
     return;
   }
   nn::LinearForward(logits, x, params_.data() + (c.tied ? off_wte_ : off_head_), nullptr, n, c.C, c.V);
@@ -783,12 +767,8 @@ void DecoderLM::Head(float* logits, const float* x, int64_t n) {
 
 void DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
   MaterializeFloat();
-  head_q8_.reset();  // the float head and embedding are about to change
-  head_f16_.reset();
-  embd_q8_own_.reset();
-  embd_f16_own_.reset();
-  embd_q8_ = nullptr;
-  embd_f16_ = nullptr;
+  head_file_ = {};  // the float head and embedding are about to change
+  embd_file_ = {};
   if (m_.size() != params_.size()) {
     m_.assign(params_.size(), 0.0f);
     v_.assign(params_.size(), 0.0f);
@@ -976,9 +956,11 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
   std::vector<std::pair<const HfTensorMap*, const io::GgufTensor*>> deferred;  // TQ tensors if mixed
   // A Q8_0 or F16 token embedding stays in its file precision only when the linears end up
   // packed (decided after the loop); when tied it is also the head.
+  auto keepable = [&c](const io::GgufTensor* t) {
+    return t && ((t->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0) || t->type == io::kGgmlF16);
+  };
   const io::GgufTensor* low_embd = f->FindTensor("token_embd.weight");
-  if (!low_embd || !((low_embd->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0) || low_embd->type == io::kGgmlF16))
-    low_embd = nullptr;
+  if (!keepable(low_embd)) low_embd = nullptr;
   for (const HfTensorMap& h : m->hf_) {
     const std::string gname = GgufTensorName(h.name, c.arch);
     const io::GgufTensor* g = f->FindTensor(gname);
@@ -1037,26 +1019,18 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
     const uint64_t row_bytes = t->bytes / uint64_t(V);
     return [&f, t, row_bytes](int64_t r0, int64_t r1) { f->Release(*t, uint64_t(r0) * row_bytes, uint64_t(r1) * row_bytes); };
   };
-  auto f16_rows = [&f](const io::GgufTensor* t) { return reinterpret_cast<const uint16_t*>(f->data(*t)); };
+  auto keep = [&](const io::GgufTensor* t, FileMatrix* out) {
+    if (t->type == io::kGgmlQ8_0)
+      out->q8 = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*t), c.V, c.C, dropping(t)));
+    else
+      out->f16 = std::make_unique<kernels::F16Weights>(
+          kernels::RepackF16(reinterpret_cast<const uint16_t*>(f->data(*t)), c.V, c.C, dropping(t)));
+  };
   const io::GgufTensor* head = f->FindTensor(c.tied ? "token_embd.weight" : "output.weight");
-  if (head && head->type == io::kGgmlQ8_0 && c.C % quant::kQ8Block == 0)
-    m->head_q8_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*head), c.V, c.C, dropping(head)));
-  if (head && head->type == io::kGgmlF16)
-    m->head_f16_ = std::make_unique<kernels::F16Weights>(kernels::RepackF16(f16_rows(head), c.V, c.C, dropping(head)));
+  if (keepable(head)) keep(head, &m->head_file_);
   if (low_embd && packed) {
-    if (c.tied) {
-      m->embd_q8_ = m->head_q8_.get();
-      m->embd_f16_ = m->head_f16_.get();
-    } else if (low_embd->type == io::kGgmlQ8_0) {
-      m->embd_q8_own_ = std::make_unique<kernels::Q8Weights>(
-          kernels::RepackQ8_0(f->data(*low_embd), c.V, c.C, dropping(low_embd)));
-      m->embd_q8_ = m->embd_q8_own_.get();
-    } else {
-      m->embd_f16_own_ =
-          std::make_unique<kernels::F16Weights>(kernels::RepackF16(f16_rows(low_embd), c.V, c.C, dropping(low_embd)));
-      m->embd_f16_ = m->embd_f16_own_.get();
-    }
-    m->wte_low_ = true;
+    if (!c.tied) keep(low_embd, &m->embd_file_);
+    m->wte_src_ = c.tied ? &m->head_file_ : &m->embd_file_;
   } else if (low_embd) {
     T81_RETURN_IF_ERROR(f->DequantizeInto(*low_embd, m->params_.data() + m->off_wte_));
   }

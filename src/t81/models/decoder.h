@@ -150,24 +150,27 @@ class DecoderLM {
   std::vector<kernels::PackedWeights> packed_;  // (L·4) kPacked: compute layout
   ActPath act_ = ActPath::kI8;
   bool packed_from_file_ = false;  // packed_ came from a GGUF file; float block linears not written
-  bool wte_low_ = false;           // token embedding kept only in embd_q8_/embd_f16_; float wte not written
-  void MaterializeFloat();         // writes what the flags above left out: linears d · t, wte d · q
+  void MaterializeFloat();         // writes what loading left out: linears d · t, wte from wte_src_
   void EmbedRow(int64_t id, float* x) const;  // x (C) = the embedding row of token id
   // File loaders: an empty TQ matrix of the full shape of block linear `which`; then run the
   // assembled matrices (L·4, layer-major) packed, as the file's exact ternary weights.
   void StartTernary(int which, quant::TqFormat fmt, quant::TernaryMatrix* t) const;
   void UseFileTernary(std::vector<quant::TernaryMatrix> tern);
   kernels::QuantizedActs qa_;
-  // The head in the GGUF file's precision (LoadGguf, when the file stores it as Q8_0 or F16):
-  // with packed linears the logits come from GemmQ8 (activations quantized per 32 values, as
-  // llama.cpp does for a Q8_0 head) or GemmF16 instead of the float head — 4× / 2× fewer bytes
-  // per token. Dropped when the float parameters change (AdamWStep).
-  std::unique_ptr<kernels::Q8Weights> head_q8_;
-  std::unique_ptr<kernels::F16Weights> head_f16_;    // the same for an F16 head (GemmF16, float X)
-  std::unique_ptr<kernels::Q8Weights> embd_q8_own_;  // an untied Q8_0 / F16 token embedding
-  std::unique_ptr<kernels::F16Weights> embd_f16_own_;
-  const kernels::Q8Weights* embd_q8_ = nullptr;      // the low-precision embedding (the head's
-  const kernels::F16Weights* embd_f16_ = nullptr;    // when tied), if wte_low_
+  // A (V, C) matrix kept in its GGUF precision: Q8_0 or F16 (at most one is set).
+  struct FileMatrix {
+    std::unique_ptr<kernels::Q8Weights> q8;
+    std::unique_ptr<kernels::F16Weights> f16;
+    explicit operator bool() const { return q8 || f16; }
+  };
+  // The head so kept (LoadGguf, when the file stores it as Q8_0 or F16): with packed linears the
+  // logits come from GemmQ8 (activations quantized per 32 values, as llama.cpp does for a Q8_0
+  // head) or GemmF16 instead of the float head — 4× / 2× fewer bytes per token. An untied token
+  // embedding is kept in embd_file_. Both are dropped when the float parameters change (AdamWStep).
+  FileMatrix head_file_, embd_file_;
+  // Non-null: the float token embedding was not written; its rows come from here (head_file_ when
+  // tied). MaterializeFloat writes it and clears this.
+  const FileMatrix* wte_src_ = nullptr;
   kernels::Q8Acts head_acts_;
   void Head(float* logits, const float* x, int64_t n);  // logits (n, V) of normed x (n, C)
   int step_ = 0;
