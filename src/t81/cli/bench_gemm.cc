@@ -133,11 +133,8 @@ std::vector<std::vector<double>> TimeRounds(const std::vector<std::function<void
   return t;
 }
 
-struct Speedup {
-  double median = 0, min = 0, max = 0;  // best t81 path / OpenBLAS over the paired rounds
-};
-
-nlohmann::json RunShape(Problem& p, const kernels::KernelTable& kt, int repeats, Speedup* speedup,
+// speedup: best t81 path / OpenBLAS over the paired rounds.
+nlohmann::json RunShape(Problem& p, const kernels::KernelTable& kt, int repeats, RatioStats* speedup,
                         const char* blas_name) {
   kernels::QuantizedActs q;
   std::vector<std::function<void()>> fns = {
@@ -148,9 +145,9 @@ nlohmann::json RunShape(Problem& p, const kernels::KernelTable& kt, int repeats,
         kernels::GemmI8(kt, p.w, q, p.y.data(), p.n);
       }};
   const std::vector<std::vector<double>> times = TimeRounds(fns, repeats);
-  std::vector<double> med, ratio;
+  std::vector<double> med, best_t81;
   for (const auto& v : times) med.push_back(base::Median(v));
-  for (int r = 0; r < repeats; ++r) ratio.push_back(times[0][r] / std::min(times[1][r], times[2][r]));
+  for (int r = 0; r < repeats; ++r) best_t81.push_back(std::min(times[1][r], times[2][r]));
   const std::vector<Row> rows = {{std::string("openblas_") + blas_name, med[0], p.n * p.k * 4},
                                  {"t81_f32", med[1], p.tm.bytes()},
                                  {"t81_int8", med[2], p.tm.bytes()}};
@@ -166,9 +163,7 @@ nlohmann::json RunShape(Problem& p, const kernels::KernelTable& kt, int repeats,
                    {"weight_bytes", r.weight_bytes},
                    {"weight_gbps", double(r.weight_bytes) / r.median_s * 1e-9}});
   }
-  speedup->median = base::Median(ratio);
-  speedup->min = *std::min_element(ratio.begin(), ratio.end());
-  speedup->max = *std::max_element(ratio.begin(), ratio.end());
+  *speedup = PairedRatios(times[0], best_t81);
   std::printf("best t81 / %s speed-up: %.2fx (median of %d paired rounds, range %.2f-%.2fx)\n",
               blas_name, speedup->median, repeats, speedup->min, speedup->max);
   return out;
@@ -190,7 +185,7 @@ Status RunGemm(const GemmFlags& f) {
   std::printf("gemm_ternary OK (%lld, %lld)\n", (long long)f.m, (long long)f.n);
   std::printf("threads %d, kernels %s, medians of %d paired rounds\n\n", threads, kernels::IsaName(kt.isa), f.repeats);
   std::printf("GEMM %lld x %lld x %lld (M x N x K), Y = X * W^T\n", (long long)f.m, (long long)f.n, (long long)f.k);
-  Speedup gemm_speedup, gemv_speedup;
+  RatioStats gemm_speedup, gemv_speedup;
   nlohmann::json gemm_rows = RunShape(gemm, kt, f.repeats, &gemm_speedup, "sgemm");
   gemm = Problem{};
 

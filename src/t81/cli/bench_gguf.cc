@@ -179,15 +179,10 @@ Status RunGgufBench(const GgufBenchFlags& f) {
               base::Median(llama.prompt_ms), base::Median(llama.eval_ms), llama_tok_s);
   std::printf("%-10s %14.1f %18.4f %16.4f %12.1f\n", "t81", t81.peak_rss_mib, base::Median(t81.prompt_ms),
               base::Median(t81.eval_ms), t81_tok_s);
-  std::vector<double> eval_ratio, prompt_ratio;
-  for (int r = 0; r < f.runs; ++r) {
-    eval_ratio.push_back(llama.eval_ms[size_t(r)] / t81.eval_ms[size_t(r)]);
-    prompt_ratio.push_back(llama.prompt_ms[size_t(r)] / t81.prompt_ms[size_t(r)]);
-  }
-  const double eval_speedup = base::Median(eval_ratio), prompt_speedup = base::Median(prompt_ratio);
-  const auto [emin, emax] = std::minmax_element(eval_ratio.begin(), eval_ratio.end());
+  const RatioStats eval = PairedRatios(llama.eval_ms, t81.eval_ms);
+  const double prompt_speedup = PairedRatios(llama.prompt_ms, t81.prompt_ms).median;
   std::printf("eval speed-up t81 / llama.cpp: %.2fx (median of %d paired runs, range %.2f-%.2fx); prompt: %.2fx\n",
-              eval_speedup, f.runs, *emin, *emax, prompt_speedup);
+              eval.median, f.runs, eval.min, eval.max, prompt_speedup);
   if (!f.json_output.empty()) {
     nlohmann::json j = {{"gguf", f.gguf},
                         {"size_mib", size_mib},
@@ -202,8 +197,8 @@ Status RunGgufBench(const GgufBenchFlags& f) {
                         {"t81", SideJson(t81)},
                         {"t81_eval_tok_s", t81_tok_s},
                         {"llama_eval_tok_s", llama_tok_s},
-                        {"eval_speedup", eval_speedup},
-                        {"eval_speedup_range", {*emin, *emax}},
+                        {"eval_speedup", eval.median},
+                        {"eval_speedup_range", {eval.min, eval.max}},
                         {"prompt_speedup", prompt_speedup},
                         {"timestamp", Timestamp()}};
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));

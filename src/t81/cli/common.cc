@@ -1,7 +1,10 @@
 #include "t81/cli/common.h"
 
+#include "t81/base/check.h"
 #include "t81/base/file.h"
+#include "t81/base/timer.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -26,6 +29,14 @@ Status AppendCsv(const std::string& path, const std::string& header,
   if (content.back() != '\n') content += '\n';
   for (const std::string& r : rows) content += r + "\n";
   return WriteFileAtomic(path, content);
+}
+
+RatioStats PairedRatios(const std::vector<double>& num, const std::vector<double>& den) {
+  T81_CHECK(!num.empty() && num.size() == den.size());
+  std::vector<double> r;
+  for (size_t i = 0; i < num.size(); ++i) r.push_back(num[i] / den[i]);
+  const auto [lo, hi] = std::minmax_element(r.begin(), r.end());
+  return {base::Median(r), *lo, *hi};
 }
 
 std::string Timestamp() {

@@ -15,6 +15,11 @@ Status WriteFileAtomic(const std::string& path, const std::string& content);
 Status AppendCsv(const std::string& path, const std::string& header,
                  const std::vector<std::string>& rows);
 std::string Timestamp();  // UTC, ISO 8601
+// Paired timings (same run, same round): the median and range of the ratios num[i] / den[i].
+struct RatioStats {
+  double median = 0, min = 0, max = 0;
+};
+RatioStats PairedRatios(const std::vector<double>& num, const std::vector<double>& den);
 std::string HumanBytes(int64_t bytes);
 
 }  // namespace t81::cli
