@@ -29,6 +29,11 @@
 #include "t81/base/status.h"
 #include "t81/quant/tq.h"
 
+// For the per-ISA kernel files: fully unroll a loop over a register tile, so that GCC keeps the
+// accumulator arrays in registers (scalar replacement needs constant indices; GCC's own unrolling
+// heuristics are not reliable there).
+#define T81_UNROLL _Pragma("GCC unroll 16")
+
 namespace t81::kernels {
 
 enum class Isa : uint8_t { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };

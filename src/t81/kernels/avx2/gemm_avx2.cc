@@ -12,8 +12,6 @@
 namespace t81::kernels::avx2 {
 namespace {
 
-// Fully unroll the loops over register tiles, so that GCC keeps accumulator arrays in registers.
-#define T81_UNROLL _Pragma("GCC unroll 16")
 
 inline __m256i Bcast4(const int8_t* p) {
   int32_t v;

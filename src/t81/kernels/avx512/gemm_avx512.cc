@@ -10,9 +10,6 @@
 namespace t81::kernels::avx512 {
 namespace {
 
-// Fully unroll the loops over register tiles, so that GCC keeps accumulator arrays in registers
-// (scalar replacement needs constant indices; its own unrolling heuristics are not reliable here).
-#define T81_UNROLL _Pragma("GCC unroll 16")
 
 inline __m512i Bcast4(const int8_t* p) {
   int32_t v;
