@@ -178,10 +178,10 @@ TEST_F(GgufTest, WriterReaderRoundTrip) {
   ASSERT_EQ(tq2.data.size(), 3u * 2 * 66);
   ASSERT_EQ(tq1.data.size(), 2u * 54);
 
-  ASSERT_TRUE(w.AddTensor("f32.weight", {8, 3}, kGgmlF32, F32Bytes(f32)).ok());
-  ASSERT_TRUE(w.AddTensor("f16.weight", {5, 2}, kGgmlF16, f16_bytes).ok());  // 20 bytes: next one needs padding
-  ASSERT_TRUE(w.AddTensor("tq2.weight", {512, 3}, kGgmlTq2_0, tq2.data).ok());
-  ASSERT_TRUE(w.AddTensor("tq1.weight", {256, 2}, kGgmlTq1_0, tq1.data).ok());
+  ASSERT_TRUE(w.AddTensor("f32.weight", {8, 3}, quant::kGgmlF32, F32Bytes(f32)).ok());
+  ASSERT_TRUE(w.AddTensor("f16.weight", {5, 2}, quant::kGgmlF16, f16_bytes).ok());  // 20 bytes: next one needs padding
+  ASSERT_TRUE(w.AddTensor("tq2.weight", {512, 3}, quant::kGgmlTq2_0, tq2.data).ok());
+  ASSERT_TRUE(w.AddTensor("tq1.weight", {256, 2}, quant::kGgmlTq1_0, tq1.data).ok());
   EXPECT_EQ(w.tensor_count(), 4);
   const std::string p = Path("rt.gguf");
   ASSERT_TRUE(w.Write(p).ok());
@@ -249,7 +249,7 @@ TEST_F(GgufTest, WriterReaderRoundTrip) {
   ASSERT_EQ(f->tensors().size(), 4u);
   const char* names[] = {"f32.weight", "f16.weight", "tq2.weight", "tq1.weight"};
   const std::vector<std::vector<int64_t>> shapes = {{8, 3}, {5, 2}, {512, 3}, {256, 2}};
-  const uint32_t types[] = {kGgmlF32, kGgmlF16, kGgmlTq2_0, kGgmlTq1_0};
+  const uint32_t types[] = {quant::kGgmlF32, quant::kGgmlF16, quant::kGgmlTq2_0, quant::kGgmlTq1_0};
   const std::vector<std::vector<uint8_t>> bytes = {F32Bytes(f32), f16_bytes, tq2.data, tq1.data};
   uint64_t prev_end = 0;
   for (size_t i = 0; i < 4; ++i) {
@@ -310,9 +310,9 @@ TEST_F(GgufTest, CustomAlignment64) {
   w.SetU32("general.alignment", 64);
   w.SetString("general.name", "x");
   const std::vector<float> a = Iota(3), b = Iota(17, -1.0f), c = Iota(40, 2.0f);
-  ASSERT_TRUE(w.AddTensor("a", {3}, kGgmlF32, F32Bytes(a)).ok());
-  ASSERT_TRUE(w.AddTensor("b", {17}, kGgmlF32, F32Bytes(b)).ok());
-  ASSERT_TRUE(w.AddTensor("c", {8, 5}, kGgmlF32, F32Bytes(c)).ok());
+  ASSERT_TRUE(w.AddTensor("a", {3}, quant::kGgmlF32, F32Bytes(a)).ok());
+  ASSERT_TRUE(w.AddTensor("b", {17}, quant::kGgmlF32, F32Bytes(b)).ok());
+  ASSERT_TRUE(w.AddTensor("c", {8, 5}, quant::kGgmlF32, F32Bytes(c)).ok());
   const std::string p = Path("a64.gguf");
   ASSERT_TRUE(w.Write(p).ok());
   auto f = OpenOk(p);
@@ -363,7 +363,7 @@ TEST_F(GgufTest, HandMadeFileOpens) {
   kv.Str("u16s").U32(uint32_t(GgufType::kArray)).U32(uint32_t(GgufType::kU16)).U64(3)
       .Put<uint16_t>(1).Put<uint16_t>(2).Put<uint16_t>(65535);
   Buf infos;
-  infos.Info("t", {8}, kGgmlF32, 0);
+  infos.Info("t", {8}, quant::kGgmlF32, 0);
   const std::vector<float> data = Iota(8);
   const std::string p = WriteBytes("hand.gguf", MakeGguf(1, 8, kv, infos, F32Str(data), 32, 2));
   auto f = OpenOk(p);
@@ -404,13 +404,13 @@ TEST_F(GgufTest, HandMadeQ8_0DequantizesToDTimesQ) {
   }
   ASSERT_EQ(data.size(), 4u * 34);
   Buf infos;
-  infos.Info("q8", {64, 2}, kGgmlQ8_0, 0);
+  infos.Info("q8", {64, 2}, quant::kGgmlQ8_0, 0);
   const std::string p = WriteBytes("q8.gguf", MakeGguf(1, 0, Buf{}, infos, data));
   auto f = OpenOk(p);
   ASSERT_NE(f, nullptr);
   const GgufTensor* t = f->FindTensor("q8");
   ASSERT_NE(t, nullptr);
-  EXPECT_EQ(t->type, kGgmlQ8_0);
+  EXPECT_EQ(t->type, quant::kGgmlQ8_0);
   EXPECT_EQ(t->bytes, 136u);
   auto d = f->Dequantize(*t);
   ASSERT_TRUE(d.ok()) << d.status().message();
@@ -544,7 +544,7 @@ TEST_F(GgufTest, BadAlignment) {
   Buf kv16;
   kv16.KvU32("general.alignment", 16);
   Buf infos;
-  infos.Info("t", {4}, kGgmlF32, 16);
+  infos.Info("t", {4}, quant::kGgmlF32, 16);
   auto f = OpenOk(WriteBytes("align16.gguf", MakeGguf(1, 1, kv16, infos, std::string(32, '\0'), 16)));
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->alignment(), 16u);
@@ -552,14 +552,14 @@ TEST_F(GgufTest, BadAlignment) {
 
 TEST_F(GgufTest, TensorDimensionCount) {
   Buf zero;
-  zero.Str("t0").U32(0).U32(kGgmlF32).U64(0);
+  zero.Str("t0").U32(0).U32(quant::kGgmlF32).U64(0);
   ExpectOpenError(WriteBytes("nd0.gguf", MakeGguf(1, 0, Buf{}, zero, std::string(32, '\0'))), {"t0", "dimensions"});
   Buf five;
-  five.Info("t5", {1, 1, 1, 1, 1}, kGgmlF32, 0);
+  five.Info("t5", {1, 1, 1, 1, 1}, quant::kGgmlF32, 0);
   ExpectOpenError(WriteBytes("nd5.gguf", MakeGguf(1, 0, Buf{}, five, std::string(32, '\0'))), {"t5", "dimensions"});
   // Control: 4 dims open.
   Buf four;
-  four.Info("t4", {2, 1, 2, 2}, kGgmlF32, 0);
+  four.Info("t4", {2, 1, 2, 2}, quant::kGgmlF32, 0);
   auto f = OpenOk(WriteBytes("nd4.gguf", MakeGguf(1, 0, Buf{}, four, std::string(32, '\0'))));
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->tensors()[0].numel(), 8);
@@ -567,13 +567,13 @@ TEST_F(GgufTest, TensorDimensionCount) {
 
 TEST_F(GgufTest, TensorZeroOrAbsurdDimension) {
   Buf z;
-  z.Info("z", {8, 0}, kGgmlF32, 0);
+  z.Info("z", {8, 0}, quant::kGgmlF32, 0);
   ExpectOpenError(WriteBytes("zero.gguf", MakeGguf(1, 0, Buf{}, z, std::string(32, '\0'))), {"'z'", "shape"});
   Buf z0;
-  z0.Info("z0", {0}, kGgmlF32, 0);
+  z0.Info("z0", {0}, quant::kGgmlF32, 0);
   ExpectOpenError(WriteBytes("zero0.gguf", MakeGguf(1, 0, Buf{}, z0, std::string(32, '\0'))), {"'z0'", "shape"});
   Buf big;
-  big.Info("big", {uint64_t(1) << 30, uint64_t(1) << 30}, kGgmlF32, 0);
+  big.Info("big", {uint64_t(1) << 30, uint64_t(1) << 30}, quant::kGgmlF32, 0);
   ExpectOpenError(WriteBytes("big.gguf", MakeGguf(1, 0, Buf{}, big, std::string(32, '\0'))), {"'big'", "absurd"});
 }
 
@@ -586,47 +586,47 @@ TEST_F(GgufTest, UnknownGgmlType) {
 
 TEST_F(GgufTest, TernaryRowNotMultipleOf256) {
   Buf infos;
-  infos.Info("tq", {128, 2}, kGgmlTq2_0, 0);
+  infos.Info("tq", {128, 2}, quant::kGgmlTq2_0, 0);
   ExpectOpenError(WriteBytes("tq128.gguf", MakeGguf(1, 0, Buf{}, infos, std::string(256, '\0'))),
                   {"multiple of 256", "'tq'", "TQ2_0"});
   Buf infos1;
-  infos1.Info("tq1", {300}, kGgmlTq1_0, 0);
+  infos1.Info("tq1", {300}, quant::kGgmlTq1_0, 0);
   ExpectOpenError(WriteBytes("tq1_300.gguf", MakeGguf(1, 0, Buf{}, infos1, std::string(256, '\0'))),
                   {"multiple of 256", "'tq1'"});
 }
 
 TEST_F(GgufTest, MisalignedOffset) {
   Buf infos;
-  infos.Info("a", {8}, kGgmlF32, 0).Info("b", {4}, kGgmlF32, 48);
+  infos.Info("a", {8}, quant::kGgmlF32, 0).Info("b", {4}, quant::kGgmlF32, 48);
   ExpectOpenError(WriteBytes("mis.gguf", MakeGguf(2, 0, Buf{}, infos, std::string(128, '\0'))), {"'b'", "alignment"});
   // Control: offset 64 opens.
   Buf ok;
-  ok.Info("a", {8}, kGgmlF32, 0).Info("b", {4}, kGgmlF32, 64);
+  ok.Info("a", {8}, quant::kGgmlF32, 0).Info("b", {4}, quant::kGgmlF32, 64);
   EXPECT_NE(OpenOk(WriteBytes("al.gguf", MakeGguf(2, 0, Buf{}, ok, std::string(128, '\0')))), nullptr);
 }
 
 TEST_F(GgufTest, OffsetPastEndOfData) {
   Buf infos;
-  infos.Info("far", {8}, kGgmlF32, 64);
+  infos.Info("far", {8}, quant::kGgmlF32, 64);
   ExpectOpenError(WriteBytes("far.gguf", MakeGguf(1, 0, Buf{}, infos, std::string(32, '\0'))), {"'far'", "not within the file"});
   Buf huge;
-  huge.Info("huge", {8}, kGgmlF32, uint64_t(1) << 62);
+  huge.Info("huge", {8}, quant::kGgmlF32, uint64_t(1) << 62);
   ExpectOpenError(WriteBytes("huge.gguf", MakeGguf(1, 0, Buf{}, huge, std::string(32, '\0'))), {"'huge'", "not within the file"});
   // Starts inside the data but its bytes run past the end.
   Buf over;
-  over.Info("over", {16}, kGgmlF32, 0);
+  over.Info("over", {16}, quant::kGgmlF32, 0);
   ExpectOpenError(WriteBytes("over.gguf", MakeGguf(1, 0, Buf{}, over, std::string(32, '\0'))), {"'over'", "not within the file"});
   // Control: the exact fit opens.
   Buf fit;
-  fit.Info("fit", {8}, kGgmlF32, 0);
+  fit.Info("fit", {8}, quant::kGgmlF32, 0);
   EXPECT_NE(OpenOk(WriteBytes("fit.gguf", MakeGguf(1, 0, Buf{}, fit, std::string(32, '\0')))), nullptr);
 }
 
 TEST_F(GgufTest, TruncatedTensorData) {
   GgufWriter w;
   w.SetString("general.name", "trunc");
-  ASSERT_TRUE(w.AddTensor("a", {8, 3}, kGgmlF32, F32Bytes(Iota(24))).ok());
-  ASSERT_TRUE(w.AddTensor("b", {16}, kGgmlF32, F32Bytes(Iota(16))).ok());  // 64 bytes, no trailing padding
+  ASSERT_TRUE(w.AddTensor("a", {8, 3}, quant::kGgmlF32, F32Bytes(Iota(24))).ok());
+  ASSERT_TRUE(w.AddTensor("b", {16}, quant::kGgmlF32, F32Bytes(Iota(16))).ok());  // 64 bytes, no trailing padding
   const std::string full_path = Path("full.gguf");
   ASSERT_TRUE(w.Write(full_path).ok());
   const std::string full = ReadBytes(full_path);
@@ -646,7 +646,7 @@ TEST_F(GgufTest, TruncatedTensorData) {
 
 TEST_F(GgufTest, DuplicateTensorName) {
   Buf infos;
-  infos.Info("w", {8}, kGgmlF32, 0).Info("w", {8}, kGgmlF32, 32);
+  infos.Info("w", {8}, quant::kGgmlF32, 0).Info("w", {8}, quant::kGgmlF32, 32);
   ExpectOpenError(WriteBytes("duptensor.gguf", MakeGguf(2, 0, Buf{}, infos, std::string(64, '\0'))), {"duplicate tensor", "'w'"});
 }
 
@@ -655,17 +655,17 @@ TEST_F(GgufTest, DuplicateTensorName) {
 
 TEST_F(GgufTest, WriterRejectsWrongBytesAndDuplicates) {
   GgufWriter w;
-  Status s = w.AddTensor("a", {8, 3}, kGgmlF32, std::vector<uint8_t>(95));
+  Status s = w.AddTensor("a", {8, 3}, quant::kGgmlF32, std::vector<uint8_t>(95));
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("'a'"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("96"), std::string::npos) << s.message();
-  EXPECT_FALSE(w.AddTensor("a", {8, 3}, kGgmlF32, std::vector<uint8_t>(97)).ok());
-  EXPECT_FALSE(w.AddTensor("q", {512, 2}, kGgmlTq2_0, std::vector<uint8_t>(2 * 66)).ok());  // one row's worth
-  EXPECT_FALSE(w.AddTensor("h", {10}, kGgmlF16, std::vector<uint8_t>(40)).ok());  // F32-sized
+  EXPECT_FALSE(w.AddTensor("a", {8, 3}, quant::kGgmlF32, std::vector<uint8_t>(97)).ok());
+  EXPECT_FALSE(w.AddTensor("q", {512, 2}, quant::kGgmlTq2_0, std::vector<uint8_t>(2 * 66)).ok());  // one row's worth
+  EXPECT_FALSE(w.AddTensor("h", {10}, quant::kGgmlF16, std::vector<uint8_t>(40)).ok());  // F32-sized
   EXPECT_EQ(w.tensor_count(), 0);
 
-  EXPECT_TRUE(w.AddTensor("a", {8, 3}, kGgmlF32, std::vector<uint8_t>(96)).ok());
-  s = w.AddTensor("a", {4}, kGgmlF16, std::vector<uint8_t>(8));
+  EXPECT_TRUE(w.AddTensor("a", {8, 3}, quant::kGgmlF32, std::vector<uint8_t>(96)).ok());
+  s = w.AddTensor("a", {4}, quant::kGgmlF16, std::vector<uint8_t>(8));
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("'a'"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("twice"), std::string::npos) << s.message();
@@ -675,7 +675,7 @@ TEST_F(GgufTest, WriterRejectsWrongBytesAndDuplicates) {
   s = w.AddTensor("u", {8}, 200, std::vector<uint8_t>(32));
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("unknown ggml type"), std::string::npos) << s.message();
-  EXPECT_FALSE(w.AddTensor("q8", {33}, kGgmlQ8_0, std::vector<uint8_t>(34)).ok());
+  EXPECT_FALSE(w.AddTensor("q8", {33}, quant::kGgmlQ8_0, std::vector<uint8_t>(34)).ok());
   EXPECT_EQ(w.tensor_count(), 1);
 
   // Only the accepted tensor is written.
@@ -685,7 +685,7 @@ TEST_F(GgufTest, WriterRejectsWrongBytesAndDuplicates) {
   ASSERT_NE(f, nullptr);
   ASSERT_EQ(f->tensors().size(), 1u);
   EXPECT_EQ(f->tensors()[0].name, "a");
-  EXPECT_EQ(f->tensors()[0].type, kGgmlF32);
+  EXPECT_EQ(f->tensors()[0].type, quant::kGgmlF32);
 }
 
 TEST(GgmlTypes, KnownTypes) {
@@ -694,28 +694,26 @@ TEST(GgmlTypes, KnownTypes) {
     const char* name;
     int64_t block, size;
   };
-  const Want want[] = {{kGgmlF32, "F32", 1, 4},      {kGgmlF16, "F16", 1, 2},        {kGgmlQ8_0, "Q8_0", 32, 34},
-                       {kGgmlTq1_0, "TQ1_0", 256, 54}, {kGgmlTq2_0, "TQ2_0", 256, 66}, {12, "Q4_K", 256, 144},
+  const Want want[] = {{quant::kGgmlF32, "F32", 1, 4},      {quant::kGgmlF16, "F16", 1, 2},        {quant::kGgmlQ8_0, "Q8_0", 32, 34},
+                       {quant::kGgmlTq1_0, "TQ1_0", 256, 54}, {quant::kGgmlTq2_0, "TQ2_0", 256, 66}, {12, "Q4_K", 256, 144},
                        {30, "BF16", 1, 2}};
   for (const Want& w : want) {
     SCOPED_TRACE(w.name);
-    const GgmlTypeInfo* t = GgmlType(w.id);
+    const quant::GgmlTypeInfo* t = quant::GgmlTypeOf(w.id);
     ASSERT_NE(t, nullptr);
     EXPECT_EQ(t->id, w.id);
     EXPECT_STREQ(t->name, w.name);
     EXPECT_EQ(t->block, w.block);
     EXPECT_EQ(t->size, w.size);
   }
-  EXPECT_EQ(kGgmlF32, 0u);
-  EXPECT_EQ(kGgmlF16, 1u);
-  EXPECT_EQ(kGgmlQ8_0, 8u);
-  EXPECT_EQ(kGgmlTq1_0, 34u);
-  EXPECT_EQ(kGgmlTq2_0, 35u);
-  EXPECT_EQ(kGgmlTq1_0, uint32_t(quant::GgmlType::kTq1_0));
-  EXPECT_EQ(kGgmlTq2_0, uint32_t(quant::GgmlType::kTq2_0));
-  EXPECT_EQ(GgmlType(200), nullptr);
-  EXPECT_EQ(GgmlType(4), nullptr);  // Q4_2, removed from ggml
-  EXPECT_EQ(GgmlType(36), nullptr);
+  EXPECT_EQ(quant::kGgmlF32, 0u);
+  EXPECT_EQ(quant::kGgmlF16, 1u);
+  EXPECT_EQ(quant::kGgmlQ8_0, 8u);
+  EXPECT_EQ(quant::kGgmlTq1_0, 34u);
+  EXPECT_EQ(quant::kGgmlTq2_0, 35u);
+  EXPECT_EQ(quant::GgmlTypeOf(200), nullptr);
+  EXPECT_EQ(quant::GgmlTypeOf(4), nullptr);  // Q4_2, removed from ggml
+  EXPECT_EQ(quant::GgmlTypeOf(36), nullptr);
 }
 
 TEST(GgmlTypes, TensorBytes) {
@@ -725,10 +723,10 @@ TEST(GgmlTypes, TensorBytes) {
     uint64_t bytes;
   };
   const Case cases[] = {
-      {kGgmlF32, {8, 3}, 96},         {kGgmlF32, {7}, 28},           {kGgmlF16, {8, 3}, 48},
-      {kGgmlF16, {3, 2, 2, 5}, 120},  {kGgmlQ8_0, {64, 3}, 204},     {kGgmlQ8_0, {32}, 34},
-      {kGgmlTq1_0, {512, 2}, 216},    {kGgmlTq1_0, {256}, 54},       {kGgmlTq2_0, {256, 3}, 198},
-      {kGgmlTq2_0, {768, 2, 2}, 792}, {12, {256, 2}, 288},
+      {quant::kGgmlF32, {8, 3}, 96},         {quant::kGgmlF32, {7}, 28},           {quant::kGgmlF16, {8, 3}, 48},
+      {quant::kGgmlF16, {3, 2, 2, 5}, 120},  {quant::kGgmlQ8_0, {64, 3}, 204},     {quant::kGgmlQ8_0, {32}, 34},
+      {quant::kGgmlTq1_0, {512, 2}, 216},    {quant::kGgmlTq1_0, {256}, 54},       {quant::kGgmlTq2_0, {256, 3}, 198},
+      {quant::kGgmlTq2_0, {768, 2, 2}, 792}, {12, {256, 2}, 288},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(::testing::Message() << "type " << c.type << " ne[0] " << c.ne[0]);
@@ -736,20 +734,20 @@ TEST(GgmlTypes, TensorBytes) {
     ASSERT_TRUE(r.ok()) << r.status().message();
     EXPECT_EQ(r.value(), c.bytes);
   }
-  auto e = GgmlTensorBytes(kGgmlTq2_0, {128});
+  auto e = GgmlTensorBytes(quant::kGgmlTq2_0, {128});
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("multiple of 256"), std::string::npos) << e.status().message();
   EXPECT_NE(e.status().message().find("128"), std::string::npos) << e.status().message();
-  e = GgmlTensorBytes(kGgmlTq1_0, {255, 4});
+  e = GgmlTensorBytes(quant::kGgmlTq1_0, {255, 4});
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("multiple of 256"), std::string::npos) << e.status().message();
-  e = GgmlTensorBytes(kGgmlQ8_0, {48});
+  e = GgmlTensorBytes(quant::kGgmlQ8_0, {48});
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("multiple of 32"), std::string::npos) << e.status().message();
   e = GgmlTensorBytes(200, {8});
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("unknown ggml type"), std::string::npos) << e.status().message();
-  EXPECT_FALSE(GgmlTensorBytes(kGgmlF32, {}).ok());
+  EXPECT_FALSE(GgmlTensorBytes(quant::kGgmlF32, {}).ok());
 }
 
 TEST(GgufTensorTest, Numel) {

@@ -55,7 +55,7 @@ struct Blobs {
 
 // Plain minibatch SGD over the set in a seeded shuffled order.
 void Train(Classifier& m, const Set& s, int epochs, int64_t batch, const SgdConfig& opt,
-           const QuantConfig* qat, uint64_t seed, double* first_loss = nullptr,
+           const quant::TernaryOptions* qat, uint64_t seed, double* first_loss = nullptr,
            double* last_loss = nullptr) {
   base::Rng rng(seed);
   std::vector<int64_t> order(size_t(s.n));
@@ -89,7 +89,7 @@ EvalResult Eval(M& m, const Set& s) {
 }
 
 // The float model with every weight replaced by its fake-quantized value.
-Classifier FakeQuantCopy(const Classifier& c, const QuantConfig& q) {
+Classifier FakeQuantCopy(const Classifier& c, const quant::TernaryOptions& q) {
   Classifier f = c;
   for (int l = 0; l < c.layers(); ++l)
     quant::FakeQuantize(c.weight[size_t(l)].data(), c.out(l), c.in(l), q.granularity, q.threshold,
@@ -111,7 +111,7 @@ std::vector<float> RefForward(const Classifier& c, const std::vector<std::vector
   return out;
 }
 
-std::vector<std::vector<float>> FakeQuantWeights(const Classifier& c, const QuantConfig& q) {
+std::vector<std::vector<float>> FakeQuantWeights(const Classifier& c, const quant::TernaryOptions& q) {
   std::vector<std::vector<float>> w(size_t(c.layers()));
   for (int l = 0; l < c.layers(); ++l) {
     w[size_t(l)].resize(c.weight[size_t(l)].size());
@@ -139,7 +139,7 @@ TEST_P(SyntheticTraining, Fp32QatAndTernaryBeatChance) {
   EXPECT_GT(ev_fp.accuracy, 0.5) << "fp32 (untrained " << acc0 << ")";
   EXPECT_TRUE(std::isfinite(ev_fp.loss));
 
-  const QuantConfig qc;  // row scales, threshold 0.45, TQ2_0
+  const quant::TernaryOptions qc;  // row scales, threshold 0.45, TQ2_0
   Classifier qat(ClassifierConfig{widths}, 7);
   Train(qat, train, 5, 32, kOpt, &qc, 21, &first, &last);
   EXPECT_LT(last, first);
@@ -148,19 +148,19 @@ TEST_P(SyntheticTraining, Fp32QatAndTernaryBeatChance) {
   EXPECT_GT(ev_fq.accuracy, 0.5) << "QAT model, fake-quantized weights";
 
   const kernels::KernelTable& kt = kernels::Active();
-  TernaryClassifier t32(qat, qc, ActPath::kF32, kt);
+  TernaryClassifier t32(qat, qc, nn::ActPath::kF32, kt);
   const EvalResult ev_t32 = Eval(t32, test);
   EXPECT_GT(ev_t32.accuracy, 0.5);
   EXPECT_NEAR(ev_t32.accuracy, ev_fq.accuracy, 0.01) << "packed f32 path vs fake-quant float";
   EXPECT_NEAR(ev_t32.loss, ev_fq.loss, 1e-3 * (1 + ev_fq.loss));
 
-  TernaryClassifier t8(qat, qc, ActPath::kI8, kt);
+  TernaryClassifier t8(qat, qc, nn::ActPath::kI8, kt);
   const EvalResult ev_t8 = Eval(t8, test);
   EXPECT_GT(ev_t8.accuracy, 0.5);
   EXPECT_NEAR(ev_t8.accuracy, ev_fq.accuracy, 0.04) << "packed int8 path vs fake-quant float";
 
   // PTQ of the fp32 model still beats chance on this easy problem.
-  TernaryClassifier ptq(fp, qc, ActPath::kI8, kt);
+  TernaryClassifier ptq(fp, qc, nn::ActPath::kI8, kt);
   EXPECT_GT(Eval(ptq, test).accuracy, 0.3);
 }
 
@@ -191,7 +191,7 @@ TEST(TernaryClassifier, F32LogitsMatchFakeQuantReference) {
     // Perturb the biases so they are not tiny relative to the products.
     for (auto& b : c.bias)
       for (float& v : b) v *= 3.0f;
-    QuantConfig q;
+    quant::TernaryOptions q;
     q.granularity = lc.g;
     q.format = lc.fmt;
     const int64_t B = 13;
@@ -204,14 +204,14 @@ TEST(TernaryClassifier, F32LogitsMatchFakeQuantReference) {
     for (float v : ref) scale = std::max(scale, std::fabs(v));
     ASSERT_GT(scale, 0.0f);
 
-    TernaryClassifier t32(c, q, ActPath::kF32, kt);
+    TernaryClassifier t32(c, q, nn::ActPath::kF32, kt);
     std::vector<float> got(ref.size(), std::nanf(""));
     t32.Forward(got.data(), x.data(), B);
     for (size_t i = 0; i < ref.size(); ++i)
       ASSERT_NEAR(got[i], ref[i], 1e-4f * std::max(std::fabs(ref[i]), 0.1f * scale)) << "logit " << i;
 
     // int8 activations: close, within the activation quantization error.
-    TernaryClassifier t8(c, q, ActPath::kI8, kt);
+    TernaryClassifier t8(c, q, nn::ActPath::kI8, kt);
     std::vector<float> got8(ref.size(), std::nanf(""));
     t8.Forward(got8.data(), x.data(), B);
     for (size_t i = 0; i < ref.size(); ++i)
@@ -258,7 +258,7 @@ TEST(Classifier, QatStepIsStraightThrough) {
   const ClassifierConfig cfg{{24, 12, 10}};
   Classifier c(cfg, 17);
   const Classifier before = c;
-  QuantConfig q;
+  quant::TernaryOptions q;
   const int64_t B = 6;
   base::Rng rng(9);
   std::vector<float> x(size_t(B * 24));
@@ -300,7 +300,7 @@ TEST(Classifier, QatStepIsStraightThrough) {
 TEST(Classifier, SameSeedSameWeights) {
   const Blobs blobs(64, 0.35, 31);
   const Set train = blobs.Sample(200, 32);
-  const QuantConfig qc;
+  const quant::TernaryOptions qc;
   auto run = [&](uint64_t seed) {
     Classifier m(ClassifierConfig{{64, 32, 10}}, seed);
     Train(m, train, 2, 32, kOpt, nullptr, seed + 1);
@@ -329,17 +329,17 @@ TEST(TernaryClassifier, BytesAndFp32Bytes) {
     }
     EXPECT_EQ(c.Fp32Bytes(), 4 * params);
     for (auto g : {quant::Granularity::kTensor, quant::Granularity::kRow, quant::Granularity::kBlock}) {
-      QuantConfig q;
+      quant::TernaryOptions q;
       q.granularity = g;
       q.format = quant::TqFormat::kTq2_0;
-      EXPECT_EQ(TernaryClassifier(c, q, ActPath::kF32, kt).Bytes(), tq2);
+      EXPECT_EQ(TernaryClassifier(c, q, nn::ActPath::kF32, kt).Bytes(), tq2);
       q.format = quant::TqFormat::kTq1_0;
-      EXPECT_EQ(TernaryClassifier(c, q, ActPath::kI8, kt).Bytes(), tq1);
+      EXPECT_EQ(TernaryClassifier(c, q, nn::ActPath::kI8, kt).Bytes(), tq1);
     }
   }
   // Hand-computed: 300 -> 20 -> 10 in TQ2_0: 20·2·66 + 80 + 10·1·66 + 40.
   Classifier c(ClassifierConfig{{300, 20, 10}}, 1);
-  EXPECT_EQ(TernaryClassifier(c, QuantConfig{}, ActPath::kF32, kt).Bytes(), 3420);
+  EXPECT_EQ(TernaryClassifier(c, quant::TernaryOptions{}, nn::ActPath::kF32, kt).Bytes(), 3420);
   EXPECT_EQ(c.Fp32Bytes(), 24920);
 }
 
@@ -351,10 +351,10 @@ TEST(Presets, Names) {
   ASSERT_TRUE(mlp.ok());
   EXPECT_EQ(mlp->widths, (std::vector<int64_t>{784, 512, 256, 10}));
   EXPECT_FALSE(ClassifierPreset("foo", 784, 10).ok());
-  EXPECT_FALSE(ParseActPath("i8").ok());
-  ASSERT_TRUE(ParseActPath("int8").ok());
-  EXPECT_EQ(ParseActPath("int8").value(), ActPath::kI8);
-  EXPECT_EQ(ParseActPath("f32").value(), ActPath::kF32);
+  EXPECT_FALSE(nn::ParseActPath("i8").ok());
+  ASSERT_TRUE(nn::ParseActPath("int8").ok());
+  EXPECT_EQ(nn::ParseActPath("int8").value(), nn::ActPath::kI8);
+  EXPECT_EQ(nn::ParseActPath("f32").value(), nn::ActPath::kF32);
 }
 
 TEST(FashionMnist, SmallTrainingRunBeatsChanceClearly) {
@@ -379,7 +379,7 @@ TEST(FashionMnist, SmallTrainingRunBeatsChanceClearly) {
   Train(m, tr, 3, 32, SgdConfig{0.01f, 0.9f}, nullptr, 1);
   const EvalResult ev = Eval(m, te);
   EXPECT_GT(ev.accuracy, 0.6) << "loss " << ev.loss;
-  TernaryClassifier t(m, QuantConfig{}, ActPath::kI8, kernels::Active());
+  TernaryClassifier t(m, quant::TernaryOptions{}, nn::ActPath::kI8, kernels::Active());
   EXPECT_GT(Eval(t, te).accuracy, 0.3);
 }
 

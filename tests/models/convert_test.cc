@@ -24,8 +24,8 @@ TEST_P(ConvertFixture, ConvertedModelRunsTheQuantizersWeights) {
   std::filesystem::remove_all(out);
   for (auto fmt : {quant::TqFormat::kTq2_0, quant::TqFormat::kTq1_0}) {
     ConvertOptions opt;
-    opt.granularity = quant::Granularity::kRow;
-    opt.format = fmt;
+    opt.ternary.granularity = quant::Granularity::kRow;
+    opt.ternary.format = fmt;
     auto rep = ConvertCheckpoint(src, out, opt);
     ASSERT_TRUE(rep.ok()) << rep.status().message();
     EXPECT_GT(rep->ternary_tensors, 0);
@@ -33,8 +33,8 @@ TEST_P(ConvertFixture, ConvertedModelRunsTheQuantizersWeights) {
     auto t81 = DecoderLM::LoadT81(out);
     ASSERT_TRUE(t81.ok()) << t81.status().message();
     auto ref = DecoderLM::Load(src).value();
-    ref->SetLinearMode(LinearMode::kQat, quant::Granularity::kRow, opt.threshold);
-    (*t81)->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, opt.threshold, ActPath::kF32);
+    ref->SetLinearMode(nn::LinearMode::kQat, {opt.ternary.threshold, quant::Granularity::kRow});
+    (*t81)->SetLinearMode(nn::LinearMode::kPacked, {opt.ternary.threshold, quant::Granularity::kBlock}, nn::ActPath::kF32);
     std::vector<int64_t> ids;
     for (int i = 0; i < 10; ++i) ids.push_back((i * 31 + 5) % ref->config().V);
     ASSERT_TRUE(ref->Forward(ids.data(), nullptr, 1, 10).ok());
@@ -68,12 +68,12 @@ TEST(Convert, GgufFromT81EqualsGgufFromHf) {
   ASSERT_TRUE(ConvertCheckpoint(src, dir + "/ckpt", copt).ok());
   auto from_t81 = DecoderLM::LoadT81(dir + "/ckpt").value();
   GgufExportOptions g1;
-  g1.granularity = quant::Granularity::kBlock;  // what t81 gguf --from-t81 uses
+  g1.ternary.granularity = quant::Granularity::kBlock;  // what t81 gguf --from-t81 uses
   ASSERT_TRUE(ExportGguf(*from_t81, g1, dir + "/a.gguf").ok());
   ASSERT_TRUE(ValidateGguf(*from_t81, g1, dir + "/a.gguf").ok());
   auto hf = DecoderLM::Load(src).value();
   GgufExportOptions g2;
-  g2.granularity = quant::Granularity::kRow;
+  g2.ternary.granularity = quant::Granularity::kRow;
   ASSERT_TRUE(ExportGguf(*hf, g2, dir + "/b.gguf").ok());
   auto a = io::GgufFile::Open(dir + "/a.gguf").value(), b = io::GgufFile::Open(dir + "/b.gguf").value();
   ASSERT_EQ(a->tensors().size(), b->tensors().size());
@@ -122,8 +122,8 @@ TEST(Convert, Q8_0EmbeddingsInCheckpointAndGguf) {
   auto q8 = DecoderLM::LoadT81(dir + "/ckpt");
   ASSERT_TRUE(q8.ok()) << q8.status().message();
   auto ref = DecoderLM::Load(src).value();
-  ref->SetLinearMode(LinearMode::kQat, quant::Granularity::kRow, opt.threshold);
-  (*q8)->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, opt.threshold, ActPath::kF32);
+  ref->SetLinearMode(nn::LinearMode::kQat, {opt.ternary.threshold, quant::Granularity::kRow});
+  (*q8)->SetLinearMode(nn::LinearMode::kPacked, {opt.ternary.threshold, quant::Granularity::kBlock}, nn::ActPath::kF32);
   std::vector<int64_t> ids = {1, 5, 9, 200, 3, 77};
   ASSERT_TRUE(ref->Forward(ids.data(), nullptr, 1, 6).ok());
   ASSERT_TRUE((*q8)->Forward(ids.data(), nullptr, 1, 6).ok());
@@ -135,11 +135,11 @@ TEST(Convert, Q8_0EmbeddingsInCheckpointAndGguf) {
   EXPECT_GT(err, 0.0);            // the embeddings really are 8-bit now
   EXPECT_LT(err, 0.05 * range);   // and close
   GgufExportOptions g;
-  g.embd_type = io::kGgmlQ8_0;
+  g.embd_type = quant::kGgmlQ8_0;
   ASSERT_TRUE(ExportGguf(*ref, g, dir + "/m.gguf").ok());
   ASSERT_TRUE(ValidateGguf(*ref, g, dir + "/m.gguf").ok());
   auto gf = io::GgufFile::Open(dir + "/m.gguf").value();
-  EXPECT_EQ(gf->FindTensor("token_embd.weight")->type, io::kGgmlQ8_0);
+  EXPECT_EQ(gf->FindTensor("token_embd.weight")->type, quant::kGgmlQ8_0);
   std::filesystem::remove_all(dir);
 }
 

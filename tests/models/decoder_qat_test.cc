@@ -32,7 +32,7 @@ TEST(DecoderQat, ForwardAndStraightThroughGradient) {
   const int64_t B = golden->Find("input.input_ids")->shape[0], T = golden->Find("input.input_ids")->shape[1];
 
   auto qat = DecoderLM::Load(kDir).value();
-  qat->SetLinearMode(LinearMode::kQat, quant::Granularity::kRow, 0.45f);
+  qat->SetLinearMode(nn::LinearMode::kQat, {0.45f, quant::Granularity::kRow});
 
   // The reference: the same checkpoint with every block linear replaced by FakeQuantize (per row;
   // Llama stores linears (out, in), so an HF row is a quantizer row).
@@ -94,15 +94,15 @@ TEST(DecoderPacked, MatchesFakeQuantForward) {
     const auto ids = golden->ReadInt("input.input_ids").value();
     const int64_t B = golden->Find("input.input_ids")->shape[0], T = golden->Find("input.input_ids")->shape[1];
     auto qat = DecoderLM::Load(dir).value();
-    qat->SetLinearMode(LinearMode::kQat, quant::Granularity::kBlock, 0.45f);
+    qat->SetLinearMode(nn::LinearMode::kQat, {0.45f, quant::Granularity::kBlock});
     ASSERT_TRUE(qat->Forward(ids.data(), nullptr, B, T).ok());
     const int64_t n = B * T * qat->config().V;
     const std::vector<float> ref(qat->logits(), qat->logits() + n);
     float range = 0;
     for (float v : ref) range = std::max(range, std::fabs(v));
-    for (ActPath act : {ActPath::kF32, ActPath::kI8}) {
+    for (nn::ActPath act : {nn::ActPath::kF32, nn::ActPath::kI8}) {
       auto m = DecoderLM::Load(dir).value();
-      m->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, 0.45f, act);
+      m->SetLinearMode(nn::LinearMode::kPacked, {0.45f, quant::Granularity::kBlock}, act);
       // TQ2_0: 66 bytes per started 256-block of every row of the four block linears.
       const auto& c = m->config();
       auto tq = [](int64_t rows, int64_t cols) { return rows * ((cols + 255) / 256) * 66; };
@@ -112,7 +112,7 @@ TEST(DecoderPacked, MatchesFakeQuantForward) {
       ASSERT_TRUE(m->Forward(ids.data(), nullptr, B, T).ok());
       double max_err = 0;
       for (int64_t i = 0; i < n; ++i) max_err = std::max(max_err, double(std::fabs(m->logits()[i] - ref[i])));
-      if (act == ActPath::kF32) EXPECT_LE(max_err, 1e-4 * range + 1e-5) << name;
+      if (act == nn::ActPath::kF32) EXPECT_LE(max_err, 1e-4 * range + 1e-5) << name;
       else EXPECT_LE(max_err, 0.03 * range) << name;
       auto gen = m->Generate({1, 2, 3, 4}, 6);
       ASSERT_TRUE(gen.ok());
@@ -128,7 +128,7 @@ TEST(DecoderPacked, MatchesFakeQuantForward) {
 // RoPE, learned positions) and both activation paths.
 TEST(DecoderGenerate, ChunkedPromptContinuesExactly) {
   for (Arch arch : {Arch::kLlama, Arch::kGpt2})
-    for (ActPath act : {ActPath::kF32, ActPath::kI8}) {
+    for (nn::ActPath act : {nn::ActPath::kF32, nn::ActPath::kI8}) {
       DecoderConfig c;
       c.arch = arch;
       c.V = 97;
@@ -140,7 +140,7 @@ TEST(DecoderGenerate, ChunkedPromptContinuesExactly) {
       c.FF = 96;
       c.max_t = 96;
       auto m = DecoderLM::Create(c, 7);
-      m->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, 0.45f, act);
+      m->SetLinearMode(nn::LinearMode::kPacked, {0.45f, quant::Granularity::kBlock}, act);
       std::vector<int64_t> prompt;
       for (int i = 0; i < 70; ++i) prompt.push_back((i * 37 + 11) % c.V);
       std::vector<float> la, lb;
@@ -151,9 +151,9 @@ TEST(DecoderGenerate, ChunkedPromptContinuesExactly) {
       std::vector<int64_t> longer(full->begin(), full->begin() + 74);
       auto cont = m->Generate(longer, 8, nullptr, &lb);
       ASSERT_TRUE(cont.ok());
-      EXPECT_EQ(*cont, *full) << ArchName(arch) << " " << ActPathName(act);
+      EXPECT_EQ(*cont, *full) << ArchName(arch) << " " << nn::ActPathName(act);
       // new tokens 74..81: rows 4..11 of the first run, rows 0..7 of the second
-      EXPECT_TRUE(std::equal(lb.begin(), lb.end(), la.begin() + 4 * c.V)) << ArchName(arch) << " " << ActPathName(act);
+      EXPECT_TRUE(std::equal(lb.begin(), lb.end(), la.begin() + 4 * c.V)) << ArchName(arch) << " " << nn::ActPathName(act);
     }
 }
 

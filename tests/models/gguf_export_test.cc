@@ -42,19 +42,18 @@ TEST_P(GgufRoundTrip, LoaderRunsTheExportedWeights) {
   for (GgufQuant q : {GgufQuant::kTq2_0, GgufQuant::kTq1_0, GgufQuant::kF32}) {
     GgufExportOptions opt;
     opt.quant = q;
-    opt.granularity = quant::Granularity::kRow;
+    opt.ternary.granularity = quant::Granularity::kRow;
     const std::string path = dir + "/m.gguf";
     auto rep = ExportGguf(*m, opt, path);
     ASSERT_TRUE(rep.ok()) << rep.status().message();
     ASSERT_TRUE(ValidateGguf(*m, opt, path).ok());
     // Reference: the source with fake-quantized (ternary) or float block linears.
-    m->SetLinearMode(q == GgufQuant::kF32 ? LinearMode::kFloat : LinearMode::kQat, quant::Granularity::kRow, 0.45f);
+    m->SetLinearMode(q == GgufQuant::kF32 ? nn::LinearMode::kFloat : nn::LinearMode::kQat, {0.45f, quant::Granularity::kRow});
     ASSERT_TRUE(m->Forward(ids.data(), nullptr, 1, int64_t(ids.size())).ok());
     const std::vector<float> ref(m->logits(), m->logits() + n);
     auto g = DecoderLM::LoadGguf(path);
     ASSERT_TRUE(g.ok()) << g.status().message();
-    (*g)->SetLinearMode(q == GgufQuant::kF32 ? LinearMode::kFloat : LinearMode::kPacked, quant::Granularity::kBlock, 0.45f,
-                        ActPath::kF32);
+    (*g)->SetLinearMode(q == GgufQuant::kF32 ? nn::LinearMode::kFloat : nn::LinearMode::kPacked, {0.45f, quant::Granularity::kBlock}, nn::ActPath::kF32);
     ASSERT_TRUE((*g)->Forward(ids.data(), nullptr, 1, int64_t(ids.size())).ok());
     double max_err = 0, range = 0;
     for (int64_t i = 0; i < n; ++i) {
@@ -64,8 +63,8 @@ TEST_P(GgufRoundTrip, LoaderRunsTheExportedWeights) {
     EXPECT_LE(max_err, 1e-4 * range + 1e-6) << ArchName(GetParam()) << " quant " << int(q);
     // The loaded model exports the same file again (the weights are exactly the file's).
     const std::string again = dir + "/again.gguf";
-    opt.granularity = quant::Granularity::kBlock;
-    (*g)->SetLinearMode(LinearMode::kFloat);
+    opt.ternary.granularity = quant::Granularity::kBlock;
+    (*g)->SetLinearMode(nn::LinearMode::kFloat);
     ASSERT_TRUE(ExportGguf(**g, opt, again).ok());
     auto a = io::GgufFile::Open(path).value();
     auto b = io::GgufFile::Open(again).value();
@@ -93,20 +92,20 @@ TEST_P(GgufRoundTrip, Q8AndF16HeadsRunInFilePrecision) {
   const int64_t n = int64_t(ids.size()) * m->config().V;
   const std::string dir = ::testing::TempDir() + "/t81_gguf_q8_" + ArchName(GetParam());
   std::filesystem::create_directories(dir);
-  auto logits = [&](uint32_t embd_type, LinearMode mode) {
+  auto logits = [&](uint32_t embd_type, nn::LinearMode mode) {
     GgufExportOptions opt;
     opt.embd_type = embd_type;
     const std::string path = dir + "/m.gguf";
     EXPECT_TRUE(ExportGguf(*m, opt, path).ok());
     auto g = DecoderLM::LoadGguf(path).value();
-    if (mode == LinearMode::kFloat) g->SetLinearMode(LinearMode::kFloat);
-    else g->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, 0.45f, ActPath::kF32);
+    if (mode == nn::LinearMode::kFloat) g->SetLinearMode(nn::LinearMode::kFloat);
+    else g->SetLinearMode(nn::LinearMode::kPacked, {0.45f, quant::Granularity::kBlock}, nn::ActPath::kF32);
     EXPECT_TRUE(g->Forward(ids.data(), nullptr, 1, int64_t(ids.size())).ok());
     return std::vector<float>(g->logits(), g->logits() + n);
   };
-  const std::vector<float> f32 = logits(io::kGgmlF32, LinearMode::kPacked);
-  const std::vector<float> q8 = logits(io::kGgmlQ8_0, LinearMode::kPacked);
-  const std::vector<float> q8_float_head = logits(io::kGgmlQ8_0, LinearMode::kFloat);
+  const std::vector<float> f32 = logits(quant::kGgmlF32, nn::LinearMode::kPacked);
+  const std::vector<float> q8 = logits(quant::kGgmlQ8_0, nn::LinearMode::kPacked);
+  const std::vector<float> q8_float_head = logits(quant::kGgmlQ8_0, nn::LinearMode::kFloat);
   double range = 0, err = 0, err_same_weights = 0;
   for (int64_t i = 0; i < n; ++i) {
     range = std::max(range, double(std::fabs(f32[size_t(i)])));
@@ -117,7 +116,7 @@ TEST_P(GgufRoundTrip, Q8AndF16HeadsRunInFilePrecision) {
   // The embedding a packed model reads (for a tied GPT-2 only from the Q8_0 / F16 copy) and the
   // float parameters it shows are exactly the file's token_embd; an F16 head is within fp16
   // rounding of the F32 export.
-  for (uint32_t type : {io::kGgmlQ8_0, io::kGgmlF16}) {
+  for (uint32_t type : {quant::kGgmlQ8_0, quant::kGgmlF16}) {
     const std::string path = dir + "/e.gguf";
     GgufExportOptions opt;
     opt.embd_type = type;
@@ -125,10 +124,10 @@ TEST_P(GgufRoundTrip, Q8AndF16HeadsRunInFilePrecision) {
     auto file = io::GgufFile::Open(path).value();
     const std::vector<float> want = file->Dequantize(*file->FindTensor("token_embd.weight")).value();
     auto g = DecoderLM::LoadGguf(path).value();
-    g->SetLinearMode(LinearMode::kPacked, quant::Granularity::kBlock, 0.45f, ActPath::kF32);
+    g->SetLinearMode(nn::LinearMode::kPacked, {0.45f, quant::Granularity::kBlock}, nn::ActPath::kF32);
     ASSERT_TRUE(g->Forward(ids.data(), nullptr, 1, int64_t(ids.size())).ok());  // packed, before materializing
     const std::vector<float> packed_logits(g->logits(), g->logits() + n);
-    if (type == io::kGgmlQ8_0) {
+    if (type == quant::kGgmlQ8_0) {
       EXPECT_EQ(packed_logits, q8) << "same file, same path: same logits";
     } else {
       double e16 = 0;
@@ -158,7 +157,7 @@ TEST(GgufExport, RowsNotMultipleOf256GoOutAsF16WithWarning) {
   for (const auto& w : rep->warnings) f16_warnings += w.find("stored as F16") != std::string::npos;
   EXPECT_EQ(f16_warnings, 2 * 7);
   auto f = io::GgufFile::Open(path).value();
-  EXPECT_EQ(f->FindTensor("blk.0.attn_q.weight")->type, io::kGgmlF16);
+  EXPECT_EQ(f->FindTensor("blk.0.attn_q.weight")->type, quant::kGgmlF16);
   EXPECT_TRUE(ValidateGguf(*m, opt, path).ok());
   std::filesystem::remove(path);
 }

@@ -100,19 +100,19 @@ namespace {
 TEST(VitPacked, MatchesFakeQuantForward) {
   Golden g = LoadGolden();
   auto qat = Vit::Load(kDir).value();
-  qat->SetLinearMode(LinearMode::kQat, quant::Granularity::kRow, 0.45f);
+  qat->SetLinearMode(nn::LinearMode::kQat, {0.45f, quant::Granularity::kRow});
   ASSERT_TRUE(qat->Forward(g.pixels.data(), nullptr, g.B).ok());
   const int64_t n = g.B * qat->config().labels;
   const std::vector<float> ref(qat->logits(), qat->logits() + n);
   float range = 0;
   for (float v : ref) range = std::max(range, std::fabs(v));
-  for (ActPath act : {ActPath::kF32, ActPath::kI8}) {
+  for (nn::ActPath act : {nn::ActPath::kF32, nn::ActPath::kI8}) {
     auto m = Vit::Load(kDir).value();
-    m->SetLinearMode(LinearMode::kPacked, quant::Granularity::kRow, 0.45f, act);
+    m->SetLinearMode(nn::LinearMode::kPacked, {0.45f, quant::Granularity::kRow}, act);
     ASSERT_TRUE(m->Forward(g.pixels.data(), nullptr, g.B).ok());
     double max_err = 0;
     for (int64_t i = 0; i < n; ++i) max_err = std::max(max_err, double(std::fabs(m->logits()[i] - ref[i])));
-    EXPECT_LE(max_err, act == ActPath::kF32 ? 1e-4 * range + 1e-5 : 0.03 * range);
+    EXPECT_LE(max_err, act == nn::ActPath::kF32 ? 1e-4 * range + 1e-5 : 0.03 * range);
   }
 }
 

@@ -53,12 +53,12 @@ void CheckModel(models::DecoderLM& m, quant::Granularity g, const std::string& t
   for (int i = 0; i < 16; ++i) ids.push_back((i * 37 + 11) % m.config().V);
   const int64_t T = int64_t(ids.size()), V = m.config().V;
   models::GgufExportOptions opt;
-  opt.granularity = g;
+  opt.ternary.granularity = g;
   // t81 on the same ternary weights (float activations) and on the float weights.
-  m.SetLinearMode(models::LinearMode::kQat, g, opt.threshold);
+  m.SetLinearMode(nn::LinearMode::kQat, {opt.ternary.threshold, g});
   ASSERT_TRUE(m.Forward(ids.data(), nullptr, 1, T).ok());
   const std::vector<float> t81_tern(m.logits(), m.logits() + T * V);
-  m.SetLinearMode(models::LinearMode::kFloat);
+  m.SetLinearMode(nn::LinearMode::kFloat);
   ASSERT_TRUE(m.Forward(ids.data(), nullptr, 1, T).ok());
   const std::vector<float> t81_float(m.logits(), m.logits() + T * V);
 
@@ -89,7 +89,7 @@ void CheckModel(models::DecoderLM& m, quant::Granularity g, const std::string& t
   // the same file) both quantize activations; their logits agree as closely as above.
   {
     opt.quant = models::GgufQuant::kTq2_0;
-    opt.embd_type = io::kGgmlQ8_0;
+    opt.embd_type = quant::kGgmlQ8_0;
     const std::string path = dir + "/tq2_0_q8.gguf";
     ASSERT_TRUE(models::ExportGguf(m, opt, path).ok());
     std::string msg;
@@ -102,7 +102,7 @@ void CheckModel(models::DecoderLM& m, quant::Granularity g, const std::string& t
     std::printf("%s: Q8_0 head: |llama.cpp - t81 engine| max %.5f (F32-head files differ by %.5f in llama.cpp)\n",
                 tag.c_str(), d_q8, MaxAbsDiff(pq8, peer["tq2_0"].data(), size_t(T * V)));
     EXPECT_LE(d_q8, 0.03) << tag;
-    opt.embd_type = io::kGgmlF32;
+    opt.embd_type = quant::kGgmlF32;
   }
   std::filesystem::remove_all(dir);
 }
@@ -128,7 +128,7 @@ TEST(Peer, LlamaTrainedTernaryByT81) {
   c.tied = false;
   auto m = models::DecoderLM::Create(c, 7);
   // A few QAT steps on a fixed batch: the model that goes out is one t81 trained ternary.
-  m->SetLinearMode(models::LinearMode::kQat, quant::Granularity::kBlock, quant::kDefaultThreshold);
+  m->SetLinearMode(nn::LinearMode::kQat, {quant::kDefaultThreshold, quant::Granularity::kBlock});
   base::Rng rng(3);
   std::vector<int64_t> batch(4 * 32);
   for (int64_t& id : batch) id = int64_t(rng.Below(256));

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <numeric>
 #include <thread>
 
 #include <unistd.h>
@@ -65,45 +64,20 @@ double MeasureLatency(Model& model, const data::Dataset& test, int64_t batch) {
   return total / double(full);
 }
 
-// Trains for `epochs` passes over train (shuffled by rng), printing progress to stderr.
-double Train(models::Classifier& model, const data::Dataset& train, int64_t n, int64_t batch,
-             int epochs, const models::SgdConfig& opt, const models::QuantConfig* qat,
-             base::Rng& rng, const char* label) {
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::vector<float> xb(static_cast<size_t>(batch * train.dim));
-  std::vector<int32_t> yb(static_cast<size_t>(batch));
-  const int64_t steps = (n + batch - 1) / batch;
-  const double t_start = base::NowSeconds();
+// Trains for `epochs` passes over the first n images of train, printing progress to stderr (on a
+// terminal the line updates in place; in a log, one line per epoch).
+double Train(models::Classifier& model, const data::Dataset& train, int64_t n, int64_t batch, int epochs,
+             const models::SgdConfig& opt, const quant::TernaryOptions* qat, base::Rng& rng, const char* label) {
   const bool tty = isatty(2);
-  for (int e = 0; e < epochs; ++e) {
-    std::iota(order.begin(), order.end(), 0);
-    for (int64_t i = n - 1; i > 0; --i) std::swap(order[size_t(i)], order[rng.Below(uint64_t(i + 1))]);
-    double loss_sum = 0;
-    int64_t seen = 0;
-    for (int64_t s = 0; s < steps; ++s) {
-      const int64_t B = std::min(batch, n - s * batch);
-      for (int64_t b = 0; b < B; ++b) {
-        const int64_t idx = order[size_t(s * batch + b)];
-        std::copy_n(train.x.data() + idx * train.dim, train.dim, xb.data() + b * train.dim);
-        yb[size_t(b)] = train.y[size_t(idx)];
-      }
-      // Cosine learning-rate decay over the whole phase.
-      models::SgdConfig step_opt = opt;
-      const double progress = double(e * steps + s) / double(epochs * steps);
-      step_opt.lr = float(opt.lr * 0.5 * (1.0 + std::cos(3.141592653589793 * progress)));
-      loss_sum += model.TrainStep(xb.data(), yb.data(), B, step_opt, qat) * double(B);
-      seen += B;
-      // On a terminal the line updates in place; in a log, one line per epoch.
-      if ((tty && (s + 1) % 50 == 0) || s + 1 == steps) {
-        const double el = base::NowSeconds() - t_start;
-        const double done = double(e * steps + s + 1) / double(epochs * steps);
-        std::fprintf(stderr, "%s[%s] epoch %d/%d step %lld/%lld loss %.4f  %.1fs elapsed, ETA %.1fs   %s",
-                     tty ? "\r" : "", label, e + 1, epochs, (long long)(s + 1), (long long)steps,
-                     loss_sum / double(seen), el, el / done - el, s + 1 == steps ? "\n" : "");
-      }
-    }
-  }
-  return base::NowSeconds() - t_start;
+  return models::TrainClassifier(
+      model, train.x.data(), train.y.data(), n, train.dim, batch, epochs, opt, qat, rng,
+      [tty, label](const models::TrainProgress& p) {
+        const bool last = p.step == p.steps;
+        if (!(tty && p.step % 50 == 0) && !last) return;
+        std::fprintf(stderr, "%s[%s] epoch %d/%d step %lld/%lld loss %.4f  %.1fs elapsed, ETA %.1fs   %s", tty ? "\r" : "",
+                     label, p.epoch, p.epochs, (long long)p.step, (long long)p.steps, p.mean_loss, p.elapsed_s, p.eta_s,
+                     last ? "\n" : "");
+      });
 }
 
 std::string Fmt(const char* f, double v) {
@@ -124,11 +98,11 @@ Status RunFashion(const FashionFlags& f) {
   if (f.device == "cuda") return Error("--device cuda: this build of t81 has no CUDA support (use --device cpu)");
   if (f.device != "cpu") return Error("--device '" + f.device + "' is not known (expected cpu or cuda)");
   T81_ASSIGN_OR_RETURN(models::ClassifierConfig cfg, models::ClassifierPreset(f.model, 784, 10));
-  models::QuantConfig qc;
+  quant::TernaryOptions qc;
   T81_ASSIGN_OR_RETURN(qc.granularity, quant::ParseGranularity(f.granularity));
   T81_ASSIGN_OR_RETURN(qc.format, quant::ParseTqFormat(f.format));
   qc.threshold = f.threshold;
-  T81_ASSIGN_OR_RETURN(models::ActPath act, models::ParseActPath(f.activations));
+  T81_ASSIGN_OR_RETURN(nn::ActPath act, nn::ParseActPath(f.activations));
 
   const int threads = f.threads > 0 ? f.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   base::SetNumThreads(threads);
@@ -178,7 +152,7 @@ Status RunFashion(const FashionFlags& f) {
     std::snprintf(buf, sizeof(buf), "%s,%.6f,%.6f,%.9f,%lld,%s,%g,%s,%s,%s,%llu,%d,%d,%lld,%g,%.3f,%d,%s,%s",
                   r.mode.c_str(), r.accuracy, r.loss, r.latency_s, (long long)r.bytes, f.model.c_str(),
                   f.threshold, f.granularity.c_str(), f.format.c_str(),
-                  r.mode == "fp32" ? "f32" : models::ActPathName(act), (unsigned long long)f.seed,
+                  r.mode == "fp32" ? "f32" : nn::ActPathName(act), (unsigned long long)f.seed,
                   f.fp32_epochs, f.qat_epochs, (long long)f.batch_size, double(r.mode == "qat" ? f.qat_lr : lr), r.train_s, threads,
                   r.mode == "fp32" ? "openblas" : kernels::IsaName(kt.isa), ts.c_str());
     lines.push_back(buf);

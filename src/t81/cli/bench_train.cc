@@ -34,7 +34,7 @@ Result<Timing> TimeSteps(models::DecoderLM& m, const std::vector<int64_t>& ids, 
     const double t0 = base::NowSeconds();
     T81_ASSIGN_OR_RETURN(double loss, m.Forward(ids.data(), ids.data(), f.batch, f.seq));
     m.ZeroGrad();
-    m.Backward();
+    T81_RETURN_IF_ERROR(m.Backward());
     m.AdamWStep(1e-4);
     const double dt = base::NowSeconds() - t0;
     if (s == 0) first = loss;
@@ -70,7 +70,7 @@ Status RunTrain(const TrainFlags& f) {
   auto model = models::DecoderLM::Create(cfg, f.seed);
   T81_ASSIGN_OR_RETURN(Timing fp32, TimeSteps(*model, ids, f, "t81 fp32"));
   model = models::DecoderLM::Create(cfg, f.seed);
-  model->SetLinearMode(models::LinearMode::kQat, quant::Granularity::kRow, quant::kDefaultThreshold);
+  T81_RETURN_IF_ERROR(model->SetLinearMode(nn::LinearMode::kQat, quant::TernaryOptions{}));
   T81_ASSIGN_OR_RETURN(Timing qat, TimeSteps(*model, ids, f, "t81 qat"));
 
   nlohmann::json torch_j = nullptr;

@@ -3,112 +3,18 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <map>
-#include <nlohmann/json.hpp>
 
 #include "t81/base/file.h"
 #include "t81/cli/commands.h"
 #include "t81/io/gguf.h"
 #include "t81/io/safetensors.h"
 #include "t81/models/decoder.h"
-#include "t81/models/vit.h"
+#include "t81/models/convert.h"
+#include "t81/models/model.h"
 
 namespace t81::cli {
 namespace {
-
-std::string ShapeStr(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
-Result<std::string> ModelType(const std::string& dir) {
-  T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(dir + "/config.json"));
-  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("model_type") || !j["model_type"].is_string())
-    return Error(dir + "/config.json: no model_type");
-  return j["model_type"].get<std::string>();
-}
-
-// The operations forward needs, over either model class.
-struct AnyModel {
-  std::function<Result<double>(const io::SafeTensorsFile&, bool)> forward;  // (inputs, with labels)
-  std::function<std::vector<float>()> logits;
-  std::function<std::vector<int64_t>()> logits_shape;
-  std::function<void()> zero_grad, backward;
-  std::function<void(double)> adamw;
-  std::function<std::vector<models::DecoderLM::Named>()> params, grads;
-  std::function<Status(const std::string&)> save;
-  std::string arch;
-  int64_t num_params = 0;
-};
-
-// The operations both model classes spell the same way.
-template <typename Model>
-void BindTraining(const std::shared_ptr<Model>& m, AnyModel* a) {
-  a->zero_grad = [m] { m->ZeroGrad(); };
-  a->backward = [m] { m->Backward(); };
-  a->adamw = [m](double lr) { m->AdamWStep(lr); };
-  a->params = [m] { return m->HfParams(); };
-  a->grads = [m] { return m->HfGrads(); };
-  a->save = [m](const std::string& d) { return m->Save(d); };
-  a->num_params = m->num_params();
-}
-
-Result<AnyModel> LoadAny(const std::string& dir, bool qat, quant::Granularity g, float thr) {
-  T81_ASSIGN_OR_RETURN(std::string type, ModelType(dir));
-  AnyModel a;
-  a.arch = type;
-  const models::LinearMode mode = qat ? models::LinearMode::kQat : models::LinearMode::kFloat;
-  if (type == "vit") {
-    T81_ASSIGN_OR_RETURN(std::shared_ptr<models::Vit> m, models::Vit::Load(dir));
-    m->SetLinearMode(mode, g, thr);
-    auto B = std::make_shared<int64_t>(0);
-    a.forward = [m, B](const io::SafeTensorsFile& in, bool with_labels) -> Result<double> {
-      const io::TensorInfo* t = in.Find("input.pixel_values");
-      if (!t) return Error(in.path() + ": missing tensor 'input.pixel_values' (a ViT needs images)");
-      const auto& c = m->config();
-      if (t->shape.size() != 4 || t->shape[1] != c.channels || t->shape[2] != c.image || t->shape[3] != c.image)
-        return Error(in.path() + ": input.pixel_values has shape " + ShapeStr(t->shape) + ", expected [B, " +
-                     std::to_string(c.channels) + ", " + std::to_string(c.image) + ", " + std::to_string(c.image) + "]");
-      *B = t->shape[0];
-      T81_ASSIGN_OR_RETURN(std::vector<float> px, in.ReadFloat("input.pixel_values"));
-      std::vector<int64_t> labels;
-      if (with_labels) {
-        T81_ASSIGN_OR_RETURN(labels, in.ReadInt("input.labels"));
-        if (int64_t(labels.size()) != *B) return Error(in.path() + ": input.labels must have one label per image");
-      }
-      return m->Forward(px.data(), with_labels ? labels.data() : nullptr, *B);
-    };
-    a.logits = [m, B] { return std::vector<float>(m->logits(), m->logits() + *B * m->config().labels); };
-    a.logits_shape = [m, B] { return std::vector<int64_t>{*B, m->config().labels}; };
-    BindTraining(m, &a);
-    return a;
-  }
-  T81_ASSIGN_OR_RETURN(std::shared_ptr<models::DecoderLM> m, models::DecoderLM::Load(dir));
-  m->SetLinearMode(mode, g, thr);
-  auto BT = std::make_shared<std::pair<int64_t, int64_t>>(0, 0);
-  a.forward = [m, BT](const io::SafeTensorsFile& in, bool with_labels) -> Result<double> {
-    const io::TensorInfo* t = in.Find("input.input_ids");
-    if (!t) return Error(in.path() + ": missing tensor 'input.input_ids' (a causal LM needs token ids)");
-    if (t->shape.size() != 2) return Error(in.path() + ": input.input_ids must be [B, T], got " + ShapeStr(t->shape));
-    *BT = {t->shape[0], t->shape[1]};
-    T81_ASSIGN_OR_RETURN(std::vector<int64_t> ids, in.ReadInt("input.input_ids"));
-    std::vector<int64_t> labels;
-    if (with_labels) {
-      const io::TensorInfo* l = in.Find("input.labels");
-      if (l->shape != t->shape) return Error(in.path() + ": input.labels must have the shape of input.input_ids");
-      T81_ASSIGN_OR_RETURN(labels, in.ReadInt("input.labels"));
-    }
-    return m->Forward(ids.data(), with_labels ? labels.data() : nullptr, BT->first, BT->second);
-  };
-  a.logits = [m, BT] { return std::vector<float>(m->logits(), m->logits() + BT->first * BT->second * m->config().V); };
-  a.logits_shape = [m, BT] { return std::vector<int64_t>{BT->first, BT->second, m->config().V}; };
-  BindTraining(m, &a);
-  a.arch = models::ArchName(m->config().arch);
-  return a;
-}
 
 struct InfoFlags {
   std::string path;
@@ -131,7 +37,7 @@ Status InfoGguf(const std::string& path) {
     std::string shape = "[";
     for (size_t i = 0; i < t.ne.size(); ++i) shape += (i ? ", " : "") + std::to_string(t.ne[i]);
     shape += "]";
-    const char* tn = io::GgmlType(t.type)->name;
+    const char* tn = quant::GgmlTypeOf(t.type)->name;
     std::printf("%-40s %-6s %-18s %12llu\n", t.name.c_str(), tn, shape.c_str(), (unsigned long long)t.bytes);
     by_type[tn] += int64_t(t.bytes);
   }
@@ -145,31 +51,31 @@ Status RunInfo(const InfoFlags& f) {
   if (gguf) return InfoGguf(f.path);
   if (std::filesystem::is_directory(f.path, ec) && std::filesystem::exists(f.path + "/model.t81.safetensors", ec)) {
     T81_ASSIGN_OR_RETURN(auto m, models::DecoderLM::LoadT81(f.path));
-    T81_ASSIGN_OR_RETURN(auto st, io::SafeTensorsFile::Open(f.path + "/model.t81.safetensors"));
-    const auto q8 = st->metadata().find("t81.q8_0");
-    const std::string q8_list = q8 == st->metadata().end() ? "" : "," + q8->second + ",";
-    auto is_q8 = [&](const std::string& n) { return q8_list.find("," + n + ",") != std::string::npos; };
+    T81_ASSIGN_OR_RETURN(auto st, io::SafeTensorsFile::Open(f.path + "/" + models::kT81CheckpointFile));
+    T81_ASSIGN_OR_RETURN(const models::T81Meta meta, models::ReadT81Meta(*st));
+    auto is_q8 = [&](const std::string& n) { return meta.IsQ8(n); };
+    auto shown = [](const std::string& s) { return s.empty() ? std::string("not recorded") : s; };
     int64_t tern = 0, flt = 0;
     for (const auto& t : st->tensors()) (t.dtype == io::DType::kU8 && !is_q8(t.name) ? tern : flt) += int64_t(t.end - t.begin);
     std::printf("%s: t81 checkpoint, %s, %lld parameters, ternary %s (%s scales, threshold %s)\n", f.path.c_str(),
-                models::ArchName(m->config().arch), (long long)m->num_params(), st->metadata().at("t81.tq_format").c_str(),
-                st->metadata().at("t81.granularity").c_str(), st->metadata().at("t81.threshold").c_str());
+                m->arch(), (long long)m->num_params(), quant::TqFormatName(meta.format), shown(meta.granularity).c_str(),
+                shown(meta.threshold).c_str());
     std::printf("ternary block linears %.2f MiB, float tensors %.2f MiB\n", tern / 1048576.0, flt / 1048576.0);
     for (const auto& t : st->tensors())
       std::printf("%-60s %-4s %-20s %12llu\n", t.name.c_str(),
                   is_q8(t.name) ? "Q8_0" : t.dtype == io::DType::kU8 ? "TQ" : io::DTypeName(t.dtype),
-                  ShapeStr(t.shape).c_str(), (unsigned long long)(t.end - t.begin));
+                  models::ShapeString(t.shape).c_str(), (unsigned long long)(t.end - t.begin));
     return OkStatus();
   }
   if (std::filesystem::is_directory(f.path, ec)) {
-    T81_ASSIGN_OR_RETURN(AnyModel m, LoadAny(f.path, false, quant::Granularity::kRow, 0.45f));
-    const auto params = m.params();
+    T81_ASSIGN_OR_RETURN(std::unique_ptr<models::Model> m, models::LoadModel(f.path));
+    const auto params = m->HfParams();
     int64_t total = 0;
-    std::printf("%s: architecture %s, %lld parameters (%.2f M)\n", f.path.c_str(), m.arch.c_str(),
-                (long long)m.num_params, double(m.num_params) / 1e6);
+    std::printf("%s: architecture %s, %lld parameters (%.2f M)\n", f.path.c_str(), m->arch(),
+                (long long)m->num_params(), double(m->num_params()) / 1e6);
     std::printf("%-60s %-20s %12s\n", "tensor", "shape", "bytes (f32)");
     for (const auto& p : params) {
-      std::printf("%-60s %-20s %12lld\n", p.name.c_str(), ShapeStr(p.shape).c_str(), (long long)(p.values.size() * 4));
+      std::printf("%-60s %-20s %12lld\n", p.name.c_str(), models::ShapeString(p.shape).c_str(), (long long)(p.values.size() * 4));
       total += int64_t(p.values.size() * 4);
     }
     std::printf("%zu tensors, %lld bytes as float32 (%.2f MiB)\n", params.size(), (long long)total, double(total) / 1048576.0);
@@ -180,7 +86,7 @@ Status RunInfo(const InfoFlags& f) {
     int64_t total = 0;
     std::printf("%s: safetensors, %zu tensors\n", f.path.c_str(), st->tensors().size());
     for (const auto& t : st->tensors()) {
-      std::printf("%-60s %-6s %-20s %12llu\n", t.name.c_str(), io::DTypeName(t.dtype), ShapeStr(t.shape).c_str(),
+      std::printf("%-60s %-6s %-20s %12llu\n", t.name.c_str(), io::DTypeName(t.dtype), models::ShapeString(t.shape).c_str(),
                   (unsigned long long)(t.end - t.begin));
       total += int64_t(t.end - t.begin);
     }
@@ -204,39 +110,42 @@ Status RunForward(const ForwardFlags& f) {
   if (f.adamw_steps < 0) return Error("--adamw-steps must be >= 0");
   if (!(f.lr > 0)) return Error("--lr must be positive");
   if (!(f.threshold > 0)) return Error("--threshold must be positive");
-  T81_ASSIGN_OR_RETURN(quant::Granularity g, quant::ParseGranularity(f.granularity));
-  T81_ASSIGN_OR_RETURN(AnyModel m, LoadAny(f.model_dir, f.qat, g, f.threshold));
+  quant::TernaryOptions qopt;
+  T81_ASSIGN_OR_RETURN(qopt.granularity, quant::ParseGranularity(f.granularity));
+  qopt.threshold = f.threshold;
+  T81_ASSIGN_OR_RETURN(std::unique_ptr<models::Model> m, models::LoadModel(f.model_dir));
+  T81_RETURN_IF_ERROR(m->SetLinearMode(f.qat ? nn::LinearMode::kQat : nn::LinearMode::kFloat, qopt));
   T81_ASSIGN_OR_RETURN(auto in, io::SafeTensorsFile::Open(f.inputs));
   const bool has_labels = in->Find("input.labels") != nullptr;
   if ((f.grads || f.adamw_steps > 0) && !has_labels)
     return Error(f.inputs + ": --grads and --adamw-steps need 'input.labels'");
+  T81_ASSIGN_OR_RETURN(const models::Batch batch, m->ReadBatch(*in, has_labels));
   io::SafeTensorsWriter w;
-  T81_ASSIGN_OR_RETURN(double loss, m.forward(*in, has_labels));
-  const std::vector<float> logits = m.logits();
-  w.AddF32("logits", m.logits_shape(), logits.data());
+  T81_ASSIGN_OR_RETURN(double loss, m->Forward(batch));
+  w.AddF32("logits", m->logits_shape(), m->logits());
   if (has_labels) {
     const float l = float(loss);
     w.AddF32("loss", {1}, &l);
   }
   if (f.grads) {
-    m.zero_grad();
-    m.backward();
-    for (const auto& g2 : m.grads()) w.AddF32("grad." + g2.name, g2.shape, g2.values.data());
+    m->ZeroGrad();
+    T81_RETURN_IF_ERROR(m->Backward());
+    for (const auto& g2 : m->HfGrads()) w.AddF32("grad." + g2.name, g2.shape, g2.values.data());
   }
   if (f.adamw_steps > 0) {
     std::vector<float> losses;
     for (int s = 0; s < f.adamw_steps; ++s) {
-      T81_ASSIGN_OR_RETURN(double ls, m.forward(*in, true));
+      T81_ASSIGN_OR_RETURN(double ls, m->Forward(batch));
       losses.push_back(float(ls));
-      m.zero_grad();
-      m.backward();
-      m.adamw(f.lr);
+      m->ZeroGrad();
+      T81_RETURN_IF_ERROR(m->Backward());
+      m->AdamWStep(f.lr);
     }
     w.AddF32("train_losses", {int64_t(losses.size())}, losses.data());
   }
   T81_RETURN_IF_ERROR(w.Write(f.out));
-  if (!f.save_dir.empty()) T81_RETURN_IF_ERROR(m.save(f.save_dir));
-  std::printf("%s: %s%s, wrote %s\n", f.model_dir.c_str(), m.arch.c_str(), has_labels ? (", loss " + std::to_string(loss)).c_str() : "",
+  if (!f.save_dir.empty()) T81_RETURN_IF_ERROR(m->Save(f.save_dir));
+  std::printf("%s: %s%s, wrote %s\n", f.model_dir.c_str(), m->arch(), has_labels ? (", loss " + std::to_string(loss)).c_str() : "",
               f.out.c_str());
   return OkStatus();
 }
@@ -253,10 +162,9 @@ Status RunInit(const InitFlags& f) {
     if (v <= 0) return Error(std::string(n) + " must be positive");
   if (f.n_embd % f.n_head) return Error("--n-embd must be a multiple of --n-head");
   models::DecoderConfig c;
-  if (f.arch == "gpt2") c.arch = models::Arch::kGpt2;
-  else if (f.arch == "llama") c.arch = models::Arch::kLlama;
-  else if (f.arch == "phi3") c.arch = models::Arch::kPhi3;
-  else return Error("--arch must be gpt2, llama or phi3");
+  auto arch = models::ParseArch(f.arch);
+  if (!arch.ok()) return Error("--arch: " + arch.status().message());
+  c.arch = arch.value();
   c.V = f.vocab;
   c.C = f.n_embd;
   c.L = f.n_layer;

@@ -17,20 +17,6 @@
 
 namespace t81::io {
 
-const GgmlTypeInfo* GgmlType(uint32_t id) {
-  static const GgmlTypeInfo kTypes[] = {
-      {0, "F32", 1, 4},        {1, "F16", 1, 2},       {2, "Q4_0", 32, 18},    {3, "Q4_1", 32, 20},
-      {6, "Q5_0", 32, 22},     {7, "Q5_1", 32, 24},    {8, "Q8_0", 32, 34},    {9, "Q8_1", 32, 36},
-      {10, "Q2_K", 256, 84},   {11, "Q3_K", 256, 110}, {12, "Q4_K", 256, 144}, {13, "Q5_K", 256, 176},
-      {14, "Q6_K", 256, 210},  {15, "Q8_K", 256, 292}, {24, "I8", 1, 1},       {25, "I16", 1, 2},
-      {26, "I32", 1, 4},       {27, "I64", 1, 8},      {28, "F64", 1, 8},      {30, "BF16", 1, 2},
-      {34, "TQ1_0", 256, 54},  {35, "TQ2_0", 256, 66},
-  };
-  for (const auto& t : kTypes)
-    if (t.id == id) return &t;
-  return nullptr;
-}
-
 int64_t GgufTensor::numel() const {
   int64_t n = 1;
   for (int64_t d : ne) n *= d;
@@ -38,7 +24,7 @@ int64_t GgufTensor::numel() const {
 }
 
 Result<uint64_t> GgmlTensorBytes(uint32_t type, const std::vector<int64_t>& ne) {
-  const GgmlTypeInfo* t = GgmlType(type);
+  const quant::GgmlTypeInfo* t = quant::GgmlTypeOf(type);
   if (!t) return Error("unknown ggml type " + std::to_string(type));
   if (ne.empty()) return Error("tensor with no dimensions");
   if (ne[0] % t->block)
@@ -100,17 +86,17 @@ int ScalarSize(GgufType t) {
 Status ReadScalar(Cursor& c, GgufType t, GgufValue* v, const std::string& key) {
   const char* what = "metadata value";
   switch (t) {
-    case GgufType::kU8: { uint8_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = x; v->f = x; break; }
-    case GgufType::kI8: { int8_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = x; break; }
-    case GgufType::kU16: { uint16_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = x; v->f = x; break; }
-    case GgufType::kI16: { int16_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = x; break; }
-    case GgufType::kU32: { uint32_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = x; v->f = x; break; }
-    case GgufType::kI32: { int32_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = x; break; }
-    case GgufType::kF32: { float x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->f = x; break; }
-    case GgufType::kBool: { uint8_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->b = x != 0; v->i = x; v->f = x; break; }
-    case GgufType::kU64: { uint64_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = int64_t(x); v->f = double(x); break; }
-    case GgufType::kI64: { int64_t x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = double(x); break; }
-    case GgufType::kF64: { double x; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->f = x; break; }
+    case GgufType::kU8: { uint8_t x{}; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = x; v->f = x; break; }
+    case GgufType::kI8: { int8_t x{}; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = x; break; }
+    case GgufType::kU16: { uint16_t x{}; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = x; v->f = x; break; }
+    case GgufType::kI16: { int16_t x{}; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = x; break; }
+    case GgufType::kU32: { uint32_t x{}; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = x; v->f = x; break; }
+    case GgufType::kI32: { int32_t x{}; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = x; break; }
+    case GgufType::kF32: { float x{}; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->f = x; break; }
+    case GgufType::kBool: { uint8_t x{}; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->b = x != 0; v->i = x; v->f = x; break; }
+    case GgufType::kU64: { uint64_t x{}; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->u = x; v->i = int64_t(x); v->f = double(x); break; }
+    case GgufType::kI64: { int64_t x{}; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; v->f = double(x); break; }
+    case GgufType::kF64: { double x{}; T81_RETURN_IF_ERROR(c.Read(&x, what)); v->f = x; break; }
     case GgufType::kString: T81_RETURN_IF_ERROR(c.ReadString(&v->s, what)); break;
     default: return Error(c.path() + ": unknown metadata type " + std::to_string(uint32_t(t)) + " for key '" + key + "'");
   }
@@ -242,19 +228,19 @@ Status GgufFile::DequantizeInto(const GgufTensor& t, float* out) const {
   const uint64_t n = uint64_t(t.numel());
   const uint8_t* p = data(t);
   switch (t.type) {
-    case kGgmlF32: std::memcpy(out, p, size_t(n) * 4); break;
-    case kGgmlF16:
+    case quant::kGgmlF32: std::memcpy(out, p, size_t(n) * 4); break;
+    case quant::kGgmlF16:
       for (uint64_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, p + 2 * i, 2);
         out[size_t(i)] = base::Fp16ToFp32(h);
       }
       break;
-    case kGgmlQ8_0: quant::DequantizeQ8_0(p, int64_t(n), out); break;
-    case kGgmlTq1_0:
-    case kGgmlTq2_0: {
+    case quant::kGgmlQ8_0: quant::DequantizeQ8_0(p, int64_t(n), out); break;
+    case quant::kGgmlTq1_0:
+    case quant::kGgmlTq2_0: {
       quant::TernaryMatrix m;
-      m.format = t.type == kGgmlTq1_0 ? quant::TqFormat::kTq1_0 : quant::TqFormat::kTq2_0;
+      m.format = t.type == quant::kGgmlTq1_0 ? quant::TqFormat::kTq1_0 : quant::TqFormat::kTq2_0;
       m.cols = t.ne[0];
       m.rows = int64_t(n) / t.ne[0];
       m.data.assign(p, p + t.bytes);
@@ -262,7 +248,7 @@ Status GgufFile::DequantizeInto(const GgufTensor& t, float* out) const {
       break;
     }
     default:
-      return Error(path_ + ": tensor '" + t.name + "' has type " + GgmlType(t.type)->name + ", which t81 does not dequantize");
+      return Error(path_ + ": tensor '" + t.name + "' has type " + quant::GgmlTypeOf(t.type)->name + ", which t81 does not dequantize");
   }
   return OkStatus();
 }

@@ -13,6 +13,7 @@
 
 #include "t81/base/mapped_file.h"
 #include "t81/base/status.h"
+#include "t81/quant/ggml_types.h"
 
 namespace t81::io {
 
@@ -35,20 +36,10 @@ struct GgufValue {
   size_t array_size() const { return type == GgufType::kArray ? (elem_type == GgufType::kString ? strs.size() : nums.size()) : 0; }
 };
 
-// ggml tensor types this project knows (ids as in ggml.h).
-struct GgmlTypeInfo {
-  uint32_t id;
-  const char* name;
-  int64_t block;  // elements per block
-  int64_t size;   // bytes per block
-};
-const GgmlTypeInfo* GgmlType(uint32_t id);  // null if unknown
-inline constexpr uint32_t kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ8_0 = 8, kGgmlTq1_0 = 34, kGgmlTq2_0 = 35;
-
 struct GgufTensor {
   std::string name;
   std::vector<int64_t> ne;  // ne[0] = row length
-  uint32_t type = 0;
+  uint32_t type = 0;        // a ggml type id (quant/ggml_types.h)
   uint64_t offset = 0, bytes = 0;
   int64_t numel() const;
 };

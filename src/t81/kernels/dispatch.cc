@@ -9,7 +9,7 @@
 
 #include "t81/base/check.h"
 #include "t81/base/cpu.h"
-#include "t81/kernels/kernels.h"
+#include "t81/kernels/isa_tables.h"
 
 namespace t81::kernels {
 
@@ -40,24 +40,14 @@ bool Supported(Isa isa) {
 
 const KernelTable& ForIsa(Isa isa) {
   T81_CHECK(Supported(isa), "ISA not supported on this CPU");
-  static const KernelTable kScalar{Isa::kScalar, ref::GemmF32Range, ref::GemmI8Range, ref::QuantizeRow,
-                                   ref::GemmQ8Range, ref::GemmF16Range};
-#if T81_HAVE_AVX2
-  static const KernelTable kAvx2{Isa::kAvx2, avx2::GemmF32Range, avx2::GemmI8Range,
-                                 avx2::QuantizeRow, avx2::GemmQ8Range, avx2::GemmF16Range};
-#endif
-#if T81_HAVE_AVX512
-  static const KernelTable kAvx512{Isa::kAvx512, avx512::GemmF32Range, avx512::GemmI8Range,
-                                   avx512::QuantizeRow, avx512::GemmQ8Range, avx512::GemmF16Range};
-#endif
   switch (isa) {
 #if T81_HAVE_AVX2
-    case Isa::kAvx2: return kAvx2;
+    case Isa::kAvx2: return avx2::kTable;
 #endif
 #if T81_HAVE_AVX512
-    case Isa::kAvx512: return kAvx512;
+    case Isa::kAvx512: return avx512::kTable;
 #endif
-    default: return kScalar;
+    default: return ref::kTable;
   }
 }
 
@@ -81,7 +71,7 @@ const KernelTable& Choose() {
   return ForIsa(best);
 }
 
-// Work items: (block of up to kMBlock rows of X) x (pair of 16-row tiles of W).
+// Work items: (block of up to kMBlock rows of X) x (group of 16-row tiles of W).
 constexpr int64_t kMBlock = 64;
 constexpr int64_t kTilesPerItem = 4;
 

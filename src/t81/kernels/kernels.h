@@ -29,11 +29,6 @@
 #include "t81/base/status.h"
 #include "t81/quant/tq.h"
 
-// For the per-ISA kernel files: fully unroll a loop over a register tile, so that GCC keeps the
-// accumulator arrays in registers (scalar replacement needs constant indices; GCC's own unrolling
-// heuristics are not reliable there).
-#define T81_UNROLL _Pragma("GCC unroll 16")
-
 namespace t81::kernels {
 
 enum class Isa : uint8_t { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
@@ -157,39 +152,5 @@ void GemmQ8(const KernelTable& kt, const Q8Weights& w, const Q8Acts& x, float* y
 // y (m, w.n) row stride ldy = X (m, w.k) row stride ldx · Wᵀ with fp16 weights.
 void GemmF16(const KernelTable& kt, const F16Weights& w, const float* x, int64_t m, int64_t ldx, float* y,
              int64_t ldy);
-
-namespace ref {
-void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
-void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
-                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
-void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
-                 int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
-void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
-                 float* y, int64_t ldy);
-void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
-                  int64_t t1, float* y, int64_t ldy);
-}  // namespace ref
-namespace avx2 {
-void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
-void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
-                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
-void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
-                 int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
-void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
-                 float* y, int64_t ldy);
-void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
-                  int64_t t1, float* y, int64_t ldy);
-}  // namespace avx2
-namespace avx512 {
-void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale, int32_t* bsum);
-void GemmF32Range(const PackedWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
-                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
-void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
-                 int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta);
-void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
-                 float* y, int64_t ldy);
-void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
-                  int64_t t1, float* y, int64_t ldy);
-}  // namespace avx512
 
 }  // namespace t81::kernels

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "t81/base/rng.h"
+#include "t81/base/timer.h"
 #include "t81/nn/layers.h"
 #include "t81/quant/ternary.h"
 
@@ -13,30 +15,6 @@ Result<ClassifierConfig> ClassifierPreset(const std::string& name, int64_t input
   if (name == "linear") return ClassifierConfig{{input, classes}};
   if (name == "mlp") return ClassifierConfig{{input, 512, 256, classes}};
   return Error("unknown model '" + name + "' (expected linear or mlp)");
-}
-
-Result<ActPath> ParseActPath(std::string_view s) {
-  if (s == "f32") return ActPath::kF32;
-  if (s == "int8") return ActPath::kI8;
-  if (s == "auto") return ActPath::kAuto;
-  return Error("unknown activation path '" + std::string(s) + "' (expected auto, f32 or int8)");
-}
-const char* ActPathName(ActPath p) { return p == ActPath::kF32 ? "f32" : p == ActPath::kI8 ? "int8" : "auto"; }
-
-void PackedLinear(const kernels::KernelTable& kt, const kernels::PackedWeights& w, ActPath act, const float* inp,
-                  int64_t N, int64_t C, const float* bias, float* out, kernels::QuantizedActs* scratch) {
-  const int64_t OC = w.n;
-  float beta = 0.0f;
-  if (bias) {  // y = X·Wᵀ + 1·Y with Y preset to the bias
-    for (int64_t i = 0; i < N; ++i) std::copy(bias, bias + OC, out + i * OC);
-    beta = 1.0f;
-  }
-  if (act == ActPath::kI8 || (act == ActPath::kAuto && OC >= kAutoI8MinOutputs)) {
-    kernels::QuantizeActs(kt, inp, N, C, C, scratch);
-    kernels::GemmI8(kt, w, *scratch, out, OC, 1.0f, beta);
-  } else {
-    kernels::GemmF32(kt, w, inp, N, C, out, OC, 1.0f, beta);
-  }
 }
 
 Classifier::Classifier(ClassifierConfig cfg, uint64_t seed) : cfg_(std::move(cfg)) {
@@ -92,7 +70,7 @@ void Classifier::Forward(float* logits, const float* x, int64_t B) {
 }
 
 double Classifier::TrainStep(const float* x, const int32_t* y, int64_t B, const SgdConfig& opt,
-                             const QuantConfig* qat) {
+                             const quant::TernaryOptions* qat) {
   Reserve(B);
   const int L = layers();
   // Forward; act_[l+1] holds layer l's output (post-ReLU for hidden layers).
@@ -148,7 +126,42 @@ double Classifier::TrainStep(const float* x, const int32_t* y, int64_t B, const 
   return loss;
 }
 
-TernaryClassifier::TernaryClassifier(const Classifier& c, const QuantConfig& q, ActPath act,
+double TrainClassifier(Classifier& model, const float* x, const int32_t* y, int64_t n, int64_t dim, int64_t batch,
+                       int epochs, const SgdConfig& opt, const quant::TernaryOptions* qat, base::Rng& rng,
+                       const ProgressFn& progress) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::vector<float> xb(static_cast<size_t>(batch * dim));
+  std::vector<int32_t> yb(static_cast<size_t>(batch));
+  const int64_t steps = (n + batch - 1) / batch;
+  const double t_start = base::NowSeconds();
+  for (int e = 0; e < epochs; ++e) {
+    std::iota(order.begin(), order.end(), 0);
+    for (int64_t i = n - 1; i > 0; --i) std::swap(order[size_t(i)], order[rng.Below(uint64_t(i + 1))]);
+    double loss_sum = 0;
+    int64_t seen = 0;
+    for (int64_t s = 0; s < steps; ++s) {
+      const int64_t B = std::min(batch, n - s * batch);
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t idx = order[size_t(s * batch + b)];
+        std::copy_n(x + idx * dim, dim, xb.data() + b * dim);
+        yb[size_t(b)] = y[idx];
+      }
+      SgdConfig step_opt = opt;  // cosine learning-rate decay over the whole run
+      const double at = double(e * steps + s) / double(epochs * steps);
+      step_opt.lr = float(opt.lr * 0.5 * (1.0 + std::cos(3.141592653589793 * at)));
+      loss_sum += model.TrainStep(xb.data(), yb.data(), B, step_opt, qat) * double(B);
+      seen += B;
+      if (progress) {
+        const double el = base::NowSeconds() - t_start;
+        const double done = double(e * steps + s + 1) / double(epochs * steps);
+        progress({e + 1, epochs, s + 1, steps, loss_sum / double(seen), el, el / done - el});
+      }
+    }
+  }
+  return base::NowSeconds() - t_start;
+}
+
+TernaryClassifier::TernaryClassifier(const Classifier& c, const quant::TernaryOptions& q, nn::ActPath act,
                                      const kernels::KernelTable& kt)
     : cfg_(c.config()), act_(act), kt_(kt) {
   for (int l = 0; l < c.layers(); ++l) {
@@ -177,7 +190,7 @@ void TernaryClassifier::Forward(float* logits, const float* x, int64_t B) {
       act_buf_[size_t(l) + 1].resize(size_t(B * OC));
       o = act_buf_[size_t(l) + 1].data();
     }
-    PackedLinear(kt_, packed_[size_t(l)], act_, inp, B, C, bias_[size_t(l)].data(), o, &qa_);
+    nn::PackedLinear(kt_, packed_[size_t(l)], act_, inp, B, C, bias_[size_t(l)].data(), o, &qa_);
     if (!last) nn::ReluForward(o, o, B * OC);
     inp = o;
   }

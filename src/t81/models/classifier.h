@@ -5,11 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "t81/base/status.h"
+#include "t81/base/rng.h"
 #include "t81/kernels/kernels.h"
+#include "t81/nn/packed_linear.h"
 #include "t81/quant/tq.h"
 
 namespace t81::models {
@@ -18,12 +21,6 @@ struct ClassifierConfig {
   std::vector<int64_t> widths;  // input, hidden..., classes
 };
 Result<ClassifierConfig> ClassifierPreset(const std::string& name, int64_t input, int64_t classes);
-
-struct QuantConfig {
-  quant::Granularity granularity = quant::Granularity::kRow;
-  float threshold = quant::kDefaultThreshold;
-  quant::TqFormat format = quant::TqFormat::kTq2_0;
-};
 
 struct SgdConfig {
   float lr = 0.01f;
@@ -43,7 +40,7 @@ class Classifier {
   // qat != null: forward uses FakeQuantize(weight) (the one quantizer), backward passes the
   // gradient straight through to the latent float weights.
   double TrainStep(const float* x, const int32_t* y, int64_t B, const SgdConfig& opt,
-                   const QuantConfig* qat);
+                   const quant::TernaryOptions* qat);
   // logits (B, classes) from the float weights.
   void Forward(float* logits, const float* x, int64_t B);
   int64_t Fp32Bytes() const;  // 4 bytes per parameter, biases included
@@ -61,21 +58,9 @@ class Classifier {
   std::vector<float> probs_;
 };
 
-// Activation path of the packed kernels: float, int8, or per layer (int8 when the layer has at
-// least kAutoI8MinOutputs outputs: quantizing X costs O(M·K) and pays off only over enough outputs).
-enum class ActPath : uint8_t { kF32, kI8, kAuto };
-inline constexpr int64_t kAutoI8MinOutputs = 64;
-Result<ActPath> ParseActPath(std::string_view s);
-const char* ActPathName(ActPath p);
-
-// out (N, w.n) = inp (N, C) · Wᵀ + bias (bias may be null) through the packed kernels of kt, with
-// the activation path act; scratch holds the int8 activations. The one packed linear of every model.
-void PackedLinear(const kernels::KernelTable& kt, const kernels::PackedWeights& w, ActPath act, const float* inp,
-                  int64_t N, int64_t C, const float* bias, float* out, kernels::QuantizedActs* scratch);
-
 class TernaryClassifier {
  public:
-  TernaryClassifier(const Classifier& c, const QuantConfig& q, ActPath act,
+  TernaryClassifier(const Classifier& c, const quant::TernaryOptions& q, nn::ActPath act,
                     const kernels::KernelTable& kt);
   // logits (B, classes). Each layer: one kernel call, + bias, ReLU between layers.
   void Forward(float* logits, const float* x, int64_t B);
@@ -83,7 +68,7 @@ class TernaryClassifier {
 
  private:
   ClassifierConfig cfg_;
-  ActPath act_;
+  nn::ActPath act_;
   const kernels::KernelTable& kt_;
   std::vector<quant::TernaryMatrix> stored_;
   std::vector<kernels::PackedWeights> packed_;
@@ -91,6 +76,23 @@ class TernaryClassifier {
   std::vector<std::vector<float>> act_buf_;
   kernels::QuantizedActs qa_;
 };
+
+// Where a training run is, after each step.
+struct TrainProgress {
+  int epoch = 0, epochs = 0;      // 1-based epoch
+  int64_t step = 0, steps = 0;    // 1-based step within the epoch
+  double mean_loss = 0;           // over the epoch so far
+  double elapsed_s = 0, eta_s = 0;
+};
+using ProgressFn = std::function<void(const TrainProgress&)>;
+
+// Trains model for `epochs` passes over (x (n, dim), y (n)) in batches of `batch`, shuffled by
+// rng, with SGD + momentum whose learning rate decays by a cosine over the whole run; qat != null
+// trains through the fake quantizer (straight-through). Calls progress after every step; returns
+// the seconds taken.
+double TrainClassifier(Classifier& model, const float* x, const int32_t* y, int64_t n, int64_t dim, int64_t batch,
+                       int epochs, const SgdConfig& opt, const quant::TernaryOptions* qat, base::Rng& rng,
+                       const ProgressFn& progress);
 
 struct EvalResult {
   double accuracy = 0, loss = 0;

@@ -1,22 +1,26 @@
-// t81 convert: stream a Hugging Face decoder checkpoint tensor by tensor into a t81 checkpoint
-// (docs/formats.md): every block linear ternarized by t81's quantizer and stored as TQ blocks,
-// embeddings, head and norms kept in float (F32 or F16). Memory is bounded by the largest tensor.
+// t81 checkpoints (docs/formats.md): a Hugging Face decoder checkpoint with every block linear
+// ternarized by t81's quantizer and stored as TQ blocks; embeddings, head and norms in float
+// (F32 or F16) or Q8_0. ConvertCheckpoint streams tensor by tensor: memory is bounded by the
+// largest tensor. DecoderLM::LoadT81 reads them.
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "t81/base/status.h"
+#include "t81/io/safetensors.h"
 #include "t81/quant/tq.h"
 
 namespace t81::models {
 
+inline constexpr const char* kT81CheckpointFile = "model.t81.safetensors";
+
 enum class FloatType : uint8_t { kF32, kF16, kQ8_0 };
+Result<FloatType> ParseFloatType(std::string_view s);  // f32 | f16 | q8_0
 
 struct ConvertOptions {
-  quant::Granularity granularity = quant::Granularity::kRow;
-  float threshold = quant::kDefaultThreshold;
-  quant::TqFormat format = quant::TqFormat::kTq2_0;
+  quant::TernaryOptions ternary;           // the block linears
   FloatType float_type = FloatType::kF32;  // non-ternary tensors (Q8_0: 2-D ones whose rows are
                                            // whole 32-blocks; the rest F32)
 };
@@ -29,5 +33,15 @@ struct ConvertReport {
 
 Result<ConvertReport> ConvertCheckpoint(const std::string& hf_dir, const std::string& out_dir,
                                         const ConvertOptions& opt);
+
+// The metadata of a t81 checkpoint file, read once: the TQ format of its ternary tensors, how they
+// were quantized (as written, for display) and which U8 tensors hold Q8_0 blocks.
+struct T81Meta {
+  quant::TqFormat format = quant::TqFormat::kTq2_0;
+  std::string granularity, threshold;  // empty if not recorded
+  std::set<std::string> q8_0;
+  bool IsQ8(const std::string& name) const { return q8_0.count(name) > 0; }
+};
+Result<T81Meta> ReadT81Meta(const io::SafeTensorsFile& f);
 
 }  // namespace t81::models

@@ -33,88 +33,72 @@ struct OutTensor {
   std::vector<float> values;
 };
 
-bool EndsWith(const std::string& s, const char* suf) {
-  const size_t n = std::strlen(suf);
-  return s.size() >= n && s.compare(s.size() - n, n, suf) == 0;
-}
-
+// Every exported tensor of m in llama.cpp's orientation (out, in) — the internal one — with
+// Llama's q/k rows permuted to ggml's interleaved RoPE pairs.
 std::vector<OutTensor> Collect(const DecoderLM& m) {
-  const DecoderConfig& c = m.config();
   std::vector<OutTensor> out;
-  for (auto& p : m.HfParams()) {
+  for (const HfTensor& h : m.hf_tensors()) {
+    if (h.gguf.empty()) continue;
     OutTensor t;
-    t.name = GgufTensorName(p.name, c.arch);
-    if (t.name.empty()) continue;
-    t.one_d = p.shape.size() == 1;
-    t.values = std::move(p.values);
-    if (t.one_d) {
-      t.rows = 1;
-      t.cols = p.shape[0];
-    } else if (c.arch == Arch::kGpt2 && (EndsWith(p.name, "c_attn.weight") || EndsWith(p.name, "c_proj.weight") ||
-                                         EndsWith(p.name, "c_fc.weight"))) {
-      // Conv1D (in, out) -> (out, in)
-      t.rows = p.shape[1];
-      t.cols = p.shape[0];
-      std::vector<float> tr(t.values.size());
-      for (int64_t i = 0; i < t.cols; ++i)
-        for (int64_t o = 0; o < t.rows; ++o) tr[size_t(o * t.cols + i)] = t.values[size_t(i * t.rows + o)];
-      t.values = std::move(tr);
-    } else {
-      t.rows = p.shape[0];
-      t.cols = p.shape[1];
-    }
-    if (c.arch == Arch::kLlama && EndsWith(t.name, "attn_q.weight")) t.values = PermuteRope(t.values, t.rows, t.cols, c.NH);
-    if (c.arch == Arch::kLlama && EndsWith(t.name, "attn_k.weight")) t.values = PermuteRope(t.values, t.rows, t.cols, c.NKV);
-    t.block_linear = !t.one_d && t.name.rfind("blk.", 0) == 0;
+    t.name = h.gguf;
+    t.one_d = h.shape.size() == 1;
+    t.rows = t.one_d ? 1 : h.nrows;
+    t.cols = t.one_d ? h.numel() : h.cols;
+    t.values = m.TensorRows(h);
+    if (h.rope_heads) t.values = PermuteRope(t.values, t.rows, t.cols, h.rope_heads);
+    t.block_linear = h.linear.has_value();
     t.embedding = !t.one_d && !t.block_linear;
     out.push_back(std::move(t));
   }
   return out;
 }
 
+quant::TqFormat TqFormatOf(uint32_t type) {
+  return type == quant::kGgmlTq1_0 ? quant::TqFormat::kTq1_0 : quant::TqFormat::kTq2_0;
+}
+
 // The GGUF type a tensor goes out as, and its values as llama.cpp will see them.
 uint32_t TypeFor(const OutTensor& t, const GgufExportOptions& opt, std::string* warning) {
-  if (t.one_d) return io::kGgmlF32;
+  if (t.one_d) return quant::kGgmlF32;
   if (t.embedding) {
-    if (opt.embd_type == io::kGgmlQ8_0 && t.cols % quant::kQ8Block) {
+    if (opt.embd_type == quant::kGgmlQ8_0 && t.cols % quant::kQ8Block) {
       *warning = "tensor '" + t.name + "' has rows of " + std::to_string(t.cols) + " elements (not a multiple of 32): stored as F16, not Q8_0";
-      return io::kGgmlF16;
+      return quant::kGgmlF16;
     }
     return opt.embd_type;
   }
   switch (opt.quant) {
-    case GgufQuant::kF32: return io::kGgmlF32;
-    case GgufQuant::kF16: return io::kGgmlF16;
+    case GgufQuant::kF32: return quant::kGgmlF32;
+    case GgufQuant::kF16: return quant::kGgmlF16;
     default:
       if (t.cols % quant::kBlock) {
         *warning = "tensor '" + t.name + "' has rows of " + std::to_string(t.cols) +
                    " elements (not a multiple of 256): stored as F16, not ternary";
-        return io::kGgmlF16;
+        return quant::kGgmlF16;
       }
-      return opt.quant == GgufQuant::kTq1_0 ? io::kGgmlTq1_0 : io::kGgmlTq2_0;
+      return opt.quant == GgufQuant::kTq1_0 ? quant::kGgmlTq1_0 : quant::kGgmlTq2_0;
   }
 }
 
 std::vector<uint8_t> Encode(const OutTensor& t, uint32_t type, const GgufExportOptions& opt) {
   std::vector<uint8_t> bytes;
   const size_t n = t.values.size();
-  if (type == io::kGgmlF32) {
+  if (type == quant::kGgmlF32) {
     bytes.resize(n * 4);
     std::memcpy(bytes.data(), t.values.data(), n * 4);
-  } else if (type == io::kGgmlF16) {
+  } else if (type == quant::kGgmlF16) {
     bytes.resize(n * 2);
     for (size_t i = 0; i < n; ++i) {
       const uint16_t h = base::Fp32ToFp16(t.values[i]);
       std::memcpy(bytes.data() + 2 * i, &h, 2);
     }
-  } else if (type == io::kGgmlQ8_0) {
+  } else if (type == quant::kGgmlQ8_0) {
     bytes.resize(n / quant::kQ8Block * quant::kQ8BlockBytes);
     quant::QuantizeQ8_0(t.values.data(), int64_t(n), bytes.data());
   } else {
-    const quant::TernaryMatrix tm = quant::QuantizeMatrix(
-        t.values.data(), t.rows, t.cols, opt.granularity, opt.threshold,
-        type == io::kGgmlTq1_0 ? quant::TqFormat::kTq1_0 : quant::TqFormat::kTq2_0);
-    bytes = tm.data;
+    quant::TernaryOptions o = opt.ternary;
+    o.format = TqFormatOf(type);
+    bytes = quant::QuantizeMatrix(t.values.data(), t.rows, t.cols, o).data;
   }
   return bytes;
 }
@@ -189,15 +173,14 @@ Result<Vocab> MakeVocab(const DecoderConfig& c, const std::string& dir) {
   return v;
 }
 
-std::string ArchKey(Arch a) { return ArchName(a); }
-
 }  // namespace
 
 Result<GgufExportReport> ExportGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& out_path) {
+  T81_RETURN_IF_ERROR(quant::CheckTernaryOptions(opt.ternary));
   const DecoderConfig& c = m.config();
   GgufExportReport rep;
   io::GgufWriter w;
-  const std::string a = ArchKey(c.arch);
+  const std::string a = ArchName(c.arch);
   w.SetString("general.architecture", a);
   w.SetString("general.name", opt.name);
   w.SetU32("general.quantization_version", 2);
@@ -247,7 +230,7 @@ Result<GgufExportReport> ExportGguf(const DecoderLM& m, const GgufExportOptions&
 Status ValidateGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& path) {
   T81_ASSIGN_OR_RETURN(auto f, io::GgufFile::Open(path));
   const DecoderConfig& c = m.config();
-  const std::string a = ArchKey(c.arch);
+  const std::string a = ArchName(c.arch);
   auto need_u = [&](const std::string& key, uint64_t want) -> Status {
     const io::GgufValue* v = f->Find(key);
     if (!v) return Error(path + ": missing key " + key);
@@ -281,15 +264,15 @@ Status ValidateGguf(const DecoderLM& m, const GgufExportOptions& opt, const std:
     if (g->ne != ne || g->type != type) return Error(path + ": tensor '" + t.name + "' has the wrong shape or type");
     T81_ASSIGN_OR_RETURN(std::vector<float> got, f->Dequantize(*g));
     std::vector<float> want = t.values;
-    if (type == io::kGgmlTq1_0 || type == io::kGgmlTq2_0)
-      quant::FakeQuantize(t.values.data(), t.rows, t.cols, opt.granularity, opt.threshold, want.data());
-    if (type == io::kGgmlQ8_0) {
+    if (type == quant::kGgmlTq1_0 || type == quant::kGgmlTq2_0)
+      quant::FakeQuantize(t.values.data(), t.rows, t.cols, opt.ternary.granularity, opt.ternary.threshold, want.data());
+    if (type == quant::kGgmlQ8_0) {
       std::vector<uint8_t> q(want.size() / quant::kQ8Block * quant::kQ8BlockBytes);
       quant::QuantizeQ8_0(t.values.data(), int64_t(want.size()), q.data());
       quant::DequantizeQ8_0(q.data(), int64_t(want.size()), want.data());
     }
     for (size_t i = 0; i < want.size(); ++i) {
-      const bool ok = type == io::kGgmlF16 ? got[i] == base::RoundToFp16(want[i]) : got[i] == want[i];
+      const bool ok = type == quant::kGgmlF16 ? got[i] == base::RoundToFp16(want[i]) : got[i] == want[i];
       if (!ok)
         return Error(path + ": tensor '" + t.name + "' element " + std::to_string(i) + " reads back as " +
                      std::to_string(got[i]) + ", expected " + std::to_string(want[i]));

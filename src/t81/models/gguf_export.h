@@ -20,10 +20,9 @@ enum class GgufQuant : uint8_t { kTq1_0, kTq2_0, kF16, kF32 };
 Result<GgufQuant> ParseGgufQuant(std::string_view s);
 
 struct GgufExportOptions {
-  GgufQuant quant = GgufQuant::kTq2_0;
-  quant::Granularity granularity = quant::Granularity::kRow;
-  float threshold = quant::kDefaultThreshold;
-  uint32_t embd_type = io::kGgmlF32;  // token/position embeddings and head: F32, F16 or Q8_0
+  GgufQuant quant = GgufQuant::kTq2_0;  // the block linears' type
+  quant::TernaryOptions ternary;        // how they are ternarized (the TQ format is `quant`'s)
+  uint32_t embd_type = quant::kGgmlF32;  // token/position embeddings and head: F32, F16 or Q8_0
   std::string name = "t81";
   std::string tokenizer_dir;  // folder with vocab.json + merges.txt (GPT-2 BPE); empty: placeholder
 };

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "t81/models/decoder.h"
+#include "t81/models/decoder_config.h"
 
 namespace t81::models {
 

@@ -16,20 +16,20 @@ void QuantizeQ8_0(const float* x, int64_t n, uint8_t* out) {
     for (int i = 0; i < kQ8Block; ++i) amax = std::fmax(amax, std::fabs(v[i]));
     const float d = amax / 127.0f;  // as ggml: q from the float d, the fp16 d stored
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    uint8_t* o = out + b * kQ8BlockBytes;
-    const uint16_t h = base::Fp32ToFp16(d);
-    std::memcpy(o, &h, 2);
-    for (int i = 0; i < kQ8Block; ++i) o[2 + i] = uint8_t(int8_t(std::roundf(v[i] * id)));
+    BlockQ8_0 blk;
+    blk.d = base::Fp32ToFp16(d);
+    for (int i = 0; i < kQ8Block; ++i) blk.qs[i] = int8_t(std::roundf(v[i] * id));
+    std::memcpy(out + b * kQ8BlockBytes, &blk, sizeof(blk));  // blocks are packed: no alignment
   }
 }
 
 void DequantizeQ8_0(const uint8_t* in, int64_t n, float* out) {
   T81_CHECK(n % kQ8Block == 0);
   for (int64_t b = 0; b < n / kQ8Block; ++b) {
-    uint16_t h;
-    std::memcpy(&h, in + b * kQ8BlockBytes, 2);
-    const float d = base::Fp16ToFp32(h);
-    for (int i = 0; i < kQ8Block; ++i) out[b * kQ8Block + i] = d * float(int8_t(in[b * kQ8BlockBytes + 2 + i]));
+    BlockQ8_0 blk;
+    std::memcpy(&blk, in + b * kQ8BlockBytes, sizeof(blk));
+    const float d = base::Fp16ToFp32(blk.d);
+    for (int i = 0; i < kQ8Block; ++i) out[b * kQ8Block + i] = d * float(blk.qs[i]);
   }
 }
 

@@ -8,9 +8,15 @@
 namespace t81::quant {
 
 inline constexpr int kQ8Block = 32;
-inline constexpr int kQ8BlockBytes = 34;
 
-// x: n values (n a multiple of 32); out: n / 32 · 34 bytes.
+struct BlockQ8_0 {
+  uint16_t d;  // fp16
+  int8_t qs[kQ8Block];
+};
+static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block is 34 bytes");
+inline constexpr int kQ8BlockBytes = sizeof(BlockQ8_0);
+
+// x: n values (n a multiple of 32); out: n / 32 blocks (34 bytes each; any byte alignment).
 void QuantizeQ8_0(const float* x, int64_t n, uint8_t* out);
 void DequantizeQ8_0(const uint8_t* in, int64_t n, float* out);
 

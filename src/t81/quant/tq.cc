@@ -1,6 +1,7 @@
 #include "t81/quant/tq.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "t81/base/check.h"
@@ -15,6 +16,12 @@ Result<TqFormat> ParseTqFormat(std::string_view s) {
 }
 
 const char* TqFormatName(TqFormat f) { return f == TqFormat::kTq1_0 ? "tq1_0" : "tq2_0"; }
+
+Status CheckTernaryOptions(const TernaryOptions& opt) {
+  if (!(opt.threshold > 0) || !std::isfinite(opt.threshold))
+    return Error("--threshold must be positive and finite (got " + std::to_string(opt.threshold) + ")");
+  return OkStatus();
+}
 
 namespace {
 // Base-3 number of u = t + 1 digits, first digit most significant, stored as ceil(v·256/243).

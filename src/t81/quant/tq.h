@@ -15,15 +15,13 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "t81/base/status.h"
 #include "t81/quant/ternary.h"
 
 namespace t81::quant {
-
-// On-disk ggml type ids (ggml.h), never implicit numbering.
-enum class GgmlType : uint32_t { kF32 = 0, kF16 = 1, kQ8_0 = 8, kTq1_0 = 34, kTq2_0 = 35 };
 
 struct BlockTq1_0 {
   uint8_t qs[48];
@@ -41,7 +39,19 @@ static_assert(sizeof(BlockTq2_0) == 66, "TQ2_0 block is 66 bytes");
 enum class TqFormat : uint8_t { kTq1_0, kTq2_0 };
 Result<TqFormat> ParseTqFormat(std::string_view s);
 const char* TqFormatName(TqFormat f);
-inline int64_t TqBlockBytes(TqFormat f) { return f == TqFormat::kTq1_0 ? 54 : 66; }
+inline int64_t TqBlockBytes(TqFormat f) {
+  return f == TqFormat::kTq1_0 ? int64_t(sizeof(BlockTq1_0)) : int64_t(sizeof(BlockTq2_0));
+}
+
+// How a float matrix becomes ternary: the quantizer's threshold and scale groups, and the TQ
+// format that stores it. One set of options for PTQ, QAT, convert and export.
+struct TernaryOptions {
+  float threshold = kDefaultThreshold;
+  Granularity granularity = Granularity::kRow;
+  TqFormat format = TqFormat::kTq2_0;
+};
+// threshold must be positive and finite; the error names the flag (--threshold).
+Status CheckTernaryOptions(const TernaryOptions& opt);
 
 // One block: t[256] trits and the scale d (rounded to fp16).
 void PackBlockTq1_0(const int8_t* t, float d, BlockTq1_0* out);
@@ -70,6 +80,9 @@ TernaryMatrix PackTernary(const int8_t* trits, const float* block_scales, int64_
 // Ternarize + pack in one step.
 TernaryMatrix QuantizeMatrix(const float* w, int64_t rows, int64_t cols, Granularity g,
                              float threshold, TqFormat format);
+inline TernaryMatrix QuantizeMatrix(const float* w, int64_t rows, int64_t cols, const TernaryOptions& o) {
+  return QuantizeMatrix(w, rows, cols, o.granularity, o.threshold, o.format);
+}
 // Inverse of PackTernary: trits (rows, cols) and block_scales (rows, kb); padding is dropped.
 void UnpackTernary(const TernaryMatrix& m, int8_t* trits, float* block_scales);
 // W' = d · t as float (rows, cols).

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "t81/kernels/kernels.h"
+#include "t81/kernels/isa_tables.h"
 
 namespace t81::kernels::avx2 {
 namespace {
@@ -378,5 +378,7 @@ void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, in
   for (int64_t i = m0; i < m1; ++i)
     for (int64_t t = t0; t < t1; ++t) MicroQ8(w, x, i, t, y + i * ldy);
 }
+
+const KernelTable kTable{Isa::kAvx2, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range};
 
 }  // namespace t81::kernels::avx2

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "t81/kernels/kernels.h"
+#include "t81/kernels/isa_tables.h"
 
 namespace t81::kernels::avx512 {
 namespace {
@@ -86,7 +86,7 @@ void MicroI8Masked(const PackedWeights& w, const QuantizedActs& x, int64_t m0, i
   }
 }
 
-// GEMM (M ≥ 3). Per (pair of tiles, 256-block) the 2-bit codes are expanded once into an
+// GEMM (M ≥ 3). Per (group of up to 4 tiles, 256-block) the 2-bit codes are expanded once into an
 // L1-resident panel of u bytes, ordered as the micro-kernel reads them: step q = 4c + s holds
 // the 64 bytes (chunk c >> 2s) & 3, i.e. 16 rows × activation bytes [4q, 4q + 4). The inner loop
 // is then only loads, broadcasts and VPDPBUSD (no shifts, which compete with VPDPBUSD for port 0
@@ -407,5 +407,7 @@ void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, in
     for (; t < t1; ++t) MicroQ8<1>(w, x, i, t, y + i * ldy);
   }
 }
+
+const KernelTable kTable{Isa::kAvx512, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range};
 
 }  // namespace t81::kernels::avx512

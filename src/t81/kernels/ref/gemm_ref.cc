@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "t81/base/fp16.h"
-#include "t81/kernels/kernels.h"
+#include "t81/kernels/isa_tables.h"
 
 namespace t81::kernels::ref {
 
@@ -107,5 +107,7 @@ void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, 
       y[i * ldy + o] = acc;
     }
 }
+
+const KernelTable kTable{Isa::kScalar, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range};
 
 }  // namespace t81::kernels::ref

@@ -1,0 +1,51 @@
+// Hugging Face checkpoint tensors and where they live inside a model. Every fact about a tensor
+// that loaders, savers, converters and exporters need (which block linear it is, whether HF
+// stores it transposed, whether llama.cpp permutes its rows for RoPE, its GGUF name) is decided
+// here, once, when a model builds its map — never again from the tensor's name.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "t81/nn/block_params.h"
+
+namespace t81::models {
+
+// A tensor by name, in checkpoint layout.
+struct NamedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+
+// One HF tensor <-> rows [row0, row0 + nrows) of an internal (rows, cols) tensor at `offset` in
+// a model's parameter arena (internal layout: linear weights (out, in), q/k/v and gate/up fused).
+struct HfTensor {
+  std::string name;            // checkpoint name
+  std::string grad_name;       // the gradient's name in golden files (transformers' module names)
+  std::vector<int64_t> shape;  // checkpoint shape
+  size_t offset = 0;
+  int64_t cols = 1, row0 = 0, nrows = 0;
+  bool transpose = false;      // HF stores it (cols, nrows): GPT-2 Conv1D weights are (in, out)
+  int64_t layer = -1;          // for block linears: the block, and which of its linears
+  std::optional<nn::BlockLinear> linear;
+  int64_t rope_heads = 0;      // Llama q/k weights: heads whose rows llama.cpp interleaves for RoPE
+  std::string gguf;            // llama.cpp's tensor name (empty: not exported)
+
+  int64_t numel() const { return nrows * cols; }
+  size_t first() const { return offset + size_t(row0 * cols); }  // arena index of its first value
+};
+
+// "[2, 3]"
+std::string ShapeString(const std::vector<int64_t>& shape);
+// hf (checkpoint layout, numel values) -> rows (nrows, cols) in the internal orientation.
+void HfToRows(const HfTensor& h, const float* hf, float* rows);
+// rows (nrows, cols) -> hf (checkpoint layout).
+void RowsToHf(const HfTensor& h, const float* rows, float* hf);
+// Every tensor of map with its values from arena (grad_names: named as gradients).
+std::vector<NamedTensor> ExportHf(const std::vector<HfTensor>& map, const float* arena, bool grad_names);
+
+}  // namespace t81::models

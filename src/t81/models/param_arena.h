@@ -1,0 +1,31 @@
+// A model's parameters in one arena, with their gradients and AdamW moments beside it. Gradients
+// and moments are allocated only when training asks for them; the arena's untouched pages cost
+// no memory (base::ZeroedFloats), so inference holds the parameters alone.
+#pragma once
+
+#include <cstddef>
+
+#include "t81/base/aligned.h"
+
+namespace t81::models {
+
+class ParamArena {
+ public:
+  void Resize(size_t n);  // n zero parameters; drops gradients, moments and the step count
+  size_t size() const { return p_.size(); }
+  float* params() { return p_.data(); }
+  const float* params() const { return p_.data(); }
+  // d loss / d param (allocated, zero, on first use).
+  float* grads();
+  bool has_grads() const { return g_.size() == p_.size(); }
+  const float* grads_if_any() const { return has_grads() ? g_.data() : nullptr; }
+  void ZeroGrad();
+  // One torch.optim.AdamW step over every parameter (step counter kept here).
+  void AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay);
+
+ private:
+  base::ZeroedFloats p_, g_, m_, v_;
+  int step_ = 0;
+};
+
+}  // namespace t81::models

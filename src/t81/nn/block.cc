@@ -1,0 +1,203 @@
+#include "t81/nn/block.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "t81/base/check.h"
+#include "t81/base/fastmath.h"
+
+namespace t81::nn {
+namespace {
+
+void AddInPlace(float* a, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
+}
+
+// out (n, C) = norm(inp); mean (LayerNorm only) and rstd (n) saved.
+void NormForward(const BlockConfig& c, float* out, float* mean, float* rstd, const float* inp, const float* w,
+                 const float* b, int64_t n) {
+  if (c.layernorm()) LayerNormForward(out, mean, rstd, inp, w, b, n, c.C, c.eps);
+  else RmsNormForward(out, rstd, inp, w, n, c.C, c.eps);
+}
+
+void NormBackward(const BlockConfig& c, float* dinp, float* dw, float* db, const float* dout, const float* inp,
+                  const float* w, const float* mean, const float* rstd, int64_t n) {
+  if (c.layernorm()) LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd, n, c.C);
+  else RmsNormBackward(dinp, dw, dout, inp, w, rstd, n, c.C);
+}
+
+// act (n, FF) from up (n, up_dim).
+void ActForward(const BlockConfig& c, float* act, const float* up, int64_t n) {
+  switch (c.act) {
+    case Activation::kSwiGlu: SwiGluForward(act, up, n, c.FF); break;
+    case Activation::kGeluErf: GeluErfForward(act, up, n * c.FF); break;
+    case Activation::kGeluTanh: GeluTanhForward(act, up, n * c.FF); break;
+  }
+}
+
+void ActBackward(const BlockConfig& c, float* dup, const float* up, const float* dact, int64_t n) {
+  switch (c.act) {
+    case Activation::kSwiGlu: SwiGluBackward(dup, up, dact, n, c.FF); break;
+    case Activation::kGeluErf: GeluErfBackward(dup, up, dact, n * c.FF); break;
+    case Activation::kGeluTanh: GeluTanhBackward(dup, up, dact, n * c.FF); break;
+  }
+}
+
+// RoPE on the q and k heads of n rows of qkv.
+void RopeQk(const BlockConfig& c, float* qkv, int64_t n, const Positions& pos, bool backward) {
+  if (!c.rope) return;
+  auto rot = backward ? RopeBackward : RopeForward;
+  rot(qkv, n, c.NH, c.HD, c.qkv_dim(), pos.pos, *pos.rope);
+  rot(qkv + c.attn_dim(), n, c.NKV, c.HD, c.qkv_dim(), pos.pos, *pos.rope);
+}
+
+void Zero(std::vector<float>& v, int64_t n) { v.assign(size_t(n), 0.0f); }
+
+}  // namespace
+
+int64_t BlockActsFloats(const BlockConfig& c, int64_t B, int64_t T) {
+  const int64_t N = B * T, stats = c.layernorm() ? 2 * N : N;
+  return N * c.C * 4 + 2 * stats + N * c.qkv_dim() + B * c.NH * T * T + N * c.attn_dim() + N * c.up_dim() +
+         N * c.FF;
+}
+
+BlockActs BlockActsAt(const BlockConfig& c, int64_t B, int64_t T, float* p) {
+  const int64_t N = B * T;
+  auto take = [&p](int64_t n) {
+    float* r = p;
+    p += n;
+    return r;
+  };
+  BlockActs a;
+  a.ln1 = take(N * c.C);
+  a.ln1_mean = c.layernorm() ? take(N) : nullptr;
+  a.ln1_rstd = take(N);
+  a.qkv = take(N * c.qkv_dim());
+  a.att = take(B * c.NH * T * T);
+  a.atty = take(N * c.attn_dim());
+  a.res1 = take(N * c.C);
+  a.ln2 = take(N * c.C);
+  a.ln2_mean = c.layernorm() ? take(N) : nullptr;
+  a.ln2_rstd = take(N);
+  a.up = take(N * c.up_dim());
+  a.act = take(N * c.FF);
+  a.out = take(N * c.C);
+  return a;
+}
+
+void BlockForward(const BlockConfig& c, const BlockParams& p, BlockLinears& lin, int64_t l, const BlockActs& a,
+                  const float* inp, int64_t B, int64_t T, const Positions& pos) {
+  const int64_t N = B * T;
+  NormForward(c, a.ln1, a.ln1_mean, a.ln1_rstd, inp, p.ln1_w, p.ln1_b, N);
+  lin.Forward(a.qkv, a.ln1, l, BlockLinear::kQkv, N);
+  RopeQk(c, a.qkv, N, pos, false);
+  AttentionForward(a.atty, a.att, a.qkv, B, T, c.NH, c.NKV, c.HD, c.causal);
+  lin.Forward(a.res1, a.atty, l, BlockLinear::kOut, N);
+  AddInPlace(a.res1, inp, N * c.C);
+  NormForward(c, a.ln2, a.ln2_mean, a.ln2_rstd, a.res1, p.ln2_w, p.ln2_b, N);
+  lin.Forward(a.up, a.ln2, l, BlockLinear::kUp, N);
+  ActForward(c, a.act, a.up, N);
+  lin.Forward(a.out, a.act, l, BlockLinear::kDown, N);
+  AddInPlace(a.out, a.res1, N * c.C);
+}
+
+void BlockBackward(const BlockConfig& c, const BlockParams& p, const BlockParams& g, BlockLinears& lin, int64_t l,
+                   const BlockActs& a, const float* inp, float* dresid, int64_t B, int64_t T, const Positions& pos,
+                   BlockGradScratch* s) {
+  const int64_t N = B * T;
+  // MLP: out = res1 + Down(act(Up(norm2(res1)))).
+  Zero(s->dact, N * c.FF);
+  lin.Backward(s->dact.data(), g, dresid, a.act, l, BlockLinear::kDown, N);
+  Zero(s->dup, N * c.up_dim());
+  ActBackward(c, s->dup.data(), a.up, s->dact.data(), N);
+  Zero(s->dnorm, N * c.C);
+  lin.Backward(s->dnorm.data(), g, s->dup.data(), a.ln2, l, BlockLinear::kUp, N);
+  NormBackward(c, dresid, g.ln2_w, g.ln2_b, s->dnorm.data(), a.res1, p.ln2_w, a.ln2_mean, a.ln2_rstd, N);
+  // Attention: res1 = inp + Out(attention(rope(Qkv(norm1(inp))))).
+  Zero(s->datty, N * c.attn_dim());
+  lin.Backward(s->datty.data(), g, dresid, a.atty, l, BlockLinear::kOut, N);
+  Zero(s->dqkv, N * c.qkv_dim());
+  AttentionBackward(s->dqkv.data(), s->datty.data(), a.qkv, a.att, B, T, c.NH, c.NKV, c.HD, c.causal);
+  RopeQk(c, s->dqkv.data(), N, pos, true);
+  Zero(s->dnorm, N * c.C);
+  lin.Backward(s->dnorm.data(), g, s->dqkv.data(), a.ln1, l, BlockLinear::kQkv, N);
+  NormBackward(c, dresid, g.ln1_w, g.ln1_b, s->dnorm.data(), inp, p.ln1_w, a.ln1_mean, a.ln1_rstd, N);
+}
+
+void AttentionCachedForward(float* out, float* scores, const float* qkv, float* kc, float* vc, int64_t TC,
+                            int64_t p0, int64_t n, int64_t NH, int64_t NKV, int64_t HD) {
+  const int64_t W = (NH + 2 * NKV) * HD, AH = NH * HD, KVW = NKV * HD, group = NH / NKV;
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t g = 0; g < NKV; ++g) {
+      const float* k = qkv + r * W + AH + g * HD;
+      std::memcpy(kc + (g * TC + p0 + r) * HD, k, size_t(HD) * 4);
+      std::memcpy(vc + (g * TC + p0 + r) * HD, k + KVW, size_t(HD) * 4);
+    }
+  const float scale = float(1.0 / std::sqrt(double(HD)));
+  // (row, head) pairs in parallel once there is enough context to pay for the fork.
+#pragma omp parallel for schedule(static) if (n * (p0 + n) >= 32)
+  for (int64_t rh = 0; rh < n * NH; ++rh) {
+    const int64_t r = rh / NH, h = rh % NH, last = p0 + r, g = h / group;
+    const float* q = qkv + r * W + h * HD;
+    const float* kg = kc + g * TC * HD;
+    const float* vg = vc + g * TC * HD;
+    float* a = scores + rh * TC;
+    float mx = -INFINITY;
+    for (int64_t s = 0; s <= last; ++s) {
+      const float* k = kg + s * HD;
+      float dot = 0;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t i = 0; i < HD; ++i) dot += q[i] * k[i];
+      a[s] = dot * scale;
+      mx = std::max(mx, a[s]);
+    }
+    double sum = 0;
+    for (int64_t s = 0; s <= last; ++s) {
+      a[s] = base::ExpF(a[s] - mx);
+      sum += a[s];
+    }
+    const float inv = float(1.0 / sum);
+    for (int64_t s = 0; s <= last; ++s) a[s] *= inv;
+    float* o = out + r * AH + h * HD;
+    for (int64_t i = 0; i < HD; ++i) o[i] = 0.0f;
+    for (int64_t s = 0; s <= last; ++s) {
+      const float* v = vg + s * HD;
+      for (int64_t i = 0; i < HD; ++i) o[i] += a[s] * v[i];
+    }
+  }
+}
+
+void DecodeScratch::Reserve(const BlockConfig& c, int64_t rows_, int64_t TC_) {
+  if (rows_ <= rows && TC_ <= TC) return;
+  rows = std::max(rows, rows_);
+  TC = std::max(TC, TC_);
+  auto buf = [](std::vector<float>& v, int64_t n) { v.assign(size_t(n), 0.0f); };
+  buf(h, rows * c.C);
+  buf(qkv, rows * c.qkv_dim());
+  buf(y, rows * c.attn_dim());
+  buf(o, rows * c.C);
+  buf(up, rows * c.up_dim());
+  buf(act, rows * c.FF);
+  buf(scores, rows * c.NH * TC);
+  buf(mean, rows);
+  buf(rstd, rows);
+}
+
+void BlockDecode(const BlockConfig& c, const BlockParams& p, BlockLinears& lin, int64_t l, float* x, int64_t n,
+                 int64_t p0, const Positions& pos, float* kc, float* vc, int64_t TC, DecodeScratch* s) {
+  T81_CHECK(c.causal && n <= s->rows && p0 + n <= TC && TC <= s->TC);
+  NormForward(c, s->h.data(), s->mean.data(), s->rstd.data(), x, p.ln1_w, p.ln1_b, n);
+  lin.Forward(s->qkv.data(), s->h.data(), l, BlockLinear::kQkv, n);
+  RopeQk(c, s->qkv.data(), n, pos, false);
+  AttentionCachedForward(s->y.data(), s->scores.data(), s->qkv.data(), kc, vc, TC, p0, n, c.NH, c.NKV, c.HD);
+  lin.Forward(s->o.data(), s->y.data(), l, BlockLinear::kOut, n);
+  AddInPlace(x, s->o.data(), n * c.C);
+  NormForward(c, s->h.data(), s->mean.data(), s->rstd.data(), x, p.ln2_w, p.ln2_b, n);
+  lin.Forward(s->up.data(), s->h.data(), l, BlockLinear::kUp, n);
+  ActForward(c, s->act.data(), s->up.data(), n);
+  lin.Forward(s->o.data(), s->act.data(), l, BlockLinear::kDown, n);
+  AddInPlace(x, s->o.data(), n * c.C);
+}
+
+}  // namespace t81::nn

@@ -1,0 +1,156 @@
+#include "t81/nn/block_linears.h"
+
+#include <utility>
+
+#include "t81/base/check.h"
+#include "t81/nn/layers.h"
+#include "t81/quant/ternary.h"
+
+namespace t81::nn {
+
+FileTernary::FileTernary(const BlockConfig& c, int64_t blocks)
+    : cfg_(c), m_(size_t(blocks) * kNumBlockLinears) {}
+
+int64_t FileTernary::RowBytes(BlockLinear k, quant::TqFormat fmt) const {
+  return quant::BlocksPerRow(LinearCols(cfg_, k)) * quant::TqBlockBytes(fmt);
+}
+
+uint8_t* FileTernary::Part(int64_t l, BlockLinear k, quant::TqFormat fmt, int64_t row0) {
+  quant::TernaryMatrix& t = m_[size_t(l) * kNumBlockLinears + size_t(k)];
+  if (t.data.empty()) {
+    t.format = fmt;
+    t.rows = LinearRows(cfg_, k);
+    t.cols = LinearCols(cfg_, k);
+    t.data.assign(size_t(t.rows * RowBytes(k, fmt)), 0);
+  } else if (t.format != fmt) {
+    return nullptr;
+  }
+  ++parts_;
+  return t.data.data() + row0 * RowBytes(k, fmt);
+}
+
+bool FileTernary::complete() const {
+  for (const auto& t : m_)
+    if (t.data.empty()) return false;
+  return true;
+}
+
+void BlockLinears::Bind(const BlockConfig& c, std::vector<BlockParams> blocks) {
+  cfg_ = c;
+  blocks_ = std::move(blocks);
+  mode_ = LinearMode::kFloat;
+  from_file_ = false;
+  qweights_.clear();
+  packed_fmt_.clear();
+  packed_.clear();
+}
+
+Status BlockLinears::SetMode(LinearMode mode, const quant::TernaryOptions& opt, ActPath act) {
+  T81_RETURN_IF_ERROR(quant::CheckTernaryOptions(opt));
+  if (from_file_ && mode == LinearMode::kPacked) {  // keep the file's ternary weights
+    mode_ = mode;
+    act_ = act;
+    return OkStatus();
+  }
+  MaterializeFloat();
+  mode_ = mode;
+  opt_ = opt;
+  act_ = act;
+  qweights_.clear();
+  packed_fmt_.clear();
+  packed_.clear();
+  if (mode == LinearMode::kQat) Refresh();
+  if (mode != LinearMode::kPacked) return OkStatus();
+  for (int64_t l = 0; l < blocks(); ++l)
+    for (BlockLinear k : kBlockLinears) {
+      packed_fmt_.push_back(opt.format);
+      packed_.push_back(kernels::Repack(
+          quant::QuantizeMatrix(blocks_[size_t(l)].weight(k), LinearRows(cfg_, k), LinearCols(cfg_, k), opt)));
+    }
+  return OkStatus();
+}
+
+void BlockLinears::UseFileTernary(std::vector<quant::TernaryMatrix> m) {
+  T81_CHECK(int64_t(m.size()) == blocks() * kNumBlockLinears);
+  qweights_.clear();
+  packed_.clear();
+  packed_fmt_.clear();
+  for (auto& t : m) {  // each file copy is freed as soon as it is repacked
+    packed_fmt_.push_back(t.format);
+    packed_.push_back(kernels::Repack(t));
+    t = quant::TernaryMatrix{};
+  }
+  mode_ = LinearMode::kPacked;
+  opt_.granularity = quant::Granularity::kBlock;
+  from_file_ = true;
+}
+
+void BlockLinears::ReadMatrix(int64_t l, BlockLinear k, float* out) const {
+  const int64_t rows = LinearRows(cfg_, k), cols = LinearCols(cfg_, k);
+  if (!from_file_) {
+    const float* w = blocks_[size_t(l)].weight(k);
+    std::copy(w, w + rows * cols, out);
+    return;
+  }
+  const kernels::PackedWeights& p = packed_[Index(l, k)];
+  std::vector<int8_t> t(size_t(p.n * p.k));
+  std::vector<float> d(size_t(p.n * p.kb));
+  kernels::UnpackPacked(p, t.data(), d.data());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j)
+      out[r * cols + j] = d[size_t(r * p.kb + j / quant::kBlock)] * float(t[size_t(r * p.k + j)]);
+}
+
+void BlockLinears::MaterializeFloat() {
+  if (!from_file_) return;
+  for (int64_t l = 0; l < blocks(); ++l)
+    for (BlockLinear k : kBlockLinears) ReadMatrix(l, k, blocks_[size_t(l)].weight(k));
+  from_file_ = false;
+}
+
+void BlockLinears::Refresh() {
+  if (mode_ != LinearMode::kQat) return;
+  qweights_.resize(blocks_.size() * kNumBlockLinears);
+  for (int64_t l = 0; l < blocks(); ++l)
+    for (BlockLinear k : kBlockLinears) {
+      const int64_t rows = LinearRows(cfg_, k), cols = LinearCols(cfg_, k);
+      std::vector<float>& q = qweights_[Index(l, k)];
+      q.resize(size_t(rows * cols));
+      quant::FakeQuantize(blocks_[size_t(l)].weight(k), rows, cols, opt_.granularity, opt_.threshold, q.data());
+    }
+}
+
+const float* BlockLinears::Weight(int64_t l, BlockLinear k) const {
+  if (mode_ == LinearMode::kQat) return qweights_[Index(l, k)].data();
+  return blocks_[size_t(l)].weight(k);
+}
+
+void BlockLinears::Forward(float* out, const float* inp, int64_t l, BlockLinear k, int64_t N) {
+  const float* bias = blocks_[size_t(l)].bias(k);
+  const int64_t rows = LinearRows(cfg_, k), cols = LinearCols(cfg_, k);
+  if (mode_ != LinearMode::kPacked) {
+    LinearForward(out, inp, Weight(l, k), bias, N, cols, rows);
+    return;
+  }
+  const kernels::PackedWeights& w = packed_[Index(l, k)];
+  T81_CHECK(w.n == rows && w.k == cols);
+  PackedLinear(kernels::Active(), w, act_, inp, N, cols, bias, out, &qa_);
+}
+
+void BlockLinears::Backward(float* dinp, const BlockParams& g, const float* dout, const float* inp, int64_t l,
+                            BlockLinear k, int64_t N) {
+  T81_CHECK(mode_ != LinearMode::kPacked, "packed linears have no backward");
+  LinearBackward(dinp, g.weight(k), g.bias(k), dout, inp, Weight(l, k), N, LinearCols(cfg_, k), LinearRows(cfg_, k));
+}
+
+int64_t BlockLinears::Bytes() const {
+  int64_t n = 0;
+  if (mode_ == LinearMode::kPacked) {
+    for (size_t i = 0; i < packed_.size(); ++i) n += packed_[i].n * packed_[i].kb * quant::TqBlockBytes(packed_fmt_[i]);
+    return n;
+  }
+  for (BlockLinear k : kBlockLinears) n += 4 * LinearRows(cfg_, k) * LinearCols(cfg_, k) * blocks();
+  return n;
+}
+
+}  // namespace t81::nn
