@@ -203,20 +203,9 @@ std::vector<NamedTensor> DecoderLM::HfParams() const {
   return out;
 }
 
-std::vector<NamedTensor> DecoderLM::HfGrads() const {
-  if (arena_.has_grads()) return ExportHf(hf_, arena_.grads_if_any(), true);
-  std::vector<NamedTensor> out;
-  for (const HfTensor& h : hf_) out.push_back({h.name, h.shape, std::vector<float>(size_t(h.numel()))});
-  return out;
-}
+std::vector<NamedTensor> DecoderLM::HfGrads() const { return ExportHf(hf_, arena_.grads_if_any(), true); }
 
-Status DecoderLM::Save(const std::string& out_dir) const {
-  io::SafeTensorsWriter w;
-  w.SetMetadata("format", "pt");
-  for (const NamedTensor& n : HfParams()) w.AddF32(n.name, n.shape, n.values.data());
-  T81_RETURN_IF_ERROR(base::WriteFileAtomic(out_dir + "/config.json", config_json_));
-  return w.Write(out_dir + "/model.safetensors");
-}
+Status DecoderLM::Save(const std::string& out_dir) const { return SaveHfFolder(out_dir, config_json_, HfParams()); }
 
 void DecoderLM::EmbedRow(int64_t id, float* x) const {
   if (!wte_src_) std::memcpy(x, P(off_wte_) + id * cfg_.C, size_t(cfg_.C) * 4);

@@ -34,7 +34,7 @@ std::vector<NamedTensor> ExportHf(const std::vector<HfTensor>& map, const float*
   for (const HfTensor& h : map) {
     NamedTensor n{grad_names && !h.grad_name.empty() ? h.grad_name : h.name, h.shape,
                   std::vector<float>(size_t(h.numel()))};
-    RowsToHf(h, arena + h.first(), n.values.data());
+    if (arena) RowsToHf(h, arena + h.first(), n.values.data());
     out.push_back(std::move(n));
   }
   return out;

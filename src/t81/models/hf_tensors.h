@@ -45,7 +45,7 @@ std::string ShapeString(const std::vector<int64_t>& shape);
 void HfToRows(const HfTensor& h, const float* hf, float* rows);
 // rows (nrows, cols) -> hf (checkpoint layout).
 void RowsToHf(const HfTensor& h, const float* rows, float* hf);
-// Every tensor of map with its values from arena (grad_names: named as gradients).
+// Every tensor of map with its values from arena (null: zeros); grad_names: named as gradients.
 std::vector<NamedTensor> ExportHf(const std::vector<HfTensor>& map, const float* arena, bool grad_names);
 
 }  // namespace t81::models

@@ -1,10 +1,19 @@
 #include "t81/models/model.h"
 
+#include "t81/base/file.h"
 #include "t81/io/json_fields.h"
 #include "t81/models/decoder.h"
 #include "t81/models/vit.h"
 
 namespace t81::models {
+
+Status SaveHfFolder(const std::string& out_dir, const std::string& config_json, const std::vector<NamedTensor>& tensors) {
+  io::SafeTensorsWriter w;
+  w.SetMetadata("format", "pt");
+  for (const NamedTensor& n : tensors) w.AddF32(n.name, n.shape, n.values.data());
+  T81_RETURN_IF_ERROR(base::WriteFileAtomic(out_dir + "/config.json", config_json));
+  return w.Write(out_dir + "/model.safetensors");
+}
 
 Result<std::string> ReadModelType(const std::string& dir) {
   const std::string path = dir + "/config.json";

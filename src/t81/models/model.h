@@ -53,6 +53,9 @@ class Model {
   virtual Status Save(const std::string& out_dir) const = 0;  // config.json + model.safetensors
 };
 
+// Writes a Hugging Face model folder: config.json (as given) and model.safetensors (F32).
+Status SaveHfFolder(const std::string& out_dir, const std::string& config_json, const std::vector<NamedTensor>& tensors);
+
 // config.json's model_type in dir.
 Result<std::string> ReadModelType(const std::string& dir);
 // A Hugging Face model folder (config.json + model.safetensors or shards): GPT-2, Llama, Phi-3, ViT.

@@ -176,20 +176,9 @@ Result<std::unique_ptr<Vit>> Vit::Load(const std::string& dir) {
 
 std::vector<NamedTensor> Vit::HfParams() const { return ExportHf(hf_, arena_.params(), false); }
 
-std::vector<NamedTensor> Vit::HfGrads() const {
-  if (arena_.has_grads()) return ExportHf(hf_, arena_.grads_if_any(), true);
-  std::vector<NamedTensor> out;
-  for (const HfTensor& h : hf_) out.push_back({h.grad_name, h.shape, std::vector<float>(size_t(h.numel()))});
-  return out;
-}
+std::vector<NamedTensor> Vit::HfGrads() const { return ExportHf(hf_, arena_.grads_if_any(), true); }
 
-Status Vit::Save(const std::string& out_dir) const {
-  io::SafeTensorsWriter w;
-  w.SetMetadata("format", "pt");
-  for (const NamedTensor& n : HfParams()) w.AddF32(n.name, n.shape, n.values.data());
-  T81_RETURN_IF_ERROR(base::WriteFileAtomic(out_dir + "/config.json", config_json_));
-  return w.Write(out_dir + "/model.safetensors");
-}
+Status Vit::Save(const std::string& out_dir) const { return SaveHfFolder(out_dir, config_json_, HfParams()); }
 
 Status Vit::SetLinearMode(nn::LinearMode mode, const quant::TernaryOptions& opt, nn::ActPath act) {
   return lin_.SetMode(mode, opt, act);
