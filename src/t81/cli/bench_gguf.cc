@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
@@ -104,8 +105,8 @@ Status RunLlama(const GgufBenchFlags& f, int threads, const std::vector<int64_t>
       std::smatch m;
       static const std::regex kRun(R"(prompt_ms ([0-9.]+) eval_ms_per_token ([0-9.]+))");
       if (!std::regex_search(out, m, kRun)) return Error(f.peer + ": unexpected output: " + out.substr(0, 300));
-      pms = std::stod(m[1]) / double(prompt.size());
-      ems = std::stod(m[2]);
+      pms = std::strtod(m[1].str().c_str(), nullptr) / double(prompt.size());
+      ems = std::strtod(m[2].str().c_str(), nullptr);
     }
     side->prompt_ms.push_back(pms);
     side->eval_ms.push_back(ems);

@@ -91,7 +91,9 @@ Status RunTrain(const TrainFlags& f) {
     while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
     const int rc = pclose(p);
     torch_j = nlohmann::json::parse(out, nullptr, false);
-    if (rc != 0 || torch_j.is_discarded() || !torch_j.contains("tokens_per_s"))
+    auto number = [&torch_j](const char* k) { return torch_j.contains(k) && torch_j[k].is_number(); };
+    if (rc != 0 || torch_j.is_discarded() || !torch_j.is_object() || !number("tokens_per_s") ||
+        !number("step_s_median") || !number("first_loss"))
       return Error(f.torch_script + ": PyTorch baseline failed (is python3-torch installed for " + f.python + "?)");
   }
 

@@ -47,7 +47,7 @@ const nn::RopeTable& DecoderLM::Rope() {
   return rope_;
 }
 
-void DecoderLM::Layout() {
+void DecoderLM::Layout(bool with_arena) {
   const DecoderConfig& c = cfg_;
   size_t off = 0;
   auto take = [&](int64_t n) {
@@ -62,14 +62,16 @@ void DecoderLM::Layout() {
   if (!c.tied) off_head_ = take(c.V * c.C);
   layer_off_.clear();
   for (int64_t l = 0; l < c.L; ++l) layer_off_.push_back(take(nn::BlockParamCount(block_)));
-  arena_.Resize(off);  // zero, and not resident until written
-  std::vector<nn::BlockParams> blocks;
-  for (int64_t l = 0; l < c.L; ++l) blocks.push_back(Block(l));
-  lin_.Bind(block_, std::move(blocks));
+  if (with_arena) {
+    arena_.Resize(off);  // zero, and not resident until written
+    std::vector<nn::BlockParams> blocks;
+    for (int64_t l = 0; l < c.L; ++l) blocks.push_back(Block(l));
+    lin_.Bind(block_, std::move(blocks));
+  }
 
   // The HF tensor map.
   hf_.clear();
-  auto at = [&](const float* p) { return size_t(p - arena_.params()); };
+  const nn::BlockOffsets bo = nn::BlockLayout(block_);
   auto add = [&](std::string name, std::vector<int64_t> shape, size_t o, int64_t cols, int64_t row0, int64_t nrows) -> HfTensor& {
     HfTensor h;
     h.name = std::move(name);
@@ -82,13 +84,12 @@ void DecoderLM::Layout() {
     hf_.push_back(std::move(h));
     return hf_.back();
   };
-  auto vec = [&](std::string name, const float* p, int64_t n) { add(std::move(name), {n}, at(p), 1, 0, n); };
+  auto vec = [&](std::string name, size_t o, int64_t n) { add(std::move(name), {n}, o, 1, 0, n); };
   // A block linear (or a row range of a fused one); conv1d: HF stores it (in, out).
   auto lin = [&](std::string name, int64_t l, nn::BlockLinear k, int64_t row0, int64_t nrows, bool conv1d) -> HfTensor& {
-    const nn::BlockParams b = Block(l);
     const int64_t cols = nn::LinearCols(block_, k);
     HfTensor& h = add(std::move(name), conv1d ? std::vector<int64_t>{cols, nrows} : std::vector<int64_t>{nrows, cols},
-                      at(b.weight(k)), cols, row0, nrows);
+                      layer_off_[size_t(l)] + size_t(bo.weight(k)), cols, row0, nrows);
     h.transpose = conv1d;
     h.layer = l;
     h.linear = k;
@@ -97,25 +98,25 @@ void DecoderLM::Layout() {
   const int64_t C = c.C, Q = c.NH * c.HD, KV = c.NKV * c.HD;
   using nn::BlockLinear;
   for (int64_t l = 0; l < c.L; ++l) {
-    const nn::BlockParams b = Block(l);
+    auto at = [&](int64_t block_offset) { return layer_off_[size_t(l)] + size_t(block_offset); };
     if (c.arch == Arch::kGpt2) {
       const std::string p = "transformer.h." + std::to_string(l) + ".";
-      vec(p + "ln_1.weight", b.ln1_w, C);
-      vec(p + "ln_1.bias", b.ln1_b, C);
+      vec(p + "ln_1.weight", at(bo.ln1_w), C);
+      vec(p + "ln_1.bias", at(bo.ln1_b), C);
       lin(p + "attn.c_attn.weight", l, BlockLinear::kQkv, 0, 3 * C, true);
-      vec(p + "attn.c_attn.bias", b.qkv_b, 3 * C);
+      vec(p + "attn.c_attn.bias", at(bo.qkv_b), 3 * C);
       lin(p + "attn.c_proj.weight", l, BlockLinear::kOut, 0, C, true);
-      vec(p + "attn.c_proj.bias", b.o_b, C);
-      vec(p + "ln_2.weight", b.ln2_w, C);
-      vec(p + "ln_2.bias", b.ln2_b, C);
+      vec(p + "attn.c_proj.bias", at(bo.o_b), C);
+      vec(p + "ln_2.weight", at(bo.ln2_w), C);
+      vec(p + "ln_2.bias", at(bo.ln2_b), C);
       lin(p + "mlp.c_fc.weight", l, BlockLinear::kUp, 0, c.FF, true);
-      vec(p + "mlp.c_fc.bias", b.up_b, c.FF);
+      vec(p + "mlp.c_fc.bias", at(bo.up_b), c.FF);
       lin(p + "mlp.c_proj.weight", l, BlockLinear::kDown, 0, C, true);
-      vec(p + "mlp.c_proj.bias", b.down_b, C);
+      vec(p + "mlp.c_proj.bias", at(bo.down_b), C);
       continue;
     }
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    vec(p + "input_layernorm.weight", b.ln1_w, C);
+    vec(p + "input_layernorm.weight", at(bo.ln1_w), C);
     if (c.arch == Arch::kPhi3) {
       lin(p + "self_attn.qkv_proj.weight", l, BlockLinear::kQkv, 0, Q + 2 * KV, false);
     } else {
@@ -124,26 +125,26 @@ void DecoderLM::Layout() {
       lin(p + "self_attn.k_proj.weight", l, BlockLinear::kQkv, Q, KV, false).rope_heads = c.NKV;
       lin(p + "self_attn.v_proj.weight", l, BlockLinear::kQkv, Q + KV, KV, false);
       if (c.attn_bias) {
-        add(p + "self_attn.q_proj.bias", {Q}, at(b.qkv_b), 1, 0, Q);
-        add(p + "self_attn.k_proj.bias", {KV}, at(b.qkv_b), 1, Q, KV);
-        add(p + "self_attn.v_proj.bias", {KV}, at(b.qkv_b), 1, Q + KV, KV);
+        add(p + "self_attn.q_proj.bias", {Q}, at(bo.qkv_b), 1, 0, Q);
+        add(p + "self_attn.k_proj.bias", {KV}, at(bo.qkv_b), 1, Q, KV);
+        add(p + "self_attn.v_proj.bias", {KV}, at(bo.qkv_b), 1, Q + KV, KV);
       }
     }
     lin(p + "self_attn.o_proj.weight", l, BlockLinear::kOut, 0, C, false);
-    if (c.attn_bias) vec(p + "self_attn.o_proj.bias", b.o_b, C);
-    vec(p + "post_attention_layernorm.weight", b.ln2_w, C);
+    if (c.attn_bias) vec(p + "self_attn.o_proj.bias", at(bo.o_b), C);
+    vec(p + "post_attention_layernorm.weight", at(bo.ln2_w), C);
     if (c.arch == Arch::kPhi3) {
       lin(p + "mlp.gate_up_proj.weight", l, BlockLinear::kUp, 0, 2 * c.FF, false);
     } else {
       lin(p + "mlp.gate_proj.weight", l, BlockLinear::kUp, 0, c.FF, false);
       lin(p + "mlp.up_proj.weight", l, BlockLinear::kUp, c.FF, c.FF, false);
       if (c.mlp_bias) {
-        add(p + "mlp.gate_proj.bias", {c.FF}, at(b.up_b), 1, 0, c.FF);
-        add(p + "mlp.up_proj.bias", {c.FF}, at(b.up_b), 1, c.FF, c.FF);
+        add(p + "mlp.gate_proj.bias", {c.FF}, at(bo.up_b), 1, 0, c.FF);
+        add(p + "mlp.up_proj.bias", {c.FF}, at(bo.up_b), 1, c.FF, c.FF);
       }
     }
     lin(p + "mlp.down_proj.weight", l, BlockLinear::kDown, 0, C, false);
-    if (c.mlp_bias) vec(p + "mlp.down_proj.bias", b.down_b, C);
+    if (c.mlp_bias) vec(p + "mlp.down_proj.bias", at(bo.down_b), C);
   }
   if (c.arch == Arch::kGpt2) {
     add("transformer.wte.weight", {c.V, C}, off_wte_, C, 0, c.V);
@@ -172,7 +173,7 @@ std::unique_ptr<DecoderLM> DecoderLM::Create(const DecoderConfig& cfg, uint64_t 
 
 std::vector<HfTensor> DecoderLM::HfTensorList(const DecoderConfig& cfg) {
   DecoderLM m(cfg);
-  m.Layout();  // the arena is lazily zeroed: no memory is touched
+  m.Layout(/*with_arena=*/false);  // offsets and names only
   return m.hf_;
 }
 

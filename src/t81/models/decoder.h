@@ -103,7 +103,7 @@ class DecoderLM : public Model {
     explicit operator bool() const { return q8 || f16; }
   };
   explicit DecoderLM(DecoderConfig cfg);
-  void Layout();  // sizes the arena, binds the blocks, builds hf_
+  void Layout(bool with_arena = true);  // offsets, hf_; with_arena: sizes the arena, binds the blocks
   nn::BlockParams Block(int64_t l);
   nn::BlockParams GradBlock(int64_t l);
   float* P(size_t off) { return arena_.params() + off; }

@@ -34,59 +34,62 @@ const char* BlockLinearName(BlockLinear k) {
   return "?";
 }
 
-float* BlockParams::weight(BlockLinear k) const {
-  switch (k) {
-    case BlockLinear::kQkv: return qkv_w;
-    case BlockLinear::kOut: return o_w;
-    case BlockLinear::kUp: return up_w;
-    case BlockLinear::kDown: return down_w;
-  }
-  return nullptr;
-}
-
-float* BlockParams::bias(BlockLinear k) const {
-  switch (k) {
-    case BlockLinear::kQkv: return qkv_b;
-    case BlockLinear::kOut: return o_b;
-    case BlockLinear::kUp: return up_b;
-    case BlockLinear::kDown: return down_b;
-  }
-  return nullptr;
-}
-
 namespace {
-// Lays the block out from p (p null: only counts); returns the floats taken.
-int64_t Lay(const BlockConfig& c, float* p, BlockParams* out) {
+// Offsets of the present parts, -1 for absent ones; *count: the floats taken.
+BlockOffsets Lay(const BlockConfig& c, int64_t* count) {
   int64_t n = 0;
-  auto take = [&](float** dst, int64_t count, bool present) {
-    if (!present) return;
-    if (p) *dst = p + n;
-    n += count;
+  auto take = [&n](int64_t size, bool present) {
+    if (!present) return int64_t(-1);
+    const int64_t at = n;
+    n += size;
+    return at;
   };
   const bool ln = c.layernorm();
-  BlockParams b;
-  take(&b.ln1_w, c.C, true);
-  take(&b.ln1_b, c.C, ln);
-  take(&b.qkv_w, c.qkv_dim() * c.C, true);
-  take(&b.qkv_b, c.qkv_dim(), c.attn_bias);
-  take(&b.o_w, c.C * c.attn_dim(), true);
-  take(&b.o_b, c.C, c.attn_bias);
-  take(&b.ln2_w, c.C, true);
-  take(&b.ln2_b, c.C, ln);
-  take(&b.up_w, c.up_dim() * c.C, true);
-  take(&b.up_b, c.up_dim(), c.mlp_bias);
-  take(&b.down_w, c.C * c.FF, true);
-  take(&b.down_b, c.C, c.mlp_bias);
-  if (out) *out = b;
-  return n;
+  BlockOffsets o;
+  o.ln1_w = take(c.C, true);
+  o.ln1_b = take(c.C, ln);
+  o.qkv_w = take(c.qkv_dim() * c.C, true);
+  o.qkv_b = take(c.qkv_dim(), c.attn_bias);
+  o.o_w = take(c.C * c.attn_dim(), true);
+  o.o_b = take(c.C, c.attn_bias);
+  o.ln2_w = take(c.C, true);
+  o.ln2_b = take(c.C, ln);
+  o.up_w = take(c.up_dim() * c.C, true);
+  o.up_b = take(c.up_dim(), c.mlp_bias);
+  o.down_w = take(c.C * c.FF, true);
+  o.down_b = take(c.C, c.mlp_bias);
+  *count = n;
+  return o;
 }
 }  // namespace
 
-int64_t BlockParamCount(const BlockConfig& c) { return Lay(c, nullptr, nullptr); }
+BlockOffsets BlockLayout(const BlockConfig& c) {
+  int64_t n;
+  return Lay(c, &n);
+}
+
+int64_t BlockParamCount(const BlockConfig& c) {
+  int64_t n;
+  Lay(c, &n);
+  return n;
+}
 
 BlockParams BlockParamsAt(const BlockConfig& c, float* p) {
+  const BlockOffsets o = BlockLayout(c);
+  auto at = [p](int64_t off) { return off < 0 ? nullptr : p + off; };
   BlockParams b;
-  Lay(c, p, &b);
+  b.ln1_w = at(o.ln1_w);
+  b.ln1_b = at(o.ln1_b);
+  b.qkv_w = at(o.qkv_w);
+  b.qkv_b = at(o.qkv_b);
+  b.o_w = at(o.o_w);
+  b.o_b = at(o.o_b);
+  b.ln2_w = at(o.ln2_w);
+  b.ln2_b = at(o.ln2_b);
+  b.up_w = at(o.up_w);
+  b.up_b = at(o.up_b);
+  b.down_w = at(o.down_w);
+  b.down_b = at(o.down_b);
   return b;
 }
 

@@ -34,23 +34,30 @@ int64_t LinearRows(const BlockConfig& c, BlockLinear k);
 int64_t LinearCols(const BlockConfig& c, BlockLinear k);
 const char* BlockLinearName(BlockLinear k);  // "qkv", "out", "up", "down"
 
-// One block's parameters (or their gradients): pointers into an arena, null where the
-// configuration has none (LayerNorm biases, linear biases).
-struct BlockParams {
-  float *ln1_w = nullptr, *ln1_b = nullptr;
-  float *qkv_w = nullptr, *qkv_b = nullptr;
-  float *o_w = nullptr, *o_b = nullptr;
-  float *ln2_w = nullptr, *ln2_b = nullptr;
-  float *up_w = nullptr, *up_b = nullptr;
-  float *down_w = nullptr, *down_b = nullptr;
+// One block's parameters, as pointers into an arena (BlockParams, null where the configuration
+// has none: LayerNorm biases, linear biases) or as offsets from the block's start (BlockOffsets,
+// -1 where absent).
+template <typename T>
+struct BlockParts {
+  T ln1_w{}, ln1_b{}, qkv_w{}, qkv_b{}, o_w{}, o_b{}, ln2_w{}, ln2_b{}, up_w{}, up_b{}, down_w{}, down_b{};
 
-  float* weight(BlockLinear k) const;
-  float* bias(BlockLinear k) const;
+  T weight(BlockLinear k) const {
+    const T w[kNumBlockLinears] = {qkv_w, o_w, up_w, down_w};
+    return w[int(k)];
+  }
+  T bias(BlockLinear k) const {
+    const T b[kNumBlockLinears] = {qkv_b, o_b, up_b, down_b};
+    return b[int(k)];
+  }
 };
+using BlockParams = BlockParts<float*>;
+using BlockOffsets = BlockParts<int64_t>;
 
-// Floats one block's parameters take, and the block laid out from p in the order ln1 (w, b),
-// qkv (w, b), out (w, b), ln2 (w, b), up (w, b), down (w, b), absent parts skipped.
+// The block's layout in the order ln1 (w, b), qkv (w, b), out (w, b), ln2 (w, b), up (w, b),
+// down (w, b), absent parts skipped; and the floats it takes.
+BlockOffsets BlockLayout(const BlockConfig& c);
 int64_t BlockParamCount(const BlockConfig& c);
+// The block laid out from p (its gradients: the same from the gradient arena).
 BlockParams BlockParamsAt(const BlockConfig& c, float* p);
 // Hugging Face init of everything but the weight matrices: norm weights 1, biases 0.
 void InitNormsAndBiases(const BlockConfig& c, const BlockParams& p);
