@@ -42,8 +42,8 @@ nn::BlockParams DecoderLM::GradBlock(int64_t l) {
   return nn::BlockParamsAt(block_, arena_.grads() + layer_off_[size_t(l)]);
 }
 
-const nn::RopeTable& DecoderLM::Rope() {
-  if (rope_.hd != cfg_.HD || rope_.max_t != cfg_.max_t) rope_ = nn::RopeTable(cfg_.HD, cfg_.max_t, cfg_.rope_theta);
+const nn::RopeTable& DecoderLM::Rope(int64_t n) {
+  if (rope_.hd != cfg_.HD || rope_.max_t < n) rope_ = nn::RopeTable(cfg_.HD, n, cfg_.rope_theta);
   return rope_;
 }
 
@@ -289,7 +289,7 @@ Result<double> DecoderLM::Forward(const int64_t* ids, const int64_t* labels, int
     EmbedRow(ids[i], x);
     if (c.learned_pos()) AddInPlace(x, P(off_wpe_) + a.pos[size_t(i)] * C, C);
   }
-  const nn::Positions pos = Positions(a.pos.data());
+  const nn::Positions pos = Positions(a.pos.data(), T);
   const float* resid = a.x0;
   for (int64_t l = 0; l < c.L; ++l) {
     nn::BlockForward(block_, Block(l), lin_, l, a.blocks[size_t(l)], resid, B, T, pos);
@@ -325,7 +325,7 @@ Status DecoderLM::Backward() {
                           a.lnf_mean, a.lnf_rstd, N, C);
   else
     nn::RmsNormBackward(a.dresid.data(), g + off_lnf_w_, a.dlnf.data(), last, P(off_lnf_w_), a.lnf_rstd, N, C);
-  const nn::Positions pos = Positions(a.pos.data());
+  const nn::Positions pos = Positions(a.pos.data(), a.T);
   for (int64_t l = c.L - 1; l >= 0; --l) {
     const float* inp = l == 0 ? a.x0 : a.blocks[size_t(l - 1)].out;
     nn::BlockBackward(block_, Block(l), GradBlock(l), lin_, l, a.blocks[size_t(l)], inp, a.dresid.data(), a.B, a.T,

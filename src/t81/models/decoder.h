@@ -113,8 +113,9 @@ class DecoderLM : public Model {
   void EmbedRow(int64_t id, float* x) const;            // x (C) = the embedding row of token id
   void FinalNorm(float* out, float* mean, float* rstd, const float* x, int64_t n) const;
   void Head(float* logits, const float* x, int64_t n);  // logits (n, V) of normed x (n, C)
-  const nn::RopeTable& Rope();                           // built on first use (Llama, Phi-3)
-  nn::Positions Positions(const int64_t* pos) { return {pos, block_.rope ? &Rope() : nullptr}; }
+  // RoPE tables for positions [0, n) (Llama, Phi-3), grown as longer sequences arrive.
+  const nn::RopeTable& Rope(int64_t n);
+  nn::Positions Positions(const int64_t* pos, int64_t n) { return {pos, block_.rope ? &Rope(n) : nullptr}; }
 
   DecoderConfig cfg_;
   nn::BlockConfig block_;

@@ -31,7 +31,7 @@ Result<std::vector<int64_t>> DecoderLM::Generate(const std::vector<int64_t>& pro
   std::vector<float> x(static_cast<size_t>(R * C)), h(static_cast<size_t>(C)), mean(1), rstd(1),
       logits(static_cast<size_t>(c.V));
   std::vector<int64_t> pos(static_cast<size_t>(R));
-  const nn::Positions positions = Positions(pos.data());
+  const nn::Positions positions = Positions(pos.data(), TC);
   std::vector<int64_t> out = prompt;
   out.reserve(size_t(NP + n_new));
   if (all_logits) all_logits->clear();
