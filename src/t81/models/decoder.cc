@@ -49,12 +49,8 @@ const nn::RopeTable& DecoderLM::Rope(int64_t n) {
 
 void DecoderLM::Layout(bool with_arena) {
   const DecoderConfig& c = cfg_;
-  size_t off = 0;
-  auto take = [&](int64_t n) {
-    const size_t o = off;
-    off += size_t(n);
-    return o;
-  };
+  ArenaLayout lay;
+  auto take = [&lay](int64_t n) { return lay.Take(n); };
   off_wte_ = take(c.V * c.C);
   if (c.learned_pos()) off_wpe_ = take(c.max_t * c.C);
   off_lnf_w_ = take(c.C);
@@ -63,7 +59,7 @@ void DecoderLM::Layout(bool with_arena) {
   layer_off_.clear();
   for (int64_t l = 0; l < c.L; ++l) layer_off_.push_back(take(nn::BlockParamCount(block_)));
   if (with_arena) {
-    arena_.Resize(off);  // zero, and not resident until written
+    arena_.Resize(lay.size());  // zero, and not resident until written
     std::vector<nn::BlockParams> blocks;
     for (int64_t l = 0; l < c.L; ++l) blocks.push_back(Block(l));
     lin_.Bind(block_, std::move(blocks));

@@ -103,6 +103,8 @@ class DecoderLM : public Model {
     explicit operator bool() const { return q8 || f16; }
   };
   explicit DecoderLM(DecoderConfig cfg);
+  // The model of dir/config.json, laid out, its parameters not read yet.
+  static Result<std::unique_ptr<DecoderLM>> FromConfig(const std::string& dir);
   void Layout(bool with_arena = true);  // offsets, hf_; with_arena: sizes the arena, binds the blocks
   nn::BlockParams Block(int64_t l);
   nn::BlockParams GradBlock(int64_t l);

@@ -10,32 +10,25 @@
 
 namespace t81::models {
 
-Result<std::unique_ptr<DecoderLM>> DecoderLM::Load(const std::string& dir) {
+Result<std::unique_ptr<DecoderLM>> DecoderLM::FromConfig(const std::string& dir) {
   const std::string cfg_path = dir + "/config.json";
   T81_ASSIGN_OR_RETURN(DecoderConfig cfg, LoadDecoderConfig(cfg_path));
   std::unique_ptr<DecoderLM> m(new DecoderLM(cfg));
   T81_ASSIGN_OR_RETURN(m->config_json_, base::ReadFile(cfg_path));
   m->Layout();
+  return m;
+}
+
+Result<std::unique_ptr<DecoderLM>> DecoderLM::Load(const std::string& dir) {
+  T81_ASSIGN_OR_RETURN(std::unique_ptr<DecoderLM> m, FromConfig(dir));
   T81_ASSIGN_OR_RETURN(io::Checkpoint ckpt, io::OpenCheckpoint(dir));
-  for (const HfTensor& h : m->hf_) {
-    const io::SafeTensorsFile* file = ckpt.FileOf(h.name);
-    if (!file) return Error(dir + ": missing tensor '" + h.name + "'");
-    const io::TensorInfo* t = file->Find(h.name);
-    if (t->shape != h.shape)
-      return Error(file->path() + ": tensor '" + h.name + "' has shape " + ShapeString(t->shape) +
-                   " but config.json implies " + ShapeString(h.shape));
-    T81_ASSIGN_OR_RETURN(std::vector<float> vals, file->ReadFloat(h.name));
-    HfToRows(h, vals.data(), m->P(h.first()));
-  }
+  T81_RETURN_IF_ERROR(ReadHfTensors(m->hf_, ckpt, dir, m->arena_.params()));
   return m;
 }
 
 Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadT81(const std::string& dir) {
-  const std::string cfg_path = dir + "/config.json";
-  T81_ASSIGN_OR_RETURN(DecoderConfig c, LoadDecoderConfig(cfg_path));
-  std::unique_ptr<DecoderLM> m(new DecoderLM(c));
-  T81_ASSIGN_OR_RETURN(m->config_json_, base::ReadFile(cfg_path));
-  m->Layout();
+  T81_ASSIGN_OR_RETURN(std::unique_ptr<DecoderLM> m, FromConfig(dir));
+  const DecoderConfig& c = m->cfg_;
   const std::string path = dir + "/" + kT81CheckpointFile;
   T81_ASSIGN_OR_RETURN(auto f, io::SafeTensorsFile::Open(path));
   T81_ASSIGN_OR_RETURN(const T81Meta meta, ReadT81Meta(*f));

@@ -10,22 +10,36 @@ std::string ShapeString(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
-void HfToRows(const HfTensor& h, const float* hf, float* rows) {
+namespace {
+// HF layout <-> internal rows; the only place a Conv1D (in, out) weight is transposed.
+void Copy(const HfTensor& h, const float* src, float* dst, bool to_rows) {
   if (!h.transpose) {
-    std::copy(hf, hf + h.numel(), rows);
+    std::copy(src, src + h.numel(), dst);
     return;
   }
   for (int64_t r = 0; r < h.nrows; ++r)
-    for (int64_t c = 0; c < h.cols; ++c) rows[r * h.cols + c] = hf[c * h.nrows + r];
+    for (int64_t c = 0; c < h.cols; ++c) {
+      const int64_t row_major = r * h.cols + c, hf = c * h.nrows + r;
+      dst[to_rows ? row_major : hf] = src[to_rows ? hf : row_major];
+    }
 }
+}  // namespace
 
-void RowsToHf(const HfTensor& h, const float* rows, float* hf) {
-  if (!h.transpose) {
-    std::copy(rows, rows + h.numel(), hf);
-    return;
+void HfToRows(const HfTensor& h, const float* hf, float* rows) { Copy(h, hf, rows, true); }
+void RowsToHf(const HfTensor& h, const float* rows, float* hf) { Copy(h, rows, hf, false); }
+
+Status ReadHfTensors(const std::vector<HfTensor>& map, const io::Checkpoint& ckpt, const std::string& dir, float* arena) {
+  for (const HfTensor& h : map) {
+    const io::SafeTensorsFile* file = ckpt.FileOf(h.name);
+    if (!file) return Error(dir + ": missing tensor '" + h.name + "'");
+    const io::TensorInfo* t = file->Find(h.name);
+    if (t->shape != h.shape)
+      return Error(file->path() + ": tensor '" + h.name + "' has shape " + ShapeString(t->shape) +
+                   " but config.json implies " + ShapeString(h.shape));
+    T81_ASSIGN_OR_RETURN(std::vector<float> vals, file->ReadFloat(h.name));
+    HfToRows(h, vals.data(), arena + h.first());
   }
-  for (int64_t r = 0; r < h.nrows; ++r)
-    for (int64_t c = 0; c < h.cols; ++c) hf[c * h.nrows + r] = rows[r * h.cols + c];
+  return OkStatus();
 }
 
 std::vector<NamedTensor> ExportHf(const std::vector<HfTensor>& map, const float* arena, bool grad_names) {

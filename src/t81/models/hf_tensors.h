@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "t81/base/status.h"
+#include "t81/io/safetensors.h"
 #include "t81/nn/block_params.h"
 
 namespace t81::models {
@@ -45,6 +47,9 @@ std::string ShapeString(const std::vector<int64_t>& shape);
 void HfToRows(const HfTensor& h, const float* hf, float* rows);
 // rows (nrows, cols) -> hf (checkpoint layout).
 void RowsToHf(const HfTensor& h, const float* rows, float* hf);
+// Reads every tensor of map from a checkpoint (dir: its folder, for errors) into arena, each
+// shape checked against the map's.
+Status ReadHfTensors(const std::vector<HfTensor>& map, const io::Checkpoint& ckpt, const std::string& dir, float* arena);
 // Every tensor of map with its values from arena (null: zeros); grad_names: named as gradients.
 std::vector<NamedTensor> ExportHf(const std::vector<HfTensor>& map, const float* arena, bool grad_names);
 

@@ -4,10 +4,25 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "t81/base/aligned.h"
 
 namespace t81::models {
+
+// Offsets of consecutive tensors in an arena, handed out in order.
+class ArenaLayout {
+ public:
+  size_t Take(int64_t n) {
+    const size_t at = size_;
+    size_ += size_t(n);
+    return at;
+  }
+  size_t size() const { return size_; }
+
+ private:
+  size_t size_ = 0;
+};
 
 class ParamArena {
  public:

@@ -80,12 +80,8 @@ nn::BlockParams Vit::GradBlock(int64_t l) { return nn::BlockParamsAt(block_, are
 
 void Vit::Layout() {
   const VitConfig& c = cfg_;
-  size_t off = 0;
-  auto take = [&](int64_t n) {
-    const size_t o = off;
-    off += size_t(n);
-    return o;
-  };
+  ArenaLayout lay;
+  auto take = [&lay](int64_t n) { return lay.Take(n); };
   const int64_t C = c.C;
   off_patch_w_ = take(C * c.patch_dim());
   off_patch_b_ = take(C);
@@ -97,7 +93,7 @@ void Vit::Layout() {
   off_lnf_b_ = take(C);
   off_head_w_ = take(c.labels * C);
   off_head_b_ = take(c.labels);
-  arena_.Resize(off);
+  arena_.Resize(lay.size());
   std::vector<nn::BlockParams> blocks;
   for (int64_t l = 0; l < c.L; ++l) blocks.push_back(Block(l));
   lin_.Bind(block_, std::move(blocks));
@@ -163,14 +159,8 @@ Result<std::unique_ptr<Vit>> Vit::Load(const std::string& dir) {
   std::unique_ptr<Vit> m(new Vit(cfg));
   T81_ASSIGN_OR_RETURN(m->config_json_, base::ReadFile(cfg_path));
   m->Layout();
-  T81_ASSIGN_OR_RETURN(auto f, io::SafeTensorsFile::Open(dir + "/model.safetensors"));
-  for (const HfTensor& h : m->hf_) {
-    const io::TensorInfo* t = f->Find(h.name);
-    if (!t) return Error(f->path() + ": missing tensor '" + h.name + "'");
-    if (t->shape != h.shape) return Error(f->path() + ": tensor '" + h.name + "' has a shape that disagrees with config.json");
-    T81_ASSIGN_OR_RETURN(std::vector<float> vals, f->ReadFloat(h.name));
-    HfToRows(h, vals.data(), m->P(h.first()));
-  }
+  T81_ASSIGN_OR_RETURN(io::Checkpoint ckpt, io::OpenCheckpoint(dir));  // one file or shards
+  T81_RETURN_IF_ERROR(ReadHfTensors(m->hf_, ckpt, dir, m->arena_.params()));
   return m;
 }
 

@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "t81/base/check.h"
-#include "t81/base/fastmath.h"
 
 namespace t81::nn {
 namespace {
@@ -138,33 +137,9 @@ void AttentionCachedForward(float* out, float* scores, const float* qkv, float* 
   // (row, head) pairs in parallel once there is enough context to pay for the fork.
 #pragma omp parallel for schedule(static) if (n * (p0 + n) >= 32)
   for (int64_t rh = 0; rh < n * NH; ++rh) {
-    const int64_t r = rh / NH, h = rh % NH, last = p0 + r, g = h / group;
-    const float* q = qkv + r * W + h * HD;
-    const float* kg = kc + g * TC * HD;
-    const float* vg = vc + g * TC * HD;
-    float* a = scores + rh * TC;
-    float mx = -INFINITY;
-    for (int64_t s = 0; s <= last; ++s) {
-      const float* k = kg + s * HD;
-      float dot = 0;
-#pragma omp simd reduction(+ : dot)
-      for (int64_t i = 0; i < HD; ++i) dot += q[i] * k[i];
-      a[s] = dot * scale;
-      mx = std::max(mx, a[s]);
-    }
-    double sum = 0;
-    for (int64_t s = 0; s <= last; ++s) {
-      a[s] = base::ExpF(a[s] - mx);
-      sum += a[s];
-    }
-    const float inv = float(1.0 / sum);
-    for (int64_t s = 0; s <= last; ++s) a[s] *= inv;
-    float* o = out + r * AH + h * HD;
-    for (int64_t i = 0; i < HD; ++i) o[i] = 0.0f;
-    for (int64_t s = 0; s <= last; ++s) {
-      const float* v = vg + s * HD;
-      for (int64_t i = 0; i < HD; ++i) o[i] += a[s] * v[i];
-    }
+    const int64_t r = rh / NH, h = rh % NH, g = h / group;
+    AttentionRow(out + r * AH + h * HD, scores + rh * TC, qkv + r * W + h * HD, kc + g * TC * HD, HD, vc + g * TC * HD,
+                 HD, p0 + r + 1, HD, scale);
   }
 }
 

@@ -75,22 +75,7 @@ int64_t BlockParamCount(const BlockConfig& c) {
 }
 
 BlockParams BlockParamsAt(const BlockConfig& c, float* p) {
-  const BlockOffsets o = BlockLayout(c);
-  auto at = [p](int64_t off) { return off < 0 ? nullptr : p + off; };
-  BlockParams b;
-  b.ln1_w = at(o.ln1_w);
-  b.ln1_b = at(o.ln1_b);
-  b.qkv_w = at(o.qkv_w);
-  b.qkv_b = at(o.qkv_b);
-  b.o_w = at(o.o_w);
-  b.o_b = at(o.o_b);
-  b.ln2_w = at(o.ln2_w);
-  b.ln2_b = at(o.ln2_b);
-  b.up_w = at(o.up_w);
-  b.up_b = at(o.up_b);
-  b.down_w = at(o.down_w);
-  b.down_b = at(o.down_b);
-  return b;
+  return BlockLayout(c).Map([p](int64_t off) { return off < 0 ? nullptr : p + off; });
 }
 
 void InitNormsAndBiases(const BlockConfig& c, const BlockParams& p) {

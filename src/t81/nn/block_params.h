@@ -49,6 +49,12 @@ struct BlockParts {
     const T b[kNumBlockLinears] = {qkv_b, o_b, up_b, down_b};
     return b[int(k)];
   }
+  // The same parts through f (e.g. offsets -> pointers).
+  template <typename F>
+  auto Map(F f) const -> BlockParts<decltype(f(T{}))> {
+    return {f(ln1_w), f(ln1_b), f(qkv_w), f(qkv_b), f(o_w), f(o_b),
+            f(ln2_w), f(ln2_b), f(up_w),  f(up_b),  f(down_w), f(down_b)};
+  }
 };
 using BlockParams = BlockParts<float*>;
 using BlockOffsets = BlockParts<int64_t>;

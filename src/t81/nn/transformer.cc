@@ -192,6 +192,31 @@ void RopeBackward(float* dx, int64_t N, int64_t H, int64_t HD, int64_t stride, c
   RopeRotate(dx, N, H, HD, stride, pos, rope, -1.0f);
 }
 
+void AttentionRow(float* out, float* a, const float* q, const float* k, int64_t kstride, const float* v,
+                  int64_t vstride, int64_t n, int64_t HD, float scale) {
+  float mx = -INFINITY;
+  for (int64_t s = 0; s < n; ++s) {
+    const float* ks = k + s * kstride;
+    float dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t i = 0; i < HD; ++i) dot += q[i] * ks[i];
+    a[s] = dot * scale;
+    mx = std::max(mx, a[s]);
+  }
+  double sum = 0;
+  for (int64_t s = 0; s < n; ++s) {
+    a[s] = base::ExpF(a[s] - mx);
+    sum += a[s];
+  }
+  const float inv = float(1.0 / sum);
+  for (int64_t s = 0; s < n; ++s) a[s] *= inv;
+  for (int64_t i = 0; i < HD; ++i) out[i] = 0.0f;
+  for (int64_t s = 0; s < n; ++s) {
+    const float* vs = v + s * vstride;
+    for (int64_t i = 0; i < HD; ++i) out[i] += a[s] * vs[i];
+  }
+}
+
 void AttentionForward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t NH,
                       int64_t NKV, int64_t HD, bool causal) {
   const int64_t W = (NH + 2 * NKV) * HD;
@@ -201,33 +226,13 @@ void AttentionForward(float* out, float* att, const float* qkv, int64_t B, int64
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < NH; ++h) {
       const int64_t g = h / group;
+      const float* rows = qkv + b * T * W;
       for (int64_t t = 0; t < T; ++t) {
-        const float* q = qkv + (b * T + t) * W + h * HD;
         float* a = att + ((b * NH + h) * T + t) * T;
-        const int64_t last = causal ? t : T - 1;
-        float mx = -INFINITY;
-        for (int64_t s = 0; s <= last; ++s) {
-          const float* k = qkv + (b * T + s) * W + (NH + g) * HD;
-          float dot = 0;
-#pragma omp simd reduction(+ : dot)
-          for (int64_t i = 0; i < HD; ++i) dot += q[i] * k[i];
-          a[s] = dot * scale;
-          mx = std::max(mx, a[s]);
-        }
-        double sum = 0;
-        for (int64_t s = 0; s <= last; ++s) {
-          a[s] = base::ExpF(a[s] - mx);
-          sum += a[s];
-        }
-        const float inv = float(1.0 / sum);
-        for (int64_t s = 0; s <= last; ++s) a[s] *= inv;
-        for (int64_t s = last + 1; s < T; ++s) a[s] = 0.0f;
-        float* o = out + (b * T + t) * NH * HD + h * HD;
-        for (int64_t i = 0; i < HD; ++i) o[i] = 0.0f;
-        for (int64_t s = 0; s <= last; ++s) {
-          const float* v = qkv + (b * T + s) * W + (NH + NKV + g) * HD;
-          for (int64_t i = 0; i < HD; ++i) o[i] += a[s] * v[i];
-        }
+        const int64_t n = causal ? t + 1 : T;
+        AttentionRow(out + (b * T + t) * NH * HD + h * HD, a, rows + t * W + h * HD, rows + (NH + g) * HD, W,
+                     rows + (NH + NKV + g) * HD, W, n, HD, scale);
+        for (int64_t s = n; s < T; ++s) a[s] = 0.0f;
       }
     }
 }

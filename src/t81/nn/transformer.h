@@ -47,6 +47,12 @@ void RopeForward(float* x, int64_t N, int64_t H, int64_t HD, int64_t stride, con
 void RopeBackward(float* dx, int64_t N, int64_t H, int64_t HD, int64_t stride, const int64_t* pos,
                   const RopeTable& rope);
 
+// One query row of scaled dot-product attention over n keys and values (k + s·kstride and
+// v + s·vstride for s < n): a (n) the softmax probabilities, out (HD) = Σ_s a[s] · v_s. The one
+// place attention is computed: AttentionForward and the cached decode step both call it.
+void AttentionRow(float* out, float* a, const float* q, const float* k, int64_t kstride, const float* v,
+                  int64_t vstride, int64_t n, int64_t HD, float scale);
+
 // Scaled dot-product attention, causal (decoders) or not (ViT).
 // qkv (B, T, (NH + 2·NKV)·HD) rows [q heads | k heads | v heads]; out (B, T, NH·HD);
 // att (B, NH, T, T) softmax probabilities saved for backward (0 above the diagonal if causal).
