@@ -69,15 +69,9 @@ void DecoderLM::Layout(bool with_arena) {
   hf_.clear();
   const nn::BlockOffsets bo = nn::BlockLayout(block_);
   auto add = [&](std::string name, std::vector<int64_t> shape, size_t o, int64_t cols, int64_t row0, int64_t nrows) -> HfTensor& {
-    HfTensor h;
-    h.name = std::move(name);
-    h.shape = std::move(shape);
-    h.offset = o;
-    h.cols = cols;
-    h.row0 = row0;
-    h.nrows = nrows;
-    h.gguf = GgufTensorName(h.name, c.arch);
-    hf_.push_back(std::move(h));
+    std::string gguf = GgufTensorName(name, c.arch);
+    hf_.push_back({.name = std::move(name), .shape = std::move(shape), .offset = o, .cols = cols, .row0 = row0,
+                   .nrows = nrows, .gguf = std::move(gguf)});
     return hf_.back();
   };
   auto vec = [&](std::string name, size_t o, int64_t n) { add(std::move(name), {n}, o, 1, 0, n); };

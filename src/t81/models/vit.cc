@@ -102,15 +102,8 @@ void Vit::Layout() {
   hf_.clear();
   auto add = [&](std::string ck, std::string pn, std::vector<int64_t> shape, size_t o, int64_t cols, int64_t row0,
                  int64_t nrows) -> HfTensor& {
-    HfTensor h;
-    h.name = std::move(ck);
-    h.grad_name = std::move(pn);
-    h.shape = std::move(shape);
-    h.offset = o;
-    h.cols = cols;
-    h.row0 = row0;
-    h.nrows = nrows;
-    hf_.push_back(std::move(h));
+    hf_.push_back({.name = std::move(ck), .grad_name = std::move(pn), .shape = std::move(shape), .offset = o,
+                   .cols = cols, .row0 = row0, .nrows = nrows});
     return hf_.back();
   };
   auto same = [&](const std::string& name, std::vector<int64_t> shape, size_t o, int64_t cols, int64_t nrows) {
