@@ -129,7 +129,9 @@ Result<std::vector<float>> SafeTensorsFile::ReadFloat(const std::string& name) c
   std::vector<float> out(size_t(t->numel()));
   const uint8_t* p = data(*t);
   switch (t->dtype) {
-    case DType::kF32: std::memcpy(out.data(), p, out.size() * 4); break;
+    case DType::kF32:
+      if (!out.empty()) std::memcpy(out.data(), p, out.size() * 4);  // an empty vector may hold null
+      break;
     case DType::kF16:
       for (size_t i = 0; i < out.size(); ++i) {
         uint16_t h;
@@ -164,7 +166,7 @@ Result<std::vector<int64_t>> SafeTensorsFile::ReadInt(const std::string& name) c
   std::vector<int64_t> out(size_t(t->numel()));
   const uint8_t* p = data(*t);
   if (t->dtype == DType::kI64) {
-    std::memcpy(out.data(), p, out.size() * 8);
+    if (!out.empty()) std::memcpy(out.data(), p, out.size() * 8);
   } else if (t->dtype == DType::kI32) {
     for (size_t i = 0; i < out.size(); ++i) {
       int32_t v;
@@ -212,7 +214,7 @@ void SafeTensorsWriter::Add(const std::string& name, DType dtype, std::vector<in
   int64_t n = 1;
   for (int64_t d : e.shape) n *= d;
   e.bytes.resize(size_t(n) * size_t(DTypeSize(dtype)));
-  std::memcpy(e.bytes.data(), data, e.bytes.size());
+  if (!e.bytes.empty()) std::memcpy(e.bytes.data(), data, e.bytes.size());
   entries_.push_back(std::move(e));
 }
 
