@@ -3,6 +3,8 @@
 #include <cstdio>
 
 #include "t81/cli/commands.h"
+#include "t81/models/convert.h"
+#include "t81/models/decoder.h"
 #include "t81/models/gguf_export.h"
 
 namespace t81::cli {
@@ -26,20 +28,33 @@ Status RunGguf(const GgufFlags& f) {
   opt.ternary.threshold = f.threshold;
   T81_RETURN_IF_ERROR(quant::CheckTernaryOptions(opt.ternary));
   opt.tokenizer_dir = f.from_hf.empty() ? f.from_t81 : f.from_hf;
-  std::unique_ptr<models::DecoderLM> model;
+  // Both sources stream: the model is never in memory, one tensor at a time is.
+  const std::string& dir = f.from_hf.empty() ? f.from_t81 : f.from_hf;
+  T81_ASSIGN_OR_RETURN(const models::DecoderConfig cfg, models::LoadDecoderConfig(dir + "/config.json"));
+  const std::vector<models::HfTensor> map = models::DecoderLM::HfTensorList(cfg);
+  models::TensorRowsFn rows;
+  io::Checkpoint ckpt;
+  std::unique_ptr<io::SafeTensorsFile> t81_file;
+  models::T81Meta meta;
   if (!f.from_t81.empty()) {
     // The checkpoint's trits and scales go out unchanged: re-ternarizing d·t with per-block
     // scales gives back exactly t and d.
-    T81_ASSIGN_OR_RETURN(model, models::DecoderLM::LoadT81(f.from_t81));
+    T81_ASSIGN_OR_RETURN(t81_file, io::SafeTensorsFile::Open(dir + "/" + models::kT81CheckpointFile));
+    T81_ASSIGN_OR_RETURN(meta, models::ReadT81Meta(*t81_file));
+    for (const models::HfTensor& h : map)
+      if (!t81_file->Find(h.name)) return Error(t81_file->path() + ": missing tensor '" + h.name + "'");
     opt.ternary.granularity = quant::Granularity::kBlock;
+    rows = [&](const models::HfTensor& h) { return models::ReadT81Rows(h, *t81_file, meta); };
   } else {
-    T81_ASSIGN_OR_RETURN(model, models::DecoderLM::Load(f.from_hf));
+    T81_ASSIGN_OR_RETURN(ckpt, io::OpenCheckpoint(dir));
+    T81_RETURN_IF_ERROR(models::CheckHfTensors(map, ckpt, dir));
+    rows = [&](const models::HfTensor& h) { return models::ReadHfRows(h, ckpt, dir); };
   }
-  T81_ASSIGN_OR_RETURN(models::GgufExportReport rep, models::ExportGguf(*model, opt, f.out));
+  T81_ASSIGN_OR_RETURN(models::GgufExportReport rep, models::ExportGguf(cfg, map, rows, opt, f.out));
   for (const std::string& w : rep.warnings) std::fprintf(stderr, "t81: warning: %s\n", w.c_str());
-  std::printf("wrote %s: %s, %lld tensors, %s\n", f.out.c_str(), models::ArchName(model->config().arch),
-              (long long)rep.tensors, f.quant.c_str());
-  if (f.validate) T81_RETURN_IF_ERROR(models::ValidateGguf(*model, opt, f.out));
+  std::printf("wrote %s: %s, %lld tensors, %s\n", f.out.c_str(), models::ArchName(cfg.arch), (long long)rep.tensors,
+              f.quant.c_str());
+  if (f.validate) T81_RETURN_IF_ERROR(models::ValidateGguf(cfg, map, rows, opt, f.out));
   return OkStatus();
 }
 

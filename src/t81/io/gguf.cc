@@ -328,43 +328,64 @@ void GgufWriter::SetF32Array(const std::string& key, const std::vector<float>& v
   Put(key, std::move(e));
 }
 
-Status GgufWriter::AddTensor(const std::string& name, const std::vector<int64_t>& ne, uint32_t type,
-                             std::vector<uint8_t> bytes) {
-  T81_ASSIGN_OR_RETURN(uint64_t want, GgmlTensorBytes(type, ne));
-  if (want != bytes.size())
-    return Error("tensor '" + name + "': " + std::to_string(bytes.size()) + " bytes given, " + std::to_string(want) + " needed");
+Status GgufWriter::AddTensorInfo(const std::string& name, const std::vector<int64_t>& ne, uint32_t type) {
+  T81_ASSIGN_OR_RETURN(uint64_t size, GgmlTensorBytes(type, ne));
   for (const Tensor& t : tensors_)
     if (t.name == name) return Error("tensor '" + name + "' added twice");
-  tensors_.push_back({name, ne, type, std::move(bytes)});
+  tensors_.push_back({name, ne, type, size, {}});
+  return OkStatus();
+}
+
+Status GgufWriter::AddTensor(const std::string& name, const std::vector<int64_t>& ne, uint32_t type,
+                             std::vector<uint8_t> bytes) {
+  T81_RETURN_IF_ERROR(AddTensorInfo(name, ne, type));
+  if (tensors_.back().size != bytes.size()) {
+    const uint64_t want = tensors_.back().size;
+    tensors_.pop_back();
+    return Error("tensor '" + name + "': " + std::to_string(bytes.size()) + " bytes given, " + std::to_string(want) + " needed");
+  }
+  tensors_.back().bytes = std::move(bytes);
   return OkStatus();
 }
 
 Status GgufWriter::Write(const std::string& path) const {
-  std::string out;
-  out.append("GGUF", 4);
-  PutVal<uint32_t>(&out, 3);
-  PutVal<uint64_t>(&out, tensors_.size());
-  PutVal<uint64_t>(&out, kv_.size());
+  return WriteStreaming(path, [this](size_t i) -> Result<std::vector<uint8_t>> { return tensors_[i].bytes; });
+}
+
+Status GgufWriter::WriteStreaming(const std::string& path, const TensorBytesFn& bytes) const {
+  std::string head;
+  head.append("GGUF", 4);
+  PutVal<uint32_t>(&head, 3);
+  PutVal<uint64_t>(&head, tensors_.size());
+  PutVal<uint64_t>(&head, kv_.size());
   for (const Kv& kv : kv_) {
-    PutStr(&out, kv.key);
-    out += kv.encoded;
+    PutStr(&head, kv.key);
+    head += kv.encoded;
   }
   uint64_t off = 0;
   auto align = [&](uint64_t x) { return (x + alignment_ - 1) / alignment_ * alignment_; };
   for (const Tensor& t : tensors_) {
-    PutStr(&out, t.name);
-    PutVal<uint32_t>(&out, uint32_t(t.ne.size()));
-    for (int64_t d : t.ne) PutVal<uint64_t>(&out, uint64_t(d));
-    PutVal<uint32_t>(&out, t.type);
-    PutVal<uint64_t>(&out, off);
-    off = align(off + t.bytes.size());
+    PutStr(&head, t.name);
+    PutVal<uint32_t>(&head, uint32_t(t.ne.size()));
+    for (int64_t d : t.ne) PutVal<uint64_t>(&head, uint64_t(d));
+    PutVal<uint32_t>(&head, t.type);
+    PutVal<uint64_t>(&head, off);
+    off = align(off + t.size);
   }
-  out.resize(size_t(align(out.size())), '\0');
-  for (const Tensor& t : tensors_) {
-    out.append(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
-    out.resize(size_t(align(out.size())), '\0');
+  head.resize(size_t(align(head.size())), '\0');
+  base::AtomicFileWriter f;
+  T81_RETURN_IF_ERROR(f.Open(path));
+  T81_RETURN_IF_ERROR(f.Write(head.data(), head.size()));
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const Tensor& t = tensors_[i];
+    T81_ASSIGN_OR_RETURN(const std::vector<uint8_t> b, bytes(i));
+    if (b.size() != t.size)
+      return Error(path + ": tensor '" + t.name + "' has " + std::to_string(b.size()) + " bytes, " + std::to_string(t.size) +
+                   " needed");
+    T81_RETURN_IF_ERROR(f.Write(b.data(), b.size()));
+    T81_RETURN_IF_ERROR(f.WriteZeros(align(f.written()) - f.written()));
   }
-  return base::WriteFileAtomic(path, out);
+  return f.Commit();
 }
 
 }  // namespace t81::io

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -95,6 +96,13 @@ class GgufWriter {
   Status AddTensor(const std::string& name, const std::vector<int64_t>& ne, uint32_t type,
                    std::vector<uint8_t> bytes);
   Status Write(const std::string& path) const;  // temp file + rename
+  // A tensor whose bytes come later, from WriteStreaming's producer.
+  Status AddTensorInfo(const std::string& name, const std::vector<int64_t>& ne, uint32_t type);
+  // Writes the file tensor by tensor: the header, then bytes(i) for each tensor in the order
+  // added (exactly its type's size for its shape), aligned; temp file + rename, nothing at path on
+  // any error. Memory: the header and one tensor.
+  using TensorBytesFn = std::function<Result<std::vector<uint8_t>>(size_t index)>;
+  Status WriteStreaming(const std::string& path, const TensorBytesFn& bytes) const;
   int64_t tensor_count() const { return int64_t(tensors_.size()); }
 
  private:
@@ -106,7 +114,8 @@ class GgufWriter {
     std::string name;
     std::vector<int64_t> ne;
     uint32_t type;
-    std::vector<uint8_t> bytes;
+    uint64_t size;               // bytes its type and shape take
+    std::vector<uint8_t> bytes;  // empty for AddTensorInfo
   };
   void Put(const std::string& key, std::string encoded);
   std::vector<Kv> kv_;

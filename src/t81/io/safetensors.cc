@@ -245,18 +245,10 @@ Status SafeTensorsWriter::Write(const std::string& path) const {
   return base::WriteFileAtomic(path, out);
 }
 
-SafeTensorsStreamWriter::~SafeTensorsStreamWriter() {
-  if (f_) {
-    std::fclose(f_);
-    std::remove(tmp_.c_str());
-  }
-}
-
 Status SafeTensorsStreamWriter::Begin(const std::string& path, const std::vector<Entry>& entries,
                                       const std::map<std::string, std::string>& metadata) {
-  path_ = path;
-  tmp_ = path + ".tmp";
   entries_ = entries;
+  next_ = 0;
   nlohmann::ordered_json h = nlohmann::ordered_json::object();
   if (!metadata.empty()) h["__metadata__"] = metadata;
   uint64_t off = 0;
@@ -266,31 +258,22 @@ Status SafeTensorsStreamWriter::Begin(const std::string& path, const std::vector
   }
   std::string header = h.dump();
   while ((8 + header.size()) % 8) header.push_back(' ');
-  f_ = std::fopen(tmp_.c_str(), "wb");
-  if (!f_) return Error(path + ": cannot write " + tmp_);
   const uint64_t hlen = header.size();
-  if (std::fwrite(&hlen, 8, 1, f_) != 1 || std::fwrite(header.data(), 1, header.size(), f_) != header.size())
-    return Error(path + ": write failed");
-  return OkStatus();
+  T81_RETURN_IF_ERROR(file_.Open(path));
+  T81_RETURN_IF_ERROR(file_.Write(&hlen, 8));
+  return file_.Write(header.data(), header.size());
 }
 
 Status SafeTensorsStreamWriter::Append(const void* data, uint64_t bytes) {
-  T81_CHECK(f_ && next_ < entries_.size() && entries_[next_].bytes == bytes, "stream writer out of order");
-  if (std::fwrite(data, 1, size_t(bytes), f_) != bytes) return Error(path_ + ": write failed");
+  T81_CHECK(next_ < entries_.size() && entries_[next_].bytes == bytes, "stream writer out of order");
+  T81_RETURN_IF_ERROR(file_.Write(data, bytes));
   ++next_;
   return OkStatus();
 }
 
 Status SafeTensorsStreamWriter::Finish() {
-  T81_CHECK(f_ && next_ == entries_.size(), "stream writer finished early");
-  const bool ok = std::fflush(f_) == 0;
-  std::fclose(f_);
-  f_ = nullptr;
-  if (!ok || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-    std::remove(tmp_.c_str());
-    return Error(path_ + ": cannot write the file");
-  }
-  return OkStatus();
+  T81_CHECK(next_ == entries_.size(), "stream writer finished early");
+  return file_.Commit();
 }
 
 }  // namespace t81::io

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "t81/base/file.h"
 #include "t81/base/mapped_file.h"
 #include "t81/base/status.h"
 
@@ -101,15 +102,13 @@ class SafeTensorsStreamWriter {
     std::vector<int64_t> shape;
     uint64_t bytes;
   };
-  ~SafeTensorsStreamWriter();
   Status Begin(const std::string& path, const std::vector<Entry>& entries,
                const std::map<std::string, std::string>& metadata);
   Status Append(const void* data, uint64_t bytes);  // the next entry's bytes, exactly
   Status Finish();
 
  private:
-  std::string path_, tmp_;
-  FILE* f_ = nullptr;
+  base::AtomicFileWriter file_;
   std::vector<Entry> entries_;
   size_t next_ = 0;
 };

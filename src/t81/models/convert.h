@@ -10,6 +10,7 @@
 
 #include "t81/base/status.h"
 #include "t81/io/safetensors.h"
+#include "t81/models/hf_tensors.h"
 #include "t81/quant/tq.h"
 
 namespace t81::models {
@@ -43,5 +44,9 @@ struct T81Meta {
   bool IsQ8(const std::string& name) const { return q8_0.count(name) > 0; }
 };
 Result<T81Meta> ReadT81Meta(const io::SafeTensorsFile& f);
+
+// A tensor of a t81 checkpoint as float rows (nrows, cols) in the internal orientation: ternary
+// block linears as d · t, Q8_0 tensors as d · q, float ones as stored; checked against h.
+Result<std::vector<float>> ReadT81Rows(const HfTensor& h, const io::SafeTensorsFile& f, const T81Meta& meta);
 
 }  // namespace t81::models

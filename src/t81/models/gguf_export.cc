@@ -1,6 +1,10 @@
 #include "t81/models/gguf_export.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -8,6 +12,7 @@
 
 #include "t81/base/file.h"
 #include "t81/base/fp16.h"
+#include "t81/base/timer.h"
 #include "t81/models/gguf_names.h"
 #include "t81/quant/q8_0.h"
 #include "t81/quant/tq.h"
@@ -25,32 +30,41 @@ Result<GgufQuant> ParseGgufQuant(std::string_view s) {
 namespace {
 
 struct OutTensor {
+  const HfTensor* h;
   std::string name;      // GGUF name
   int64_t rows, cols;    // data (rows, cols) row-major; ne = [cols, rows] (1-D: rows = 1)
   bool one_d;
   bool block_linear;     // quantized per opt.quant
   bool embedding;        // token/position embedding or head
-  std::vector<float> values;
+  std::vector<int64_t> ne() const { return one_d ? std::vector<int64_t>{cols} : std::vector<int64_t>{cols, rows}; }
 };
 
-// Every exported tensor of m in llama.cpp's orientation (out, in) — the internal one — with
-// Llama's q/k rows permuted to ggml's interleaved RoPE pairs.
-std::vector<OutTensor> Collect(const DecoderLM& m) {
+// Every exported tensor of the map, in map order, in llama.cpp's orientation (out, in): the
+// internal one.
+std::vector<OutTensor> Plan(const std::vector<HfTensor>& map) {
   std::vector<OutTensor> out;
-  for (const HfTensor& h : m.hf_tensors()) {
+  for (const HfTensor& h : map) {
     if (h.gguf.empty()) continue;
     OutTensor t;
+    t.h = &h;
     t.name = h.gguf;
     t.one_d = h.shape.size() == 1;
     t.rows = t.one_d ? 1 : h.nrows;
     t.cols = t.one_d ? h.numel() : h.cols;
-    t.values = m.TensorRows(h);
-    if (h.rope_heads) t.values = PermuteRope(t.values, t.rows, t.cols, h.rope_heads);
     t.block_linear = h.linear.has_value();
     t.embedding = !t.one_d && !t.block_linear;
     out.push_back(std::move(t));
   }
   return out;
+}
+
+// A tensor's values as llama.cpp stores them: Llama's q/k rows permuted to ggml's interleaved
+// RoPE pairs.
+Result<std::vector<float>> Values(const OutTensor& t, const TensorRowsFn& rows) {
+  T81_ASSIGN_OR_RETURN(std::vector<float> v, rows(*t.h));
+  if (int64_t(v.size()) != t.rows * t.cols) return Error("tensor '" + t.h->name + "': wrong number of values");
+  if (t.h->rope_heads) v = PermuteRope(v, t.rows, t.cols, t.h->rope_heads);
+  return v;
 }
 
 quant::TqFormat TqFormatOf(uint32_t type) {
@@ -80,25 +94,26 @@ uint32_t TypeFor(const OutTensor& t, const GgufExportOptions& opt, std::string* 
   }
 }
 
-std::vector<uint8_t> Encode(const OutTensor& t, uint32_t type, const GgufExportOptions& opt) {
+std::vector<uint8_t> Encode(const OutTensor& t, const std::vector<float>& values, uint32_t type,
+                            const GgufExportOptions& opt) {
   std::vector<uint8_t> bytes;
-  const size_t n = t.values.size();
+  const size_t n = values.size();
   if (type == quant::kGgmlF32) {
     bytes.resize(n * 4);
-    std::memcpy(bytes.data(), t.values.data(), n * 4);
+    std::memcpy(bytes.data(), values.data(), n * 4);
   } else if (type == quant::kGgmlF16) {
     bytes.resize(n * 2);
     for (size_t i = 0; i < n; ++i) {
-      const uint16_t h = base::Fp32ToFp16(t.values[i]);
+      const uint16_t h = base::Fp32ToFp16(values[i]);
       std::memcpy(bytes.data() + 2 * i, &h, 2);
     }
   } else if (type == quant::kGgmlQ8_0) {
     bytes.resize(n / quant::kQ8Block * quant::kQ8BlockBytes);
-    quant::QuantizeQ8_0(t.values.data(), int64_t(n), bytes.data());
+    quant::QuantizeQ8_0(values.data(), int64_t(n), bytes.data());
   } else {
     quant::TernaryOptions o = opt.ternary;
     o.format = TqFormatOf(type);
-    bytes = quant::QuantizeMatrix(t.values.data(), t.rows, t.cols, o).data;
+    bytes = quant::QuantizeMatrix(values.data(), t.rows, t.cols, o).data;
   }
   return bytes;
 }
@@ -175,9 +190,9 @@ Result<Vocab> MakeVocab(const DecoderConfig& c, const std::string& dir) {
 
 }  // namespace
 
-Result<GgufExportReport> ExportGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& out_path) {
+Result<GgufExportReport> ExportGguf(const DecoderConfig& c, const std::vector<HfTensor>& map, const TensorRowsFn& rows,
+                                    const GgufExportOptions& opt, const std::string& out_path) {
   T81_RETURN_IF_ERROR(quant::CheckTernaryOptions(opt.ternary));
-  const DecoderConfig& c = m.config();
   GgufExportReport rep;
   io::GgufWriter w;
   const std::string a = ArchName(c.arch);
@@ -215,21 +230,39 @@ Result<GgufExportReport> ExportGguf(const DecoderLM& m, const GgufExportOptions&
       w.SetU32("tokenizer.ggml.bos_token_id", uint32_t(i));
       w.SetU32("tokenizer.ggml.eos_token_id", uint32_t(i));
     }
-  for (const OutTensor& t : Collect(m)) {
+  const std::vector<OutTensor> plan = Plan(map);
+  std::vector<uint32_t> types;
+  for (const OutTensor& t : plan) {
     std::string warning;
-    const uint32_t type = TypeFor(t, opt, &warning);
+    types.push_back(TypeFor(t, opt, &warning));
     if (!warning.empty()) rep.warnings.push_back(warning);
-    const std::vector<int64_t> ne = t.one_d ? std::vector<int64_t>{t.cols} : std::vector<int64_t>{t.cols, t.rows};
-    T81_RETURN_IF_ERROR(w.AddTensor(t.name, ne, type, Encode(t, type, opt)));
+    T81_RETURN_IF_ERROR(w.AddTensorInfo(t.name, t.ne(), types.back()));
   }
+  // One tensor in memory at a time: read, encode, write.
+  const bool tty = isatty(2);
+  const double t0 = base::NowSeconds();
+  auto produce = [&](size_t i) -> Result<std::vector<uint8_t>> {
+    if (tty || i + 1 == plan.size() || (i + 1) % std::max<size_t>(1, plan.size() / 10) == 0) {
+      const double el = base::NowSeconds() - t0, frac = double(i + 1) / double(plan.size());
+      std::fprintf(stderr, "%s[gguf] %zu/%zu tensors, %.1fs elapsed, ETA %.1fs   %s", tty ? "\r" : "", i + 1,
+                   plan.size(), el, el / frac - el, i + 1 == plan.size() || !tty ? "\n" : "");
+    }
+    T81_ASSIGN_OR_RETURN(std::vector<float> v, Values(plan[i], rows));
+    return Encode(plan[i], v, types[i], opt);
+  };
   rep.tensors = w.tensor_count();
-  T81_RETURN_IF_ERROR(w.Write(out_path));
+  T81_RETURN_IF_ERROR(w.WriteStreaming(out_path, produce));
   return rep;
 }
 
-Status ValidateGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& path) {
+Result<GgufExportReport> ExportGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& out_path) {
+  return ExportGguf(m.config(), m.hf_tensors(), [&m](const HfTensor& h) -> Result<std::vector<float>> { return m.TensorRows(h); },
+                    opt, out_path);
+}
+
+Status ValidateGguf(const DecoderConfig& c, const std::vector<HfTensor>& map, const TensorRowsFn& rows,
+                    const GgufExportOptions& opt, const std::string& path) {
   T81_ASSIGN_OR_RETURN(auto f, io::GgufFile::Open(path));
-  const DecoderConfig& c = m.config();
   const std::string a = ArchName(c.arch);
   auto need_u = [&](const std::string& key, uint64_t want) -> Status {
     const io::GgufValue* v = f->Find(key);
@@ -251,24 +284,24 @@ Status ValidateGguf(const DecoderLM& m, const GgufExportOptions& opt, const std:
   const io::GgufValue* toks = f->Find("tokenizer.ggml.tokens");
   if (!f->Find("tokenizer.ggml.model") || !toks || toks->array_size() != size_t(c.V))
     return Error(path + ": tokenizer.ggml.tokens must hold " + std::to_string(c.V) + " tokens");
-  const std::vector<OutTensor> src = Collect(m);
+  const std::vector<OutTensor> src = Plan(map);
   if (f->tensors().size() != src.size())
     return Error(path + ": " + std::to_string(f->tensors().size()) + " tensors, expected " + std::to_string(src.size()));
-  uint64_t bytes = 0;
-  for (const OutTensor& t : src) {
+  for (const OutTensor& t : src) {  // one tensor at a time, its file pages released after
     const io::GgufTensor* g = f->FindTensor(t.name);
     if (!g) return Error(path + ": missing tensor '" + t.name + "'");
     std::string warning;
     const uint32_t type = TypeFor(t, opt, &warning);
-    const std::vector<int64_t> ne = t.one_d ? std::vector<int64_t>{t.cols} : std::vector<int64_t>{t.cols, t.rows};
-    if (g->ne != ne || g->type != type) return Error(path + ": tensor '" + t.name + "' has the wrong shape or type");
-    T81_ASSIGN_OR_RETURN(std::vector<float> got, f->Dequantize(*g));
-    std::vector<float> want = t.values;
+    if (g->ne != t.ne() || g->type != type) return Error(path + ": tensor '" + t.name + "' has the wrong shape or type");
+    T81_ASSIGN_OR_RETURN(const std::vector<float> got, f->Dequantize(*g));
+    f->Release(*g);
+    T81_ASSIGN_OR_RETURN(const std::vector<float> values, Values(t, rows));
+    std::vector<float> want = values;
     if (type == quant::kGgmlTq1_0 || type == quant::kGgmlTq2_0)
-      quant::FakeQuantize(t.values.data(), t.rows, t.cols, opt.ternary.granularity, opt.ternary.threshold, want.data());
+      quant::FakeQuantize(values.data(), t.rows, t.cols, opt.ternary.granularity, opt.ternary.threshold, want.data());
     if (type == quant::kGgmlQ8_0) {
       std::vector<uint8_t> q(want.size() / quant::kQ8Block * quant::kQ8BlockBytes);
-      quant::QuantizeQ8_0(t.values.data(), int64_t(want.size()), q.data());
+      quant::QuantizeQ8_0(values.data(), int64_t(want.size()), q.data());
       quant::DequantizeQ8_0(q.data(), int64_t(want.size()), want.data());
     }
     for (size_t i = 0; i < want.size(); ++i) {
@@ -277,11 +310,14 @@ Status ValidateGguf(const DecoderLM& m, const GgufExportOptions& opt, const std:
         return Error(path + ": tensor '" + t.name + "' element " + std::to_string(i) + " reads back as " +
                      std::to_string(got[i]) + ", expected " + std::to_string(want[i]));
     }
-    bytes += g->bytes;
   }
   std::printf("validation OK: %zu tensors, %llu bytes\n", src.size(), (unsigned long long)f->file_size());
-  (void)bytes;
   return OkStatus();
+}
+
+Status ValidateGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& path) {
+  return ValidateGguf(m.config(), m.hf_tensors(),
+                      [&m](const HfTensor& h) -> Result<std::vector<float>> { return m.TensorRows(h); }, opt, path);
 }
 
 }  // namespace t81::models

@@ -7,6 +7,7 @@
 // from HF's rotate_half order to ggml's interleaved RoPE pairs, as llama.cpp's converter does.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,11 +33,21 @@ struct GgufExportReport {
   int64_t tensors = 0;
 };
 
-// Builds the GGUF for model m (float weights).
+// Where the exporter reads a tensor: the values of one HF tensor of the map as rows (nrows, cols)
+// in the internal (out, in) orientation (DecoderLM::TensorRows; HfCheckpointRows and
+// T81CheckpointRows read them straight from files).
+using TensorRowsFn = std::function<Result<std::vector<float>>(const HfTensor&)>;
+
+// Writes the GGUF of a decoder with config c and tensor map `map`, reading, encoding and writing
+// one tensor at a time (memory: the largest tensor, a few times). Progress on stderr.
+Result<GgufExportReport> ExportGguf(const DecoderConfig& c, const std::vector<HfTensor>& map, const TensorRowsFn& rows,
+                                    const GgufExportOptions& opt, const std::string& out_path);
 Result<GgufExportReport> ExportGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& out_path);
 
-// Re-opens path, checks every key and tensor against m and opt, dequantizes every tensor and
-// compares with the source (ternary and F32 exactly, F16 within rounding).
+// Re-opens path, checks every key and tensor against the source and opt, dequantizes every tensor
+// and compares with the source (ternary and F32 exactly, F16 within rounding) — one tensor at a time.
+Status ValidateGguf(const DecoderConfig& c, const std::vector<HfTensor>& map, const TensorRowsFn& rows,
+                    const GgufExportOptions& opt, const std::string& path);
 Status ValidateGguf(const DecoderLM& m, const GgufExportOptions& opt, const std::string& path);
 
 }  // namespace t81::models

@@ -28,7 +28,7 @@ void Copy(const HfTensor& h, const float* src, float* dst, bool to_rows) {
 void HfToRows(const HfTensor& h, const float* hf, float* rows) { Copy(h, hf, rows, true); }
 void RowsToHf(const HfTensor& h, const float* rows, float* hf) { Copy(h, rows, hf, false); }
 
-Status ReadHfTensors(const std::vector<HfTensor>& map, const io::Checkpoint& ckpt, const std::string& dir, float* arena) {
+Status CheckHfTensors(const std::vector<HfTensor>& map, const io::Checkpoint& ckpt, const std::string& dir) {
   for (const HfTensor& h : map) {
     const io::SafeTensorsFile* file = ckpt.FileOf(h.name);
     if (!file) return Error(dir + ": missing tensor '" + h.name + "'");
@@ -36,6 +36,26 @@ Status ReadHfTensors(const std::vector<HfTensor>& map, const io::Checkpoint& ckp
     if (t->shape != h.shape)
       return Error(file->path() + ": tensor '" + h.name + "' has shape " + ShapeString(t->shape) +
                    " but config.json implies " + ShapeString(h.shape));
+  }
+  return OkStatus();
+}
+
+Result<std::vector<float>> ReadHfRows(const HfTensor& h, const io::Checkpoint& ckpt, const std::string& dir) {
+  const io::SafeTensorsFile* file = ckpt.FileOf(h.name);
+  if (!file) return Error(dir + ": missing tensor '" + h.name + "'");
+  T81_ASSIGN_OR_RETURN(std::vector<float> vals, file->ReadFloat(h.name));
+  file->Release(h.name);
+  if (int64_t(vals.size()) != h.numel()) return Error(file->path() + ": tensor '" + h.name + "' has the wrong size");
+  if (!h.transpose) return vals;
+  std::vector<float> rows(vals.size());
+  HfToRows(h, vals.data(), rows.data());
+  return rows;
+}
+
+Status ReadHfTensors(const std::vector<HfTensor>& map, const io::Checkpoint& ckpt, const std::string& dir, float* arena) {
+  T81_RETURN_IF_ERROR(CheckHfTensors(map, ckpt, dir));
+  for (const HfTensor& h : map) {
+    const io::SafeTensorsFile* file = ckpt.FileOf(h.name);
     T81_ASSIGN_OR_RETURN(std::vector<float> vals, file->ReadFloat(h.name));
     HfToRows(h, vals.data(), arena + h.first());
   }

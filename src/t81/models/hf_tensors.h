@@ -47,6 +47,11 @@ std::string ShapeString(const std::vector<int64_t>& shape);
 void HfToRows(const HfTensor& h, const float* hf, float* rows);
 // rows (nrows, cols) -> hf (checkpoint layout).
 void RowsToHf(const HfTensor& h, const float* rows, float* hf);
+// Every tensor of map is in the checkpoint with the map's shape (dir names the checkpoint in errors).
+Status CheckHfTensors(const std::vector<HfTensor>& map, const io::Checkpoint& ckpt, const std::string& dir);
+// One tensor of the map read from the checkpoint as rows (nrows, cols), its file pages released
+// after the read (streaming: the resident set stays near one tensor).
+Result<std::vector<float>> ReadHfRows(const HfTensor& h, const io::Checkpoint& ckpt, const std::string& dir);
 // Reads every tensor of map from a checkpoint (dir: its folder, for errors) into arena, each
 // shape checked against the map's.
 Status ReadHfTensors(const std::vector<HfTensor>& map, const io::Checkpoint& ckpt, const std::string& dir, float* arena);
