@@ -1,5 +1,5 @@
-// IEEE 754 binary16 <-> binary32, round to nearest even. Portable (no F16C); used for the fp16
-// block scales of TQ1_0 / TQ2_0 and for F16 tensors.
+// IEEE 754 binary16 and bfloat16 <-> binary32, round to nearest even. Portable (no F16C); used
+// for the fp16 block scales of TQ1_0 / TQ2_0 and for F16 / BF16 tensors.
 #pragma once
 
 #include <cstdint>
@@ -57,5 +57,22 @@ inline uint16_t Fp32ToFp16(float f) {
 
 // The float nearest to f that an fp16 holds (what a TQ block scale dequantizes to).
 inline float RoundToFp16(float f) { return Fp16ToFp32(Fp32ToFp16(f)); }
+
+// bfloat16: the upper 16 bits of a binary32. To float exactly; from float rounding to nearest
+// even (NaN stays a quiet NaN), as torch's .to(torch.bfloat16).
+inline float Bf16ToFp32(uint16_t h) {
+  const uint32_t bits = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+inline uint16_t Fp32ToBf16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return uint16_t((x >> 16) | 0x40);  // NaN: keep it quiet
+  x += 0x7fffu + ((x >> 16) & 1);
+  return uint16_t(x >> 16);
+}
 
 }  // namespace t81::base

@@ -49,8 +49,9 @@ Status RunInfo(const InfoFlags& f) {
   std::error_code ec;
   const bool gguf = f.path.size() > 5 && f.path.substr(f.path.size() - 5) == ".gguf";
   if (gguf) return InfoGguf(f.path);
-  if (std::filesystem::is_directory(f.path, ec) && std::filesystem::exists(f.path + "/model.t81.safetensors", ec)) {
-    T81_ASSIGN_OR_RETURN(auto m, models::DecoderLM::LoadT81(f.path));
+  // Folders: config.json and the tensor headers only (mmap; no weight is read).
+  if (std::filesystem::is_directory(f.path, ec) && std::filesystem::exists(f.path + "/" + models::kT81CheckpointFile, ec)) {
+    T81_ASSIGN_OR_RETURN(const models::ModelLayout lay, models::ReadModelLayout(f.path));
     T81_ASSIGN_OR_RETURN(auto st, io::SafeTensorsFile::Open(f.path + "/" + models::kT81CheckpointFile));
     T81_ASSIGN_OR_RETURN(const models::T81Meta meta, models::ReadT81Meta(*st));
     auto is_q8 = [&](const std::string& n) { return meta.IsQ8(n); };
@@ -58,27 +59,33 @@ Status RunInfo(const InfoFlags& f) {
     int64_t tern = 0, flt = 0;
     for (const auto& t : st->tensors()) (t.dtype == io::DType::kU8 && !is_q8(t.name) ? tern : flt) += int64_t(t.end - t.begin);
     std::printf("%s: t81 checkpoint, %s, %lld parameters, ternary %s (%s scales, threshold %s)\n", f.path.c_str(),
-                m->arch(), (long long)m->num_params(), quant::TqFormatName(meta.format), shown(meta.granularity).c_str(),
-                shown(meta.threshold).c_str());
+                lay.arch.c_str(), (long long)lay.num_params(), quant::TqFormatName(meta.format),
+                shown(meta.granularity).c_str(), shown(meta.threshold).c_str());
     std::printf("ternary block linears %.2f MiB, float tensors %.2f MiB\n", tern / 1048576.0, flt / 1048576.0);
-    for (const auto& t : st->tensors())
-      std::printf("%-60s %-4s %-20s %12llu\n", t.name.c_str(),
-                  is_q8(t.name) ? "Q8_0" : t.dtype == io::DType::kU8 ? "TQ" : io::DTypeName(t.dtype),
-                  models::ShapeString(t.shape).c_str(), (unsigned long long)(t.end - t.begin));
+    for (const models::HfTensor& h : lay.tensors) {
+      const io::TensorInfo* t = st->Find(h.name);
+      if (!t) return Error(st->path() + ": missing tensor '" + h.name + "'");
+      std::printf("%-60s %-4s %-20s %12llu\n", t->name.c_str(),
+                  is_q8(t->name) ? "Q8_0" : t->dtype == io::DType::kU8 ? "TQ" : io::DTypeName(t->dtype),
+                  models::ShapeString(t->shape).c_str(), (unsigned long long)(t->end - t->begin));
+    }
     return OkStatus();
   }
   if (std::filesystem::is_directory(f.path, ec)) {
-    T81_ASSIGN_OR_RETURN(std::unique_ptr<models::Model> m, models::LoadModel(f.path));
-    const auto params = m->HfParams();
+    T81_ASSIGN_OR_RETURN(const models::ModelLayout lay, models::ReadModelLayout(f.path));
+    T81_ASSIGN_OR_RETURN(const io::Checkpoint ckpt, io::OpenCheckpoint(f.path));
+    T81_RETURN_IF_ERROR(models::CheckHfTensors(lay.tensors, ckpt, f.path));
     int64_t total = 0;
-    std::printf("%s: architecture %s, %lld parameters (%.2f M)\n", f.path.c_str(), m->arch(),
-                (long long)m->num_params(), double(m->num_params()) / 1e6);
-    std::printf("%-60s %-20s %12s\n", "tensor", "shape", "bytes (f32)");
-    for (const auto& p : params) {
-      std::printf("%-60s %-20s %12lld\n", p.name.c_str(), models::ShapeString(p.shape).c_str(), (long long)(p.values.size() * 4));
-      total += int64_t(p.values.size() * 4);
+    std::printf("%s: architecture %s, %lld parameters (%.2f M), %zu checkpoint file(s)\n", f.path.c_str(),
+                lay.arch.c_str(), (long long)lay.num_params(), double(lay.num_params()) / 1e6, ckpt.files.size());
+    std::printf("%-60s %-6s %-20s %12s\n", "tensor", "dtype", "shape", "bytes");
+    for (const models::HfTensor& h : lay.tensors) {
+      const io::TensorInfo* t = ckpt.FileOf(h.name)->Find(h.name);
+      std::printf("%-60s %-6s %-20s %12llu\n", h.name.c_str(), io::DTypeName(t->dtype), models::ShapeString(h.shape).c_str(),
+                  (unsigned long long)(t->end - t->begin));
+      total += int64_t(t->end - t->begin);
     }
-    std::printf("%zu tensors, %lld bytes as float32 (%.2f MiB)\n", params.size(), (long long)total, double(total) / 1048576.0);
+    std::printf("%zu tensors, %lld bytes (%.2f MiB)\n", lay.tensors.size(), (long long)total, double(total) / 1048576.0);
     return OkStatus();
   }
   if (f.path.size() > 12 && f.path.substr(f.path.size() - 12) == ".safetensors") {
@@ -151,7 +158,7 @@ Status RunForward(const ForwardFlags& f) {
 }
 
 struct InitFlags {
-  std::string out, arch = "llama";
+  std::string out, arch = "llama", dtype = "f32";
   int64_t vocab = 256, n_embd = 256, n_layer = 2, n_head = 4, n_kv_head = 0, n_ff = 512, ctx = 256;
   uint64_t seed = 0;
 };
@@ -177,9 +184,11 @@ Status RunInit(const InitFlags& f) {
   c.eps = c.arch == models::Arch::kGpt2 ? 1e-5f : 1e-6f;
   c.tied = c.arch == models::Arch::kGpt2;
   c.attn_bias = c.mlp_bias = c.arch == models::Arch::kGpt2;
-  auto m = models::DecoderLM::Create(c, f.seed);
-  T81_RETURN_IF_ERROR(m->Save(f.out));
-  std::printf("wrote %s: %s, %lld parameters\n", f.out.c_str(), f.arch.c_str(), (long long)m->num_params());
+  T81_ASSIGN_OR_RETURN(const io::DType dtype, io::ParseFloatDType(f.dtype));
+  T81_RETURN_IF_ERROR(models::WriteInitCheckpoint(c, f.seed, dtype, f.out));
+  int64_t params = 0;
+  for (const models::HfTensor& h : models::DecoderLM::HfTensorList(c)) params += h.numel();
+  std::printf("wrote %s: %s, %lld parameters (%s)\n", f.out.c_str(), f.arch.c_str(), (long long)params, f.dtype.c_str());
   return OkStatus();
 }
 
@@ -187,7 +196,7 @@ Status RunInit(const InitFlags& f) {
 
 void AddInit(CLI::App& app, Runner* run) {
   auto f = std::make_shared<InitFlags>();
-  CLI::App* c = app.add_subcommand("init", "write a freshly initialized decoder checkpoint (HF layout)");
+  CLI::App* c = app.add_subcommand("init", "write a freshly initialized decoder checkpoint (HF layout), tensor by tensor");
   c->add_option("out", f->out, "output folder")->required();
   c->add_option("--arch", f->arch, "gpt2 | llama | phi3")->capture_default_str();
   c->add_option("--vocab", f->vocab)->capture_default_str();
@@ -198,6 +207,7 @@ void AddInit(CLI::App& app, Runner* run) {
   c->add_option("--n-ff", f->n_ff)->capture_default_str();
   c->add_option("--ctx", f->ctx, "positions")->capture_default_str();
   c->add_option("--seed", f->seed)->capture_default_str();
+  c->add_option("--dtype", f->dtype, "f32 | bf16 | f16 (real checkpoints are bf16)")->capture_default_str();
   c->callback([f, run] { *run = [f] { return RunInit(*f); }; });
 }
 

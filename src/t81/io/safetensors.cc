@@ -118,6 +118,28 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
   return f;
 }
 
+std::vector<uint8_t> EncodeFloats(const float* x, size_t n, DType dtype) {
+  std::vector<uint8_t> out;
+  if (dtype == DType::kF32) {
+    out.resize(n * 4);
+    if (n) std::memcpy(out.data(), x, n * 4);
+  } else if (dtype == DType::kF16 || dtype == DType::kBF16) {
+    out.resize(n * 2);
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t h = dtype == DType::kF16 ? base::Fp32ToFp16(x[i]) : base::Fp32ToBf16(x[i]);
+      std::memcpy(out.data() + 2 * i, &h, 2);
+    }
+  }
+  return out;
+}
+
+Result<DType> ParseFloatDType(std::string_view s) {
+  if (s == "f32") return DType::kF32;
+  if (s == "f16") return DType::kF16;
+  if (s == "bf16") return DType::kBF16;
+  return Error("--dtype must be f32, f16 or bf16 (got '" + std::string(s) + "')");
+}
+
 const TensorInfo* SafeTensorsFile::Find(const std::string& name) const {
   auto it = index_.find(name);
   return it == index_.end() ? nullptr : &tensors_[it->second];

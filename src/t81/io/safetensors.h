@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "t81/base/file.h"
@@ -19,6 +20,10 @@ namespace t81::io {
 enum class DType : uint8_t { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool };
 const char* DTypeName(DType d);
 int DTypeSize(DType d);
+
+// n floats as dtype F32, F16 or BF16 (round to nearest even); other dtypes: empty.
+std::vector<uint8_t> EncodeFloats(const float* x, size_t n, DType dtype);
+Result<DType> ParseFloatDType(std::string_view s);  // f32 | f16 | bf16
 
 struct TensorInfo {
   std::string name;

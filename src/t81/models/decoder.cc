@@ -74,7 +74,7 @@ void DecoderLM::Layout(bool with_arena) {
                    .nrows = nrows, .gguf = std::move(gguf)});
     return hf_.back();
   };
-  auto vec = [&](std::string name, size_t o, int64_t n) { add(std::move(name), {n}, o, 1, 0, n); };
+  auto vec = [&](std::string name, size_t o, int64_t n) -> HfTensor& { return add(std::move(name), {n}, o, 1, 0, n); };
   // A block linear (or a row range of a fused one); conv1d: HF stores it (in, out).
   auto lin = [&](std::string name, int64_t l, nn::BlockLinear k, int64_t row0, int64_t nrows, bool conv1d) -> HfTensor& {
     const int64_t cols = nn::LinearCols(block_, k);
@@ -91,13 +91,13 @@ void DecoderLM::Layout(bool with_arena) {
     auto at = [&](int64_t block_offset) { return layer_off_[size_t(l)] + size_t(block_offset); };
     if (c.arch == Arch::kGpt2) {
       const std::string p = "transformer.h." + std::to_string(l) + ".";
-      vec(p + "ln_1.weight", at(bo.ln1_w), C);
+      vec(p + "ln_1.weight", at(bo.ln1_w), C).norm_weight = true;
       vec(p + "ln_1.bias", at(bo.ln1_b), C);
       lin(p + "attn.c_attn.weight", l, BlockLinear::kQkv, 0, 3 * C, true);
       vec(p + "attn.c_attn.bias", at(bo.qkv_b), 3 * C);
       lin(p + "attn.c_proj.weight", l, BlockLinear::kOut, 0, C, true);
       vec(p + "attn.c_proj.bias", at(bo.o_b), C);
-      vec(p + "ln_2.weight", at(bo.ln2_w), C);
+      vec(p + "ln_2.weight", at(bo.ln2_w), C).norm_weight = true;
       vec(p + "ln_2.bias", at(bo.ln2_b), C);
       lin(p + "mlp.c_fc.weight", l, BlockLinear::kUp, 0, c.FF, true);
       vec(p + "mlp.c_fc.bias", at(bo.up_b), c.FF);
@@ -106,7 +106,7 @@ void DecoderLM::Layout(bool with_arena) {
       continue;
     }
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    vec(p + "input_layernorm.weight", at(bo.ln1_w), C);
+    vec(p + "input_layernorm.weight", at(bo.ln1_w), C).norm_weight = true;
     if (c.arch == Arch::kPhi3) {
       lin(p + "self_attn.qkv_proj.weight", l, BlockLinear::kQkv, 0, Q + 2 * KV, false);
     } else {
@@ -122,7 +122,7 @@ void DecoderLM::Layout(bool with_arena) {
     }
     lin(p + "self_attn.o_proj.weight", l, BlockLinear::kOut, 0, C, false);
     if (c.attn_bias) vec(p + "self_attn.o_proj.bias", at(bo.o_b), C);
-    vec(p + "post_attention_layernorm.weight", at(bo.ln2_w), C);
+    vec(p + "post_attention_layernorm.weight", at(bo.ln2_w), C).norm_weight = true;
     if (c.arch == Arch::kPhi3) {
       lin(p + "mlp.gate_up_proj.weight", l, BlockLinear::kUp, 0, 2 * c.FF, false);
     } else {
@@ -139,11 +139,11 @@ void DecoderLM::Layout(bool with_arena) {
   if (c.arch == Arch::kGpt2) {
     add("transformer.wte.weight", {c.V, C}, off_wte_, C, 0, c.V);
     add("transformer.wpe.weight", {c.max_t, C}, off_wpe_, C, 0, c.max_t);
-    add("transformer.ln_f.weight", {C}, off_lnf_w_, 1, 0, C);
+    add("transformer.ln_f.weight", {C}, off_lnf_w_, 1, 0, C).norm_weight = true;
     add("transformer.ln_f.bias", {C}, off_lnf_b_, 1, 0, C);
   } else {
     add("model.embed_tokens.weight", {c.V, C}, off_wte_, C, 0, c.V);
-    add("model.norm.weight", {C}, off_lnf_w_, 1, 0, C);
+    add("model.norm.weight", {C}, off_lnf_w_, 1, 0, C).norm_weight = true;
   }
   if (!c.tied) add("lm_head.weight", {c.V, C}, off_head_, C, 0, c.V);
 }
@@ -152,13 +152,32 @@ std::unique_ptr<DecoderLM> DecoderLM::Create(const DecoderConfig& cfg, uint64_t 
   std::unique_ptr<DecoderLM> m(new DecoderLM(cfg));
   m->config_json_ = DecoderConfigJson(cfg);
   m->Layout();
-  base::Rng rng(seed);
-  float* p = m->arena_.params();
-  for (size_t i = 0; i < m->arena_.size(); ++i) p[i] = float(rng.Normal() * 0.02);
-  for (int64_t l = 0; l < cfg.L; ++l) nn::InitNormsAndBiases(m->block_, m->Block(l));
-  std::fill(m->P(m->off_lnf_w_), m->P(m->off_lnf_w_) + cfg.C, 1.0f);
-  if (cfg.layernorm()) std::fill(m->P(m->off_lnf_b_), m->P(m->off_lnf_b_) + cfg.C, 0.0f);
+  std::vector<float> v;
+  for (size_t i = 0; i < m->hf_.size(); ++i) {
+    const HfTensor& h = m->hf_[i];
+    v.resize(size_t(h.numel()));
+    InitHfValues(h, i, seed, v.data());
+    HfToRows(h, v.data(), m->P(h.first()));
+  }
   return m;
+}
+
+Status WriteInitCheckpoint(const DecoderConfig& cfg, uint64_t seed, io::DType dtype, const std::string& out_dir) {
+  const std::vector<HfTensor> map = DecoderLM::HfTensorList(cfg);
+  std::vector<io::SafeTensorsStreamWriter::Entry> entries;
+  for (const HfTensor& h : map)
+    entries.push_back({h.name, dtype, h.shape, uint64_t(h.numel()) * uint64_t(io::DTypeSize(dtype))});
+  io::SafeTensorsStreamWriter w;
+  T81_RETURN_IF_ERROR(w.Begin(out_dir + "/model.safetensors", entries, {{"format", "pt"}}));
+  std::vector<float> v;
+  for (size_t i = 0; i < map.size(); ++i) {  // one tensor in memory at a time
+    v.resize(size_t(map[i].numel()));
+    InitHfValues(map[i], i, seed, v.data());
+    const std::vector<uint8_t> bytes = io::EncodeFloats(v.data(), v.size(), dtype);
+    T81_RETURN_IF_ERROR(w.Append(bytes.data(), bytes.size()));
+  }
+  T81_RETURN_IF_ERROR(w.Finish());
+  return base::WriteFileAtomic(out_dir + "/config.json", DecoderConfigJson(cfg));
 }
 
 std::vector<HfTensor> DecoderLM::HfTensorList(const DecoderConfig& cfg) {

@@ -41,8 +41,8 @@ class DecoderLM : public Model {
   static Result<std::unique_ptr<DecoderLM>> LoadT81(const std::string& dir);
   // The model's HF tensors for cfg (names, shapes and what each is), without any weights.
   static std::vector<HfTensor> HfTensorList(const DecoderConfig& cfg);
-  // A freshly initialized model (HF init: N(0, 0.02) matrices and embeddings, norms 1, biases 0;
-  // deterministic in seed). config.json is DecoderConfigJson(cfg).
+  // A freshly initialized model (InitHfValues: N(0, 0.02) matrices and embeddings, norms 1,
+  // biases 0; deterministic in seed). config.json is DecoderConfigJson(cfg).
   static std::unique_ptr<DecoderLM> Create(const DecoderConfig& cfg, uint64_t seed);
   ~DecoderLM() override;
 
@@ -141,5 +141,10 @@ class DecoderLM : public Model {
   std::unique_ptr<Acts> acts_;
   std::vector<float> logits_;
 };
+
+// The checkpoint of DecoderLM::Create(cfg, seed) written to out_dir (config.json +
+// model.safetensors in dtype F32, F16 or BF16) tensor by tensor: memory is one tensor, whatever
+// the model's size.
+Status WriteInitCheckpoint(const DecoderConfig& cfg, uint64_t seed, io::DType dtype, const std::string& out_dir);
 
 }  // namespace t81::models

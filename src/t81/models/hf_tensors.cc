@@ -2,7 +2,19 @@
 
 #include <algorithm>
 
+#include "t81/base/rng.h"
+
 namespace t81::models {
+
+void InitHfValues(const HfTensor& h, size_t i, uint64_t seed, float* values) {
+  const int64_t n = h.numel();
+  if (h.shape.size() == 1) {
+    std::fill(values, values + n, h.norm_weight ? 1.0f : 0.0f);
+    return;
+  }
+  base::Rng rng(seed ^ (0x9E3779B97F4A7C15ull * (uint64_t(i) + 1)));
+  for (int64_t k = 0; k < n; ++k) values[k] = float(rng.Normal() * 0.02);
+}
 
 std::string ShapeString(const std::vector<int64_t>& s) {
   std::string r = "[";

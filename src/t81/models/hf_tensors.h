@@ -35,11 +35,17 @@ struct HfTensor {
   int64_t layer = -1;          // for block linears: the block, and which of its linears
   std::optional<nn::BlockLinear> linear;
   int64_t rope_heads = 0;      // Llama q/k weights: heads whose rows llama.cpp interleaves for RoPE
+  bool norm_weight = false;    // a norm's scale (initialized to 1; other 1-D tensors to 0)
   std::string gguf;            // llama.cpp's tensor name (empty: not exported)
 
   int64_t numel() const { return nrows * cols; }
   size_t first() const { return offset + size_t(row0 * cols); }  // arena index of its first value
 };
+
+// Hugging Face init of tensor h (index i of its map) in checkpoint layout: norm weights 1, other
+// 1-D tensors (biases) 0, everything else N(0, 0.02) from a random stream of its own (seed, i) —
+// so a model can be made tensor by tensor, in any order, with the same values.
+void InitHfValues(const HfTensor& h, size_t i, uint64_t seed, float* values);
 
 // "[2, 3]"
 std::string ShapeString(const std::vector<int64_t>& shape);

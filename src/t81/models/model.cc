@@ -21,6 +21,27 @@ Result<std::string> ReadModelType(const std::string& dir) {
   return io::JsonFields(j, path).String("model_type");
 }
 
+int64_t ModelLayout::num_params() const {
+  int64_t n = 0;
+  for (const HfTensor& h : tensors) n += h.numel();
+  return n;
+}
+
+Result<ModelLayout> ReadModelLayout(const std::string& dir) {
+  T81_ASSIGN_OR_RETURN(const std::string type, ReadModelType(dir));
+  ModelLayout m;
+  if (type == "vit") {
+    T81_ASSIGN_OR_RETURN(const VitConfig cfg, LoadVitConfig(dir + "/config.json"));
+    m.arch = "vit";
+    m.tensors = Vit::HfTensorList(cfg);
+    return m;
+  }
+  T81_ASSIGN_OR_RETURN(const DecoderConfig cfg, LoadDecoderConfig(dir + "/config.json"));
+  m.arch = ArchName(cfg.arch);
+  m.tensors = DecoderLM::HfTensorList(cfg);
+  return m;
+}
+
 Result<std::unique_ptr<Model>> LoadModel(const std::string& dir) {
   T81_ASSIGN_OR_RETURN(const std::string type, ReadModelType(dir));
   if (type == "vit") {

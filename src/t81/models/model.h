@@ -58,6 +58,14 @@ Status SaveHfFolder(const std::string& out_dir, const std::string& config_json, 
 
 // config.json's model_type in dir.
 Result<std::string> ReadModelType(const std::string& dir);
+// What a model folder's config.json describes, without any weights: its architecture and the HF
+// tensors (names, shapes, what each is). Reads config.json only.
+struct ModelLayout {
+  std::string arch;
+  std::vector<HfTensor> tensors;
+  int64_t num_params() const;
+};
+Result<ModelLayout> ReadModelLayout(const std::string& dir);
 // A Hugging Face model folder (config.json + model.safetensors or shards): GPT-2, Llama, Phi-3, ViT.
 Result<std::unique_ptr<Model>> LoadModel(const std::string& dir);
 

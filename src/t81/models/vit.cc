@@ -78,7 +78,7 @@ Vit::~Vit() = default;
 nn::BlockParams Vit::Block(int64_t l) { return nn::BlockParamsAt(block_, P(layer_off_[size_t(l)])); }
 nn::BlockParams Vit::GradBlock(int64_t l) { return nn::BlockParamsAt(block_, arena_.grads() + layer_off_[size_t(l)]); }
 
-void Vit::Layout() {
+void Vit::Layout(bool with_arena) {
   const VitConfig& c = cfg_;
   ArenaLayout lay;
   auto take = [&lay](int64_t n) { return lay.Take(n); };
@@ -93,10 +93,12 @@ void Vit::Layout() {
   off_lnf_b_ = take(C);
   off_head_w_ = take(c.labels * C);
   off_head_b_ = take(c.labels);
-  arena_.Resize(lay.size());
-  std::vector<nn::BlockParams> blocks;
-  for (int64_t l = 0; l < c.L; ++l) blocks.push_back(Block(l));
-  lin_.Bind(block_, std::move(blocks));
+  if (with_arena) {
+    arena_.Resize(lay.size());
+    std::vector<nn::BlockParams> blocks;
+    for (int64_t l = 0; l < c.L; ++l) blocks.push_back(Block(l));
+    lin_.Bind(block_, std::move(blocks));
+  }
 
   // The HF tensor map: checkpoint names, and the module names gradients go by.
   hf_.clear();
@@ -114,18 +116,18 @@ void Vit::Layout() {
   same("vit.embeddings.patch_embeddings.projection.weight", {C, c.channels, c.patch, c.patch}, off_patch_w_,
        c.patch_dim(), C);
   same("vit.embeddings.patch_embeddings.projection.bias", {C}, off_patch_b_, 1, C);
-  auto at = [&](const float* p) { return size_t(p - arena_.params()); };
+  const nn::BlockOffsets bo = nn::BlockLayout(block_);
   using nn::BlockLinear;
   for (int64_t l = 0; l < c.L; ++l) {
-    const nn::BlockParams b = Block(l);
+    auto at = [&](int64_t block_offset) { return layer_off_[size_t(l)] + size_t(block_offset); };
     const std::string ck = "vit.encoder.layer." + std::to_string(l) + ".";
     const std::string pn = "vit.layers." + std::to_string(l) + ".";
     auto lin = [&](const std::string& cn, const std::string& mn, BlockLinear k, int64_t row0, int64_t nrows) {
       const int64_t cols = nn::LinearCols(block_, k);
-      HfTensor& h = add(ck + cn + ".weight", pn + mn + ".weight", {nrows, cols}, at(b.weight(k)), cols, row0, nrows);
+      HfTensor& h = add(ck + cn + ".weight", pn + mn + ".weight", {nrows, cols}, at(bo.weight(k)), cols, row0, nrows);
       h.layer = l;
       h.linear = k;
-      add(ck + cn + ".bias", pn + mn + ".bias", {nrows}, at(b.bias(k)), 1, row0, nrows);
+      add(ck + cn + ".bias", pn + mn + ".bias", {nrows}, at(bo.bias(k)), 1, row0, nrows);
     };
     const char* qkv_ck[3] = {"query", "key", "value"};
     const char* qkv_pn[3] = {"q_proj", "k_proj", "v_proj"};
@@ -133,17 +135,23 @@ void Vit::Layout() {
       lin(std::string("attention.attention.") + qkv_ck[k], std::string("attention.") + qkv_pn[k], BlockLinear::kQkv,
           k * C, C);
     lin("attention.output.dense", "attention.o_proj", BlockLinear::kOut, 0, C);
-    add(ck + "layernorm_before.weight", pn + "layernorm_before.weight", {C}, at(b.ln1_w), 1, 0, C);
-    add(ck + "layernorm_before.bias", pn + "layernorm_before.bias", {C}, at(b.ln1_b), 1, 0, C);
-    add(ck + "layernorm_after.weight", pn + "layernorm_after.weight", {C}, at(b.ln2_w), 1, 0, C);
-    add(ck + "layernorm_after.bias", pn + "layernorm_after.bias", {C}, at(b.ln2_b), 1, 0, C);
+    add(ck + "layernorm_before.weight", pn + "layernorm_before.weight", {C}, at(bo.ln1_w), 1, 0, C).norm_weight = true;
+    add(ck + "layernorm_before.bias", pn + "layernorm_before.bias", {C}, at(bo.ln1_b), 1, 0, C);
+    add(ck + "layernorm_after.weight", pn + "layernorm_after.weight", {C}, at(bo.ln2_w), 1, 0, C).norm_weight = true;
+    add(ck + "layernorm_after.bias", pn + "layernorm_after.bias", {C}, at(bo.ln2_b), 1, 0, C);
     lin("intermediate.dense", "mlp.fc1", BlockLinear::kUp, 0, c.FF);
     lin("output.dense", "mlp.fc2", BlockLinear::kDown, 0, C);
   }
-  same("vit.layernorm.weight", {C}, off_lnf_w_, 1, C);
+  add("vit.layernorm.weight", "vit.layernorm.weight", {C}, off_lnf_w_, 1, 0, C).norm_weight = true;
   same("vit.layernorm.bias", {C}, off_lnf_b_, 1, C);
   same("classifier.weight", {c.labels, C}, off_head_w_, C, c.labels);
   same("classifier.bias", {c.labels}, off_head_b_, 1, c.labels);
+}
+
+std::vector<HfTensor> Vit::HfTensorList(const VitConfig& cfg) {
+  Vit m(cfg);
+  m.Layout(/*with_arena=*/false);
+  return m.hf_;
 }
 
 Result<std::unique_ptr<Vit>> Vit::Load(const std::string& dir) {

@@ -32,6 +32,8 @@ Result<VitConfig> LoadVitConfig(const std::string& config_path);
 class Vit : public Model {
  public:
   static Result<std::unique_ptr<Vit>> Load(const std::string& model_dir);
+  // The model's HF tensors for cfg (names, shapes and what each is), without any weights.
+  static std::vector<HfTensor> HfTensorList(const VitConfig& cfg);
   ~Vit() override;
   const VitConfig& config() const { return cfg_; }
   const char* arch() const override { return "vit"; }
@@ -59,7 +61,7 @@ class Vit : public Model {
  private:
   struct Acts;
   explicit Vit(VitConfig cfg);
-  void Layout();
+  void Layout(bool with_arena = true);  // offsets, hf_; with_arena: sizes the arena, binds the blocks
   nn::BlockParams Block(int64_t l);
   nn::BlockParams GradBlock(int64_t l);
   float* P(size_t off) { return arena_.params() + off; }
