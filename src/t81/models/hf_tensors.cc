@@ -12,8 +12,14 @@ void InitHfValues(const HfTensor& h, size_t i, uint64_t seed, float* values) {
     std::fill(values, values + n, h.norm_weight ? 1.0f : 0.0f);
     return;
   }
-  base::Rng rng(seed ^ (0x9E3779B97F4A7C15ull * (uint64_t(i) + 1)));
-  for (int64_t k = 0; k < n; ++k) values[k] = float(rng.Normal() * 0.02);
+  // A stream per (tensor, chunk of 2^20 values): chunks fill in parallel, the same on any thread count.
+  constexpr int64_t kChunk = int64_t(1) << 20;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    base::Rng rng(seed ^ (0x9E3779B97F4A7C15ull * (uint64_t(i) + 1)) ^ (0xBF58476D1CE4E5B9ull * uint64_t(ch)));
+    for (int64_t k = ch * kChunk; k < std::min(n, (ch + 1) * kChunk); ++k) values[k] = float(rng.Normal() * 0.02);
+  }
 }
 
 std::string ShapeString(const std::vector<int64_t>& s) {

@@ -43,7 +43,7 @@ struct HfTensor {
 };
 
 // Hugging Face init of tensor h (index i of its map) in checkpoint layout: norm weights 1, other
-// 1-D tensors (biases) 0, everything else N(0, 0.02) from a random stream of its own (seed, i) —
+// 1-D tensors (biases) 0, everything else N(0, 0.02) from random streams of its own (seed, i) —
 // so a model can be made tensor by tensor, in any order, with the same values.
 void InitHfValues(const HfTensor& h, size_t i, uint64_t seed, float* values);
 

@@ -67,6 +67,8 @@ void Ternarize(const float* w, int64_t rows, int64_t cols, Granularity g, float 
     for (int64_t i = 0; i < rows * kb; ++i) block_scales[i] = alpha;
     return;
   }
+  // Rows in parallel (row and block groups): each group's result is the same on any thread count.
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 18))
   for (int64_t r = 0; r < rows; ++r) {
     const float* wr = w + r * cols;
     int8_t* tr = trits + r * cols;
@@ -90,6 +92,7 @@ void FakeQuantize(const float* w, int64_t rows, int64_t cols, Granularity g, flo
   std::vector<int8_t> trits(size_t(rows * cols));
   std::vector<float> scales(size_t(rows * kb));
   Ternarize(w, rows, cols, g, threshold, trits.data(), scales.data());
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 18))
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
       out[r * cols + c] = scales[r * kb + c / kBlock] * float(trits[r * cols + c]);

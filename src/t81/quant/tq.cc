@@ -84,8 +84,10 @@ TernaryMatrix PackTernary(const int8_t* trits, const float* block_scales, int64_
   const int64_t kb = BlocksPerRow(cols);
   const int64_t bb = TqBlockBytes(format);
   m.data.resize(size_t(rows * kb * bb));
-  int8_t t[kBlock];
+  // Rows in parallel: each row's blocks are written by one thread (same bytes for any count).
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 18))
   for (int64_t r = 0; r < rows; ++r) {
+    int8_t t[kBlock];
     for (int64_t b = 0; b < kb; ++b) {
       const int64_t len = std::min<int64_t>(kBlock, cols - b * kBlock);
       std::memset(t, 0, sizeof(t));
@@ -116,8 +118,9 @@ TernaryMatrix QuantizeMatrix(const float* w, int64_t rows, int64_t cols, Granula
 
 void UnpackTernary(const TernaryMatrix& m, int8_t* trits, float* block_scales) {
   const int64_t kb = m.blocks_per_row();
-  int8_t t[kBlock];
+#pragma omp parallel for schedule(static) if (m.rows * m.cols > (1 << 18))
   for (int64_t r = 0; r < m.rows; ++r) {
+    int8_t t[kBlock];
     for (int64_t b = 0; b < kb; ++b) {
       float d;
       if (m.format == TqFormat::kTq1_0) {
@@ -143,6 +146,7 @@ void Dequantize(const TernaryMatrix& m, float* out) {
   std::vector<int8_t> trits(size_t(m.rows * m.cols));
   std::vector<float> scales(size_t(m.rows * kb));
   UnpackTernary(m, trits.data(), scales.data());
+#pragma omp parallel for schedule(static) if (m.rows * m.cols > (1 << 18))
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c)
       out[r * m.cols + c] = scales[r * kb + c / kBlock] * float(trits[r * m.cols + c]);
