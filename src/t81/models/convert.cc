@@ -50,23 +50,28 @@ Result<std::vector<float>> ReadT81Rows(const HfTensor& h, const io::SafeTensorsF
   const std::string& path = f.path();
   const io::TensorInfo* t = f.Find(h.name);
   if (!t) return Error(path + ": missing tensor '" + h.name + "'");
+  if (t->dtype != io::DType::kU8) {  // float, in HF layout
+    if (t->numel() != h.numel()) return Error(path + ": tensor '" + h.name + "' has the wrong size");
+    T81_ASSIGN_OR_RETURN(std::vector<float> vals, f.ReadFloat(h.name));
+    f.Release(h.name);
+    if (!h.transpose) return vals;
+    std::vector<float> rows(vals.size());
+    HfToRows(h, vals.data(), rows.data());
+    return rows;
+  }
   std::vector<float> rows(size_t(h.numel()));
-  if (t->dtype == io::DType::kU8 && meta.IsQ8(h.name)) {
+  if (meta.IsQ8(h.name)) {
     if (h.transpose || h.cols % quant::kQ8Block ||
         t->end - t->begin != uint64_t(h.numel() / quant::kQ8Block * quant::kQ8BlockBytes))
       return Error(path + ": Q8_0 tensor '" + h.name + "' has the wrong byte size");
     quant::DequantizeQ8_0(f.data(*t), h.numel(), rows.data());
-  } else if (t->dtype == io::DType::kU8) {
+  } else {
     if (!h.linear) return Error(path + ": tensor '" + h.name + "' is stored ternary but is not a block linear");
     quant::TernaryMatrix m{meta.format, h.nrows, h.cols, {}};
     if (t->shape != std::vector<int64_t>{h.nrows, m.blocks_per_row() * quant::TqBlockBytes(meta.format)})
       return Error(path + ": ternary tensor '" + h.name + "' has the wrong byte shape");
     m.data.assign(f.data(*t), f.data(*t) + (t->end - t->begin));
     quant::Dequantize(m, rows.data());
-  } else {
-    if (t->numel() != h.numel()) return Error(path + ": tensor '" + h.name + "' has the wrong size");
-    T81_ASSIGN_OR_RETURN(std::vector<float> vals, f.ReadFloat(h.name));
-    HfToRows(h, vals.data(), rows.data());
   }
   f.Release(h.name);
   return rows;

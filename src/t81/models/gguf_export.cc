@@ -295,15 +295,17 @@ Status ValidateGguf(const DecoderConfig& c, const std::vector<HfTensor>& map, co
     if (g->ne != t.ne() || g->type != type) return Error(path + ": tensor '" + t.name + "' has the wrong shape or type");
     T81_ASSIGN_OR_RETURN(const std::vector<float> got, f->Dequantize(*g));
     f->Release(*g);
-    T81_ASSIGN_OR_RETURN(const std::vector<float> values, Values(t, rows));
-    std::vector<float> want = values;
+    // What llama.cpp must read: the source itself (F32, F16 after rounding) or the source through
+    // t81's quantizer / the Q8_0 round trip — computed in place, one tensor in memory.
+    T81_ASSIGN_OR_RETURN(std::vector<float> want, Values(t, rows));
     if (type == quant::kGgmlTq1_0 || type == quant::kGgmlTq2_0)
-      quant::FakeQuantize(values.data(), t.rows, t.cols, opt.ternary.granularity, opt.ternary.threshold, want.data());
+      quant::FakeQuantize(want.data(), t.rows, t.cols, opt.ternary.granularity, opt.ternary.threshold, want.data());
     if (type == quant::kGgmlQ8_0) {
       std::vector<uint8_t> q(want.size() / quant::kQ8Block * quant::kQ8BlockBytes);
-      quant::QuantizeQ8_0(values.data(), int64_t(want.size()), q.data());
+      quant::QuantizeQ8_0(want.data(), int64_t(want.size()), q.data());
       quant::DequantizeQ8_0(q.data(), int64_t(want.size()), want.data());
     }
+    if (got.size() != want.size()) return Error(path + ": tensor '" + t.name + "' has the wrong number of values");
     for (size_t i = 0; i < want.size(); ++i) {
       const bool ok = type == quant::kGgmlF16 ? got[i] == base::RoundToFp16(want[i]) : got[i] == want[i];
       if (!ok)

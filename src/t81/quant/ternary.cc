@@ -89,13 +89,24 @@ void Ternarize(const float* w, int64_t rows, int64_t cols, Granularity g, float 
 void FakeQuantize(const float* w, int64_t rows, int64_t cols, Granularity g, float threshold,
                   float* out) {
   const int64_t kb = BlocksPerRow(cols);
-  std::vector<int8_t> trits(size_t(rows * cols));
-  std::vector<float> scales(size_t(rows * kb));
-  Ternarize(w, rows, cols, g, threshold, trits.data(), scales.data());
-#pragma omp parallel for schedule(static) if (rows * cols > (1 << 18))
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      out[r * cols + c] = scales[r * kb + c / kBlock] * float(trits[r * cols + c]);
+  if (g == Granularity::kTensor) {
+    std::vector<int8_t> trits(size_t(rows * cols));
+    std::vector<float> scales(size_t(rows * kb));
+    Ternarize(w, rows, cols, g, threshold, trits.data(), scales.data());
+    for (int64_t i = 0; i < rows * cols; ++i) out[i] = scales[0] * float(trits[size_t(i)]);
+    return;
+  }
+  // Row and block groups: one row at a time per thread, through a row-sized trit buffer.
+#pragma omp parallel if (rows * cols > (1 << 18))
+  {
+    std::vector<int8_t> t(static_cast<size_t>(cols));
+    std::vector<float> d(static_cast<size_t>(kb));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      Ternarize(w + r * cols, 1, cols, g, threshold, t.data(), d.data());
+      for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = d[size_t(c / kBlock)] * float(t[size_t(c)]);
+    }
+  }
 }
 
 }  // namespace t81::quant

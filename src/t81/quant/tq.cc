@@ -75,6 +75,22 @@ void UnpackBlockTq2_0(const BlockTq2_0& b, int8_t* t) {
 float BlockScale(const BlockTq1_0& b) { return base::Fp16ToFp32(b.d); }
 float BlockScale(const BlockTq2_0& b) { return base::Fp16ToFp32(b.d); }
 
+namespace {
+// Block b of row r: its 256 trits into t, its scale returned.
+float UnpackBlock(const TernaryMatrix& m, int64_t r, int64_t b, int8_t* t) {
+  if (m.format == TqFormat::kTq1_0) {
+    BlockTq1_0 blk;
+    std::memcpy(&blk, m.block(r, b), sizeof(blk));
+    UnpackBlockTq1_0(blk, t);
+    return BlockScale(blk);
+  }
+  BlockTq2_0 blk;
+  std::memcpy(&blk, m.block(r, b), sizeof(blk));
+  UnpackBlockTq2_0(blk, t);
+  return BlockScale(blk);
+}
+}  // namespace
+
 TernaryMatrix PackTernary(const int8_t* trits, const float* block_scales, int64_t rows,
                           int64_t cols, TqFormat format) {
   TernaryMatrix m;
@@ -122,19 +138,7 @@ void UnpackTernary(const TernaryMatrix& m, int8_t* trits, float* block_scales) {
   for (int64_t r = 0; r < m.rows; ++r) {
     int8_t t[kBlock];
     for (int64_t b = 0; b < kb; ++b) {
-      float d;
-      if (m.format == TqFormat::kTq1_0) {
-        BlockTq1_0 blk;
-        std::memcpy(&blk, m.block(r, b), sizeof(blk));
-        UnpackBlockTq1_0(blk, t);
-        d = BlockScale(blk);
-      } else {
-        BlockTq2_0 blk;
-        std::memcpy(&blk, m.block(r, b), sizeof(blk));
-        UnpackBlockTq2_0(blk, t);
-        d = BlockScale(blk);
-      }
-      block_scales[r * kb + b] = d;
+      block_scales[r * kb + b] = UnpackBlock(m, r, b, t);
       const int64_t len = std::min<int64_t>(kBlock, m.cols - b * kBlock);
       std::memcpy(trits + r * m.cols + b * kBlock, t, size_t(len));
     }
@@ -143,13 +147,16 @@ void UnpackTernary(const TernaryMatrix& m, int8_t* trits, float* block_scales) {
 
 void Dequantize(const TernaryMatrix& m, float* out) {
   const int64_t kb = m.blocks_per_row();
-  std::vector<int8_t> trits(size_t(m.rows * m.cols));
-  std::vector<float> scales(size_t(m.rows * kb));
-  UnpackTernary(m, trits.data(), scales.data());
 #pragma omp parallel for schedule(static) if (m.rows * m.cols > (1 << 18))
-  for (int64_t r = 0; r < m.rows; ++r)
-    for (int64_t c = 0; c < m.cols; ++c)
-      out[r * m.cols + c] = scales[r * kb + c / kBlock] * float(trits[r * m.cols + c]);
+  for (int64_t r = 0; r < m.rows; ++r) {
+    int8_t t[kBlock];
+    for (int64_t b = 0; b < kb; ++b) {
+      const float d = UnpackBlock(m, r, b, t);
+      const int64_t len = std::min<int64_t>(kBlock, m.cols - b * kBlock);
+      float* o = out + r * m.cols + b * kBlock;
+      for (int64_t i = 0; i < len; ++i) o[i] = d * float(t[i]);
+    }
+  }
 }
 
 }  // namespace t81::quant
