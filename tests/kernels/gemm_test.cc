@@ -338,6 +338,39 @@ INSTANTIATE_TEST_SUITE_P(Shapes, F16VsRef,
                                                               Shape{1, 7, 1}, Shape{1, 260, 1024})),
                          ShapeName);
 
+// Row-major float GEMV (F32 heads, float linears at decode): every ISA equals the reference
+// exactly (16 lane sums, fixed tree); the reference is within float rounding of a double product.
+// k covers whole 16-steps, a zero-padded tail, and k < 16; n covers the 4-row groups and a tail.
+class GemvF32VsRef : public ::testing::TestWithParam<std::tuple<Isa, Shape>> {};
+TEST_P(GemvF32VsRef, ExactAgainstReference) {
+  const auto [isa, shape] = GetParam();
+  if (!Supported(isa)) GTEST_SKIP() << IsaName(isa) << " not supported here";
+  const auto [m, n, k] = shape;
+  (void)m;
+  base::Rng rng(uint64_t(n * 13 + k));
+  std::vector<float> w(static_cast<size_t>(n * k)), x(static_cast<size_t>(k));
+  for (float& v : w) v = float(rng.Normal() * 0.1);
+  for (float& v : x) v = float(rng.Normal());
+  std::vector<float> yr(size_t(n + 1), -7.0f), y1 = yr;
+  GemvF32(ForIsa(Isa::kScalar), w.data(), n, k, x.data(), yr.data());
+  GemvF32(ForIsa(isa), w.data(), n, k, x.data(), y1.data());
+  for (int64_t o = 0; o < n; ++o) {
+    double exact = 0, mag = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      exact += double(w[size_t(o * k + j)]) * x[size_t(j)];
+      mag += std::fabs(double(w[size_t(o * k + j)]) * x[size_t(j)]);
+    }
+    EXPECT_NEAR(yr[size_t(o)], exact, 1e-6 * mag + 1e-7) << o;
+    ASSERT_EQ(y1[size_t(o)], yr[size_t(o)]) << IsaName(isa) << " at " << o;
+  }
+  EXPECT_EQ(y1[size_t(n)], -7.0f);  // nothing written past the rows
+}
+INSTANTIATE_TEST_SUITE_P(Shapes, GemvF32VsRef,
+                         ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                                            ::testing::Values(Shape{1, 50, 64}, Shape{1, 33, 100}, Shape{1, 7, 5},
+                                                              Shape{1, 4, 16}, Shape{1, 301, 3072}, Shape{1, 1, 1})),
+                         ShapeName);
+
 TEST(Threads, ResultIndependentOfThreadCount) {
   const Problem p = Make(33, 70, 1000, quant::TqFormat::kTq2_0, quant::Granularity::kBlock, 4);
   QuantizedActs q;

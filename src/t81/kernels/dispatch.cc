@@ -121,6 +121,15 @@ void GemmQ8(const KernelTable& kt, const Q8Weights& w, const Q8Acts& x, float* y
   });
 }
 
+void GemvF32(const KernelTable& kt, const float* w, int64_t n, int64_t k, const float* x, float* y) {
+  constexpr int64_t kRowsPerItem = 64;
+  const int64_t items = (n + kRowsPerItem - 1) / kRowsPerItem;
+  const int threads = int(std::min<int64_t>(omp_get_max_threads(), items));
+#pragma omp parallel for schedule(static) num_threads(threads) if (n * k > (1 << 16))
+  for (int64_t it = 0; it < items; ++it)
+    kt.gemv_f32(w, k, x, it * kRowsPerItem, std::min(n, (it + 1) * kRowsPerItem), y);
+}
+
 void GemmF16(const KernelTable& kt, const F16Weights& w, const float* x, int64_t m, int64_t ldx, float* y,
              int64_t ldy) {
   T81_CHECK(ldx >= w.k && ldy >= w.n);

@@ -120,6 +120,12 @@ void DequantRow(const F16Weights& w, int64_t r, float* out);  // row r of W as f
 using GemmF16RangeFn = void (*)(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
                                 int64_t t0, int64_t t1, float* y, int64_t ldy);
 
+// Float weights as they are (row-major (n, k), e.g. an F32 head) times one vector: per row, 16
+// partial sums (lane l takes columns k ≡ l mod 16, acc = fma(w, x, acc) ascending, the last
+// step zero-padded), combined by the fixed tree (l, l+8), (l, l+4), (l, l+2), (0, 1) — the same
+// IEEE operations on every ISA. Rows [r0, r1) of y.
+using GemvF32RangeFn = void (*)(const float* w, int64_t k, const float* x, int64_t r0, int64_t r1, float* y);
+
 struct KernelTable {
   Isa isa;
   GemmF32RangeFn gemm_f32;
@@ -127,6 +133,7 @@ struct KernelTable {
   QuantizeRowFn quantize_row;
   GemmQ8RangeFn gemm_q8;
   GemmF16RangeFn gemm_f16;
+  GemvF32RangeFn gemv_f32;
 };
 
 // The table for this process: the best supported ISA, or T81_ISA=scalar|avx2|avx512.
@@ -147,6 +154,10 @@ void GemmF32(const KernelTable& kt, const PackedWeights& w, const float* x, int6
              int64_t ldx, float* y, int64_t ldy, float alpha = 1.0f, float beta = 0.0f);
 void GemmI8(const KernelTable& kt, const PackedWeights& w, const QuantizedActs& x, float* y,
             int64_t ldy, float alpha = 1.0f, float beta = 0.0f);
+// y (n) = W (n, k) · x (k) for row-major float W (threaded over rows; see GemvF32RangeFn). For one
+// row of activations this streams W once, on t81's own threads (no BLAS thread pool competing
+// with the kernels' OpenMP threads).
+void GemvF32(const KernelTable& kt, const float* w, int64_t n, int64_t k, const float* x, float* y);
 // y (x.m, w.n) row stride ldy = X · Wᵀ with 8-bit weights (threaded over tiles of W).
 void GemmQ8(const KernelTable& kt, const Q8Weights& w, const Q8Acts& x, float* y, int64_t ldy);
 // y (m, w.n) row stride ldy = X (m, w.k) row stride ldx · Wᵀ with fp16 weights.

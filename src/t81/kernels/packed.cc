@@ -32,15 +32,24 @@ PackedWeights Repack(const quant::TernaryMatrix& m) {
   std::vector<int8_t> trits(size_t(m.rows * m.cols));
   std::vector<float> scales(size_t(m.rows * w.kb));
   quant::UnpackTernary(m, trits.data(), scales.data());
+  // Rows in parallel: a code byte holds 4 columns of one row, so rows never share a byte.
+#pragma omp parallel for schedule(static) if (m.rows * m.cols > (1 << 18))
   for (int64_t row = 0; row < m.rows; ++row) {
-    for (int64_t b = 0; b < w.kb; ++b)
-      w.scales[size_t(((row / kTileRows) * w.kb + b) * kTileRows + row % kTileRows)] =
-          scales[size_t(row * w.kb + b)];
-    for (int64_t col = 0; col < m.cols; ++col) {
-      int shift;
-      uint8_t& byte = w.codes[CodeByte(w, row, col, &shift)];
-      const uint8_t u = uint8_t(trits[size_t(row * m.cols + col)] + 1);
-      byte = uint8_t((byte & ~(3 << shift)) | (u << shift));
+    const int64_t tile = row / kTileRows, r = row % kTileRows;
+    for (int64_t b = 0; b < w.kb; ++b) {
+      w.scales[size_t((tile * w.kb + b) * kTileRows + r)] = scales[size_t(row * w.kb + b)];
+      const int8_t* t = trits.data() + row * m.cols + b * quant::kBlock;
+      const int64_t len = std::min<int64_t>(quant::kBlock, m.cols - b * quant::kBlock);
+      uint8_t* chunks = w.codes.data() + (tile * w.kb + b) * kTileBlockBytes + 4 * r;
+      for (int c = 0; c < kChunksPerBlock; ++c)
+        for (int i = 0; i < 4; ++i) {
+          uint8_t byte = 0;
+          for (int sh = 0; sh < 4; ++sh) {  // column 16c + 4sh + i in bits [2sh, 2sh+1]; padding u = 1
+            const int64_t kk = 16 * c + 4 * sh + i;
+            byte = uint8_t(byte | ((kk < len ? t[kk] + 1 : 1) << (2 * sh)));
+          }
+          chunks[c * kChunkBytes + i] = byte;
+        }
     }
   }
   return w;

@@ -2,6 +2,8 @@
 
 #include <cblas.h>
 
+#include "t81/kernels/kernels.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -9,6 +11,15 @@ namespace t81::nn {
 
 void LinearForward(float* out, const float* inp, const float* weight, const float* bias, int64_t B,
                    int64_t C, int64_t OC) {
+  if (B == 1) {
+    // One row (decode): the kernel table's GEMV streams W once on t81's threads. (sgemm would
+    // first copy all of W, and OpenBLAS's own thread pool competes with the OpenMP threads of
+    // the packed kernels for the cores.)
+    kernels::GemvF32(kernels::Active(), weight, OC, C, inp, out);
+    if (bias)
+      for (int64_t o = 0; o < OC; ++o) out[o] += bias[o];
+    return;
+  }
   if (bias) {
     for (int64_t b = 0; b < B; ++b) std::copy(bias, bias + OC, out + b * OC);
   }

@@ -7,7 +7,8 @@
 
 namespace t81::nn {
 
-// out (B, OC) = inp (B, C) · weight (OC, C)ᵀ + bias (OC). bias may be null. OpenBLAS sgemm.
+// out (B, OC) = inp (B, C) · weight (OC, C)ᵀ + bias (OC). bias may be null. OpenBLAS sgemm; one
+// row (B = 1) through the kernel table's GEMV.
 void LinearForward(float* out, const float* inp, const float* weight, const float* bias, int64_t B,
                    int64_t C, int64_t OC);
 // dinp (B, C) += dout · weight;  dweight (OC, C) += doutᵀ · inp;  dbias (OC) += Σ_rows dout.

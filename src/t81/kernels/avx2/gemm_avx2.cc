@@ -379,6 +379,52 @@ void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, in
     for (int64_t t = t0; t < t1; ++t) MicroQ8(w, x, i, t, y + i * ldy);
 }
 
-const KernelTable kTable{Isa::kAvx2, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range};
+namespace {
+// Lanes 0-7 in lo, 8-15 in hi, reduced by the tree (l, l+8), (l, l+4), (l, l+2), (0, 1).
+inline float Tree16(__m256 lo, __m256 hi) {
+  alignas(32) float v[16];
+  _mm256_store_ps(v, lo);
+  _mm256_store_ps(v + 8, hi);
+  for (int width = 8; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) v[l] = v[l] + v[l + width];
+  return v[0];
+}
+
+inline __m256i TailMask(int64_t n) {  // the first n (< 8, may be <= 0) lanes
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), idx);
+}
+
+template <int R>
+inline void GemvRows(const float* w, int64_t k, const float* x, int64_t r, float* y) {
+  __m256 lo[R], hi[R];
+  T81_UNROLL for (int i = 0; i < R; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 16 <= k; c += 16) {
+    const __m256 xl = _mm256_loadu_ps(x + c), xh = _mm256_loadu_ps(x + c + 8);
+    T81_UNROLL for (int i = 0; i < R; ++i) {
+      lo[i] = _mm256_fmadd_ps(_mm256_loadu_ps(w + (r + i) * k + c), xl, lo[i]);
+      hi[i] = _mm256_fmadd_ps(_mm256_loadu_ps(w + (r + i) * k + c + 8), xh, hi[i]);
+    }
+  }
+  if (c < k) {  // zero-padded last step
+    const __m256i ml = TailMask(k - c), mh = TailMask(k - c - 8);
+    const __m256 xl = _mm256_maskload_ps(x + c, ml), xh = _mm256_maskload_ps(x + c + 8, mh);
+    T81_UNROLL for (int i = 0; i < R; ++i) {
+      lo[i] = _mm256_fmadd_ps(_mm256_maskload_ps(w + (r + i) * k + c, ml), xl, lo[i]);
+      hi[i] = _mm256_fmadd_ps(_mm256_maskload_ps(w + (r + i) * k + c + 8, mh), xh, hi[i]);
+    }
+  }
+  T81_UNROLL for (int i = 0; i < R; ++i) y[r + i] = Tree16(lo[i], hi[i]);
+}
+}  // namespace
+
+void GemvF32Range(const float* w, int64_t k, const float* x, int64_t r0, int64_t r1, float* y) {
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) GemvRows<4>(w, k, x, r, y);
+  for (; r < r1; ++r) GemvRows<1>(w, k, x, r, y);
+}
+
+const KernelTable kTable{Isa::kAvx2, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range, GemvF32Range};
 
 }  // namespace t81::kernels::avx2

@@ -408,6 +408,42 @@ void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, in
   }
 }
 
-const KernelTable kTable{Isa::kAvx512, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range};
+namespace {
+// The 16 lanes of a reduced by the tree (l, l+8), (l, l+4), (l, l+2), (0, 1).
+inline float Tree16(__m512 a) {
+  alignas(64) float v[16];
+  _mm512_store_ps(v, a);
+  for (int width = 8; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) v[l] = v[l] + v[l + width];
+  return v[0];
+}
+
+// R rows at once (independent FMA chains), one zmm accumulator each.
+template <int R>
+inline void GemvRows(const float* w, int64_t k, const float* x, int64_t r, float* y) {
+  __m512 acc[R];
+  T81_UNROLL for (int i = 0; i < R; ++i) acc[i] = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c + 16 <= k; c += 16) {
+    const __m512 xv = _mm512_loadu_ps(x + c);
+    T81_UNROLL for (int i = 0; i < R; ++i) acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(w + (r + i) * k + c), xv, acc[i]);
+  }
+  if (c < k) {
+    const __mmask16 m = __mmask16((1u << (k - c)) - 1);
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + c);
+    T81_UNROLL for (int i = 0; i < R; ++i)
+      acc[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + (r + i) * k + c), xv, acc[i]);
+  }
+  T81_UNROLL for (int i = 0; i < R; ++i) y[r + i] = Tree16(acc[i]);
+}
+}  // namespace
+
+void GemvF32Range(const float* w, int64_t k, const float* x, int64_t r0, int64_t r1, float* y) {
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) GemvRows<4>(w, k, x, r, y);
+  for (; r < r1; ++r) GemvRows<1>(w, k, x, r, y);
+}
+
+const KernelTable kTable{Isa::kAvx512, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range, GemvF32Range};
 
 }  // namespace t81::kernels::avx512

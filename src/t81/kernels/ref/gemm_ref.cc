@@ -108,6 +108,21 @@ void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, 
     }
 }
 
-const KernelTable kTable{Isa::kScalar, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range};
+void GemvF32Range(const float* w, int64_t k, const float* x, int64_t r0, int64_t r1, float* y) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* wr = w + r * k;
+    float acc[16] = {};
+    for (int64_t c = 0; c < k; c += 16)
+      for (int l = 0; l < 16; ++l) {
+        const bool in = c + l < k;  // zero-padded last step: fma(0, 0, acc), as the vector paths
+        acc[l] = std::fma(in ? wr[c + l] : 0.0f, in ? x[c + l] : 0.0f, acc[l]);
+      }
+    for (int width = 8; width >= 1; width /= 2)
+      for (int l = 0; l < width; ++l) acc[l] = acc[l] + acc[l + width];
+    y[r] = acc[0];
+  }
+}
+
+const KernelTable kTable{Isa::kScalar, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range, GemvF32Range};
 
 }  // namespace t81::kernels::ref
