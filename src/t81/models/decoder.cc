@@ -194,7 +194,9 @@ std::vector<float> DecoderLM::TensorRows(const HfTensor& h) const {
     lin_.ReadMatrix(h.layer, *h.linear, m.data());
     std::copy(m.begin() + h.row0 * cols, m.begin() + (h.row0 + h.nrows) * cols, rows.begin());
   } else if (wte_src_ && h.offset == off_wte_) {  // the token embedding kept in file precision
-    for (int64_t v = 0; v < h.nrows; ++v) EmbedRow(v, rows.data() + v * h.cols);
+    for (int64_t v = 0; v < h.nrows; ++v) wte_src_->Row(v, h.cols, rows.data() + v * h.cols);
+  } else if (head_src_ && h.offset == off_head_ && !cfg_.tied) {  // the untied head, likewise
+    for (int64_t v = 0; v < h.nrows; ++v) head_src_->Row(v, h.cols, rows.data() + v * h.cols);
   } else {
     const float* src = P(h.first());
     std::copy(src, src + h.numel(), rows.begin());
@@ -217,16 +219,26 @@ std::vector<NamedTensor> DecoderLM::HfGrads() const { return ExportHf(hf_, arena
 
 Status DecoderLM::Save(const std::string& out_dir) const { return SaveHfFolder(out_dir, config_json_, HfParams()); }
 
+void DecoderLM::FileMatrix::Row(int64_t r, int64_t C, float* out) const {
+  if (q8) kernels::DequantRow(*q8, r, out);
+  else if (f16) kernels::DequantRow(*f16, r, out);
+  else std::memcpy(out, f32 + r * C, size_t(C) * 4);
+}
+
 void DecoderLM::EmbedRow(int64_t id, float* x) const {
-  if (!wte_src_) std::memcpy(x, P(off_wte_) + id * cfg_.C, size_t(cfg_.C) * 4);
-  else if (wte_src_->q8) kernels::DequantRow(*wte_src_->q8, id, x);
-  else kernels::DequantRow(*wte_src_->f16, id, x);
+  if (wte_src_) wte_src_->Row(id, cfg_.C, x);
+  else std::memcpy(x, P(off_wte_) + id * cfg_.C, size_t(cfg_.C) * 4);
 }
 
 void DecoderLM::MaterializeFloat() {
-  if (wte_src_) {  // the same values the file's dequantizer gives (d · q, or fp16 -> fp32)
-    for (int64_t v = 0; v < cfg_.V; ++v) EmbedRow(v, P(off_wte_) + v * cfg_.C);
+  // The same values the file's dequantizer gives (d · q, fp16 -> fp32, or f32 as stored).
+  if (wte_src_) {
+    for (int64_t v = 0; v < cfg_.V; ++v) wte_src_->Row(v, cfg_.C, P(off_wte_) + v * cfg_.C);
     wte_src_ = nullptr;
+  }
+  if (head_src_) {
+    for (int64_t v = 0; v < cfg_.V; ++v) head_src_->Row(v, cfg_.C, P(off_head_) + v * cfg_.C);
+    head_src_ = nullptr;
   }
   lin_.MaterializeFloat();
 }
@@ -252,6 +264,10 @@ void DecoderLM::Head(float* logits, const float* x, int64_t n) {
   }
   if (head_file_.f16 && packed) {
     kernels::GemmF16(kernels::Active(), *head_file_.f16, x, n, c.C, logits, c.V);
+    return;
+  }
+  if (head_file_.f32 && packed) {
+    nn::LinearForward(logits, x, head_file_.f32, nullptr, n, c.C, c.V);
     return;
   }
   nn::LinearForward(logits, x, P(c.tied ? off_wte_ : off_head_), nullptr, n, c.C, c.V);
@@ -352,6 +368,7 @@ void DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, dou
   MaterializeFloat();
   head_file_ = {};  // the float head and embedding are about to change
   embd_file_ = {};
+  gguf_.reset();
   arena_.AdamWStep(lr, beta1, beta2, eps, weight_decay);
 }
 

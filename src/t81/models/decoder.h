@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "t81/base/status.h"
+#include "t81/io/gguf.h"
 #include "t81/kernels/kernels.h"
 #include "t81/models/decoder_config.h"
 #include "t81/models/hf_tensors.h"
@@ -96,12 +97,16 @@ class DecoderLM : public Model {
 
  private:
   struct Acts;
-  // A (V, C) matrix kept in its GGUF precision: Q8_0 or F16 (at most one is set).
+  // A (V, C) matrix kept in its GGUF precision: Q8_0 or F16 repacked into kernel tiles, or F32
+  // read in place from the mapped file (at most one is set).
   struct FileMatrix {
     std::unique_ptr<kernels::Q8Weights> q8;
     std::unique_ptr<kernels::F16Weights> f16;
-    explicit operator bool() const { return q8 || f16; }
+    const float* f32 = nullptr;  // (V, C) row-major, inside gguf_
+    explicit operator bool() const { return q8 || f16 || f32; }
+    void Row(int64_t r, int64_t C, float* out) const;  // row r as floats (the file's dequantizer's values)
   };
+
   explicit DecoderLM(DecoderConfig cfg);
   // The model of dir/config.json, laid out, its parameters not read yet.
   static Result<std::unique_ptr<DecoderLM>> FromConfig(const std::string& dir);
@@ -127,15 +132,17 @@ class DecoderLM : public Model {
   size_t off_wte_ = 0, off_wpe_ = 0, off_lnf_w_ = 0, off_lnf_b_ = 0, off_head_ = 0;  // into the arena
   std::vector<size_t> layer_off_;  // per block: start of its parameters
   nn::BlockLinears lin_;
-  // The head kept in file precision (LoadGguf, when the file stores it as Q8_0 or F16): with
-  // packed linears the logits come from GemmQ8 (activations quantized per 32 values, as
-  // llama.cpp does for a Q8_0 head) or GemmF16 instead of the float head — 4× / 2× fewer bytes per
-  // token. An untied token embedding is kept in embd_file_. Both are dropped when the float
-  // parameters change (AdamWStep).
+  // The head and token embedding kept in file precision (LoadGguf with packed linears): the
+  // logits come from GemmQ8 (activations quantized per 32 values, as llama.cpp does for a Q8_0
+  // head), GemmF16, or the F32 GEMV straight from the mapped file — and the arena's copies are
+  // never written. head_file_ is the untied head or, when tied, the embedding; embd_file_ an
+  // untied embedding.
   FileMatrix head_file_, embd_file_;
-  // Non-null: the float token embedding was not written; its rows come from here (head_file_ when
-  // tied). MaterializeFloat writes it and clears this.
+  // Non-null: the float token embedding / untied head were not written; their rows come from
+  // here. MaterializeFloat writes them and clears these.
   const FileMatrix* wte_src_ = nullptr;
+  const FileMatrix* head_src_ = nullptr;
+  std::unique_ptr<io::GgufFile> gguf_;  // kept open while a FileMatrix reads F32 rows from it
   kernels::Q8Acts head_acts_;
   nn::RopeTable rope_;
   std::unique_ptr<Acts> acts_;

@@ -64,29 +64,41 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
   std::unique_ptr<DecoderLM> m(new DecoderLM(c));
   m->config_json_ = DecoderConfigJson(c);
   m->Layout();
-  // Every HF tensor of the map comes from its GGUF counterpart. Ternary block linears are
-  // assembled straight from the file's TQ blocks into the packed weights (their float copies are
-  // never written, so those pages never become resident); everything else is dequantized into
-  // the float arena.
-  nn::FileTernary tern(m->block_, c.L);
-  bool all_ternary = true;
-  std::vector<std::pair<const HfTensor*, const io::GgufTensor*>> deferred;  // TQ tensors, if mixed
-  // A Q8_0 or F16 token embedding stays in its file precision only when the linears end up
-  // packed (decided after the loop); when tied it is also the head.
-  auto keepable = [&c](const io::GgufTensor* t) {
-    return t && ((t->type == quant::kGgmlQ8_0 && c.C % quant::kQ8Block == 0) || t->type == quant::kGgmlF16);
-  };
-  const io::GgufTensor* low_embd = f->FindTensor("token_embd.weight");
-  if (!keepable(low_embd)) low_embd = nullptr;
+  // The block linears run packed when the file stores every one of them ternary; then the token
+  // embedding and the head stay in file precision too (Q8_0 / F16 repacked for the 8- and 16-bit
+  // kernels, F32 read in place from the mapped file) and their float copies are never written.
+  bool any_ternary = false, all_ternary = true;
   for (const HfTensor& h : m->hf_) {
     const io::GgufTensor* g = f->FindTensor(h.gguf);
     if (!g) return Error(path + ": missing tensor '" + h.gguf + "'");
+    if (h.linear && IsTernary(g->type)) any_ternary = true;
+    if (h.linear && !IsTernary(g->type)) all_ternary = false;
+  }
+  const bool packed = any_ternary && all_ternary;
+  auto keepable = [&](const io::GgufTensor* t) {
+    return packed && t &&
+           ((t->type == quant::kGgmlQ8_0 && c.C % quant::kQ8Block == 0) || t->type == quant::kGgmlF16 ||
+            (t->type == quant::kGgmlF32 && reinterpret_cast<uintptr_t>(f->data(*t)) % alignof(float) == 0));
+  };
+  const io::GgufTensor* embd = f->FindTensor("token_embd.weight");
+  const io::GgufTensor* head = c.tied ? embd : f->FindTensor("output.weight");
+  const bool keep_embd = keepable(embd), keep_head = keepable(head);
+  // Ternary block linears are assembled straight from the file's TQ blocks into the packed
+  // weights (their float copies are never written, so those pages never become resident);
+  // everything else is dequantized into the float arena.
+  nn::FileTernary tern(m->block_, c.L);
+  std::vector<std::pair<const HfTensor*, const io::GgufTensor*>> deferred;  // TQ tensors, if mixed
+  for (const HfTensor& h : m->hf_) {
+    const io::GgufTensor* g = f->FindTensor(h.gguf);
     const int64_t rows = h.nrows, cols = h.cols;  // GGUF holds (out, in) = the internal layout
     const std::vector<int64_t> want = h.shape.size() == 1 ? std::vector<int64_t>{h.shape[0]} : std::vector<int64_t>{cols, rows};
     if (g->ne != want)
       return Error(path + ": tensor '" + h.gguf + "' has a shape that does not match the model's hyperparameters");
-    if (h.linear && !IsTernary(g->type)) all_ternary = false;
     if (h.linear && IsTernary(g->type)) {
+      if (!packed) {  // a mixed file: every linear runs in float
+        deferred.push_back({&h, g});
+        continue;
+      }
       const quant::TqFormat fmt = g->type == quant::kGgmlTq1_0 ? quant::TqFormat::kTq1_0 : quant::TqFormat::kTq2_0;
       uint8_t* dst = tern.Part(h.layer, *h.linear, fmt, h.row0);
       if (!dst) return Error(path + ": tensor '" + h.gguf + "' mixes TQ1_0 and TQ2_0 within one fused matrix");
@@ -97,10 +109,9 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
         std::memcpy(dst + size_t(dst_r) * row_bytes, src + size_t(r) * row_bytes, row_bytes);
       }
       f->Release(*g);
-      deferred.push_back({&h, g});
       continue;
     }
-    if (g == low_embd) continue;  // kept as it is or dequantized after the loop
+    if ((g == embd && keep_embd) || (g == head && keep_head)) continue;  // kept as stored, below
     float* dst = m->P(h.first());
     if (h.rope_heads) {
       T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));
@@ -111,36 +122,40 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
     }
     f->Release(*g);
   }
-  const bool any_ternary = tern.parts() > 0, packed = any_ternary && all_ternary;
+  for (const auto& [h, g] : deferred) {
+    T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));
+    if (h->rope_heads) v = UnpermuteRope(v, h->nrows, h->cols, h->rope_heads);
+    std::memcpy(m->P(h->first()), v.data(), v.size() * 4);
+    f->Release(*g);
+  }
   if (packed) m->lin_.UseFileTernary(tern.Take());  // first: frees the assembled TQ copies
-  // Heads and embeddings kept in file precision are repacked with their file pages dropped
-  // every 1024 rows, so the load never holds both copies whole.
+  // Q8_0 / F16 heads and embeddings are repacked with their file pages dropped every 1024 rows,
+  // so the load never holds both copies whole; F32 ones stay in the mapped file.
   auto dropping = [&f, V = c.V](const io::GgufTensor* t) -> kernels::RowsDoneFn {
     const uint64_t row_bytes = t->bytes / uint64_t(V);
     return [&f, t, row_bytes](int64_t r0, int64_t r1) { f->Release(*t, uint64_t(r0) * row_bytes, uint64_t(r1) * row_bytes); };
   };
+  bool keep_file = false;
   auto keep = [&](const io::GgufTensor* t, FileMatrix* out) {
-    if (t->type == quant::kGgmlQ8_0)
+    if (t->type == quant::kGgmlQ8_0) {
       out->q8 = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*t), c.V, c.C, dropping(t)));
-    else
+    } else if (t->type == quant::kGgmlF16) {
       out->f16 = std::make_unique<kernels::F16Weights>(
           kernels::RepackF16(reinterpret_cast<const uint16_t*>(f->data(*t)), c.V, c.C, dropping(t)));
-  };
-  const io::GgufTensor* head = f->FindTensor(c.tied ? "token_embd.weight" : "output.weight");
-  if (keepable(head)) keep(head, &m->head_file_);
-  if (low_embd && packed) {
-    if (!c.tied) keep(low_embd, &m->embd_file_);
-    m->wte_src_ = c.tied ? &m->head_file_ : &m->embd_file_;
-  } else if (low_embd) {
-    T81_RETURN_IF_ERROR(f->DequantizeInto(*low_embd, m->P(m->off_wte_)));
-  }
-  if (any_ternary && !packed) {  // mixed file: run everything in float
-    for (const auto& [h, g] : deferred) {
-      T81_ASSIGN_OR_RETURN(std::vector<float> v, f->Dequantize(*g));
-      if (h->rope_heads) v = UnpermuteRope(v, h->nrows, h->cols, h->rope_heads);
-      std::memcpy(m->P(h->first()), v.data(), v.size() * 4);
+    } else {
+      out->f32 = reinterpret_cast<const float*>(f->data(*t));  // float-aligned (keepable)
+      keep_file = true;
     }
+  };
+  if (keep_head) {
+    keep(head, &m->head_file_);
+    if (!c.tied) m->head_src_ = &m->head_file_;
   }
+  if (keep_embd) {
+    if (!c.tied) keep(embd, &m->embd_file_);
+    m->wte_src_ = c.tied ? &m->head_file_ : &m->embd_file_;
+  }
+  if (keep_file) m->gguf_ = std::move(f);
   return m;
 }
 
