@@ -24,6 +24,7 @@
 #include "t81/cli/common.h"
 #include "t81/io/gguf.h"
 #include "t81/io/llama_log.h"
+#include "t81/kernels/kernels.h"
 #include "t81/models/decoder.h"
 
 #ifndef T81_DEFAULT_PEER
@@ -170,6 +171,14 @@ Status RunGgufBench(const GgufBenchFlags& f) {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   t81.peak_rss_mib = double(ru.ru_maxrss) / 1024.0;
+  // The memory-bandwidth limit: what t81 reads per decoded token (weights, and the KV cache at the
+  // mean context of the timed tokens) against this machine's streaming read bandwidth measured
+  // now, on the same threads (a 512 MiB buffer, after the peak RSS was taken).
+  const int64_t weight_bytes = model->WeightBytesPerToken();
+  const double mean_ctx = double(f.prompt_tokens) + double(f.n_predict) / 2.0;
+  const int64_t kv_bytes = int64_t(2.0 * double(c.L * c.NKV * c.HD) * 4.0 * mean_ctx);
+  const double bandwidth = kernels::StreamReadBandwidth(int64_t(512) << 20);
+  const double t81_gbs = double(weight_bytes + kv_bytes) / (base::Median(t81.eval_ms) / 1000.0) / 1e9;
   const double size_mib = double(std::filesystem::file_size(f.gguf)) / 1048576.0;
   const double t81_tok_s = 1000.0 / base::Median(t81.eval_ms), llama_tok_s = 1000.0 / base::Median(llama.eval_ms);
   std::printf("%s: %.2f MiB, %s, %.1f M parameters; %d threads; prompt %d tokens, %d new tokens, median of %d runs\n",
@@ -184,6 +193,10 @@ Status RunGgufBench(const GgufBenchFlags& f) {
   const double prompt_speedup = PairedRatios(llama.prompt_ms, t81.prompt_ms).median;
   std::printf("eval speed-up t81 / llama.cpp: %.2fx (median of %d paired runs, range %.2f-%.2fx); prompt: %.2fx\n",
               eval.median, f.runs, eval.min, eval.max, prompt_speedup);
+  std::printf("t81 reads %.1f MiB per token (weights %.1f + KV cache %.1f) = %.1f GB/s; streaming read bandwidth "
+              "%.1f GB/s (%d threads): decode at %.0f%% of the memory-bandwidth limit\n",
+              double(weight_bytes + kv_bytes) / 1048576.0, double(weight_bytes) / 1048576.0, double(kv_bytes) / 1048576.0,
+              t81_gbs, bandwidth, threads, 100.0 * t81_gbs / bandwidth);
   if (!f.json_output.empty()) {
     nlohmann::json j = {{"gguf", f.gguf},
                         {"size_mib", size_mib},
@@ -201,6 +214,11 @@ Status RunGgufBench(const GgufBenchFlags& f) {
                         {"eval_speedup", eval.median},
                         {"eval_speedup_range", {eval.min, eval.max}},
                         {"prompt_speedup", prompt_speedup},
+                        {"t81_bytes_per_token", weight_bytes + kv_bytes},
+                        {"t81_weight_bytes_per_token", weight_bytes},
+                        {"t81_read_gbs", t81_gbs},
+                        {"read_bandwidth_gbs", bandwidth},
+                        {"t81_bandwidth_fraction", t81_gbs / bandwidth},
                         {"timestamp", Timestamp()}};
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));
   }

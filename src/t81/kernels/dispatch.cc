@@ -9,6 +9,7 @@
 
 #include "t81/base/check.h"
 #include "t81/base/cpu.h"
+#include "t81/base/timer.h"
 #include "t81/kernels/isa_tables.h"
 
 namespace t81::kernels {
@@ -119,6 +120,32 @@ void GemmQ8(const KernelTable& kt, const Q8Weights& w, const Q8Acts& x, float* y
   ForEachItem(x.m, w.tiles, [&](int64_t m0, int64_t m1, int64_t t0, int64_t t1) {
     kt.gemm_q8(w, x, m0, m1, t0, t1, y, ldy);
   });
+}
+
+double StreamReadBandwidth(int64_t bytes, int passes) {
+  const int64_t n = bytes / 8;
+  base::AlignedVector<uint64_t> buf(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) buf[size_t(i)] = uint64_t(i);  // touched by the threads that read it
+  double best = 0;
+  uint64_t sink = 0;
+  for (int p = 0; p < passes; ++p) {
+    const double t0 = base::NowSeconds();
+    uint64_t total = 0;
+    // 64 bytes an iteration into 8 independent sums (vectorized: loads and adds, no dependency
+    // chain that would make the loop latency-bound instead of memory-bound).
+#pragma omp parallel for schedule(static) reduction(+ : total)
+    for (int64_t i = 0; i < n / 8; ++i) {
+      const uint64_t* q = buf.data() + 8 * i;
+      uint64_t a[8];
+      for (int j = 0; j < 8; ++j) a[j] = q[j];
+      total += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    }
+    best = std::max(best, double(n) * 8 / (base::NowSeconds() - t0) / 1e9);
+    sink += total;
+  }
+  if (sink == 42) std::fprintf(stderr, " ");  // keep the sums alive
+  return best;
 }
 
 void GemvF32(const KernelTable& kt, const float* w, int64_t n, int64_t k, const float* x, float* y) {

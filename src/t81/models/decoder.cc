@@ -249,6 +249,18 @@ Status DecoderLM::SetLinearMode(nn::LinearMode mode, const quant::TernaryOptions
   return lin_.SetMode(mode, opt, act);
 }
 
+int64_t DecoderLM::WeightBytesPerToken() const {
+  const DecoderConfig& c = cfg_;
+  int64_t head = 4 * c.V * c.C;  // float (arena or mapped F32 file)
+  const bool packed = lin_.mode() == nn::LinearMode::kPacked;
+  if (packed && head_file_.q8)
+    head = int64_t(head_file_.q8->codes.size() + (head_file_.q8->scales.size() + head_file_.q8->wsum.size()) * 4);
+  else if (packed && head_file_.f16)
+    head = int64_t(head_file_.f16->h.size() * 2);
+  const int64_t norms = 4 * c.C * (2 * c.L + 1) * (c.layernorm() ? 2 : 1);
+  return lin_.BytesRead() + head + norms + 4 * c.C * (c.learned_pos() ? 2 : 1);
+}
+
 void DecoderLM::FinalNorm(float* out, float* mean, float* rstd, const float* x, int64_t n) const {
   if (cfg_.layernorm()) nn::LayerNormForward(out, mean, rstd, x, P(off_lnf_w_), P(off_lnf_b_), n, cfg_.C, cfg_.eps);
   else nn::RmsNormForward(out, rstd, x, P(off_lnf_w_), n, cfg_.C, cfg_.eps);

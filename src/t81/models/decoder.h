@@ -59,6 +59,9 @@ class DecoderLM : public Model {
   nn::LinearMode linear_mode() const { return lin_.mode(); }
   // Bytes of the block linears as stored in the current mode (float: 4/weight; packed: TQ blocks).
   int64_t LinearBytes() const { return lin_.Bytes(); }
+  // Weight bytes one decoded token reads (block linears in their compute layout, norms, one
+  // embedding row, the head in the precision it runs in); the KV cache comes on top.
+  int64_t WeightBytesPerToken() const;
 
   // Training forward over ids (B, T). labels (B, T) or null; returns the causal-LM loss
   // (mean over shifted, non -100 labels), or 0 without labels. Saves what Backward needs.

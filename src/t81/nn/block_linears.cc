@@ -143,6 +143,13 @@ void BlockLinears::Backward(float* dinp, const BlockParams& g, const float* dout
   LinearBackward(dinp, g.weight(k), g.bias(k), dout, inp, Weight(l, k), N, LinearCols(cfg_, k), LinearRows(cfg_, k));
 }
 
+int64_t BlockLinears::BytesRead() const {
+  if (mode_ != LinearMode::kPacked) return Bytes();
+  int64_t n = 0;
+  for (const auto& p : packed_) n += int64_t(p.codes.size() + p.scales.size() * sizeof(float));
+  return n;
+}
+
 int64_t BlockLinears::Bytes() const {
   int64_t n = 0;
   if (mode_ == LinearMode::kPacked) {

@@ -76,6 +76,9 @@ class BlockLinears {
   // Bytes of the linears as they are stored in the current mode (float: 4 per weight; packed:
   // TQ blocks with their scales and padding).
   int64_t Bytes() const;
+  // Bytes the forward pass of one row reads from the weights (packed: the compute layout's codes
+  // and float scales; float and QAT: 4 per weight) — what a memory-bound decode streams.
+  int64_t BytesRead() const;
 
  private:
   size_t Index(int64_t l, BlockLinear k) const { return size_t(l) * kNumBlockLinears + size_t(k); }

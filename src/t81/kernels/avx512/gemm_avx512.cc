@@ -310,7 +310,9 @@ void QuantizeRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* scale,
 void GemmI8Range(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t m1,
                  int64_t t0, int64_t t1, float* y, int64_t ldy, float alpha, float beta) {
   int64_t t = t0;
-  if (m1 - m0 <= 2) {  // decode / GEMV
+  if (m1 - m0 <= 2) {  // decode / GEMV: 4 tiles share each activation broadcast
+    for (; t + 4 <= t1; t += 4)
+      for (int64_t i = m0; i < m1; ++i) MicroI8Masked<1, 4>(w, x, i, t, y, ldy, alpha, beta);
     for (; t + 2 <= t1; t += 2)
       for (int64_t i = m0; i < m1; ++i) MicroI8Masked<1, 2>(w, x, i, t, y, ldy, alpha, beta);
     for (; t < t1; ++t)
