@@ -155,6 +155,7 @@ Status RunGgufBench(const GgufBenchFlags& f) {
   // per-pair ratios. A pause before each llama.cpp run lets this process's worker threads
   // (OpenMP, OpenBLAS) stop spinning. t81 warms up once.
   T81_RETURN_IF_ERROR(model->Generate(prompt, 4).status());
+  std::vector<double> bandwidth_gbs;
   for (int r = 0; r < f.runs; ++r) {
     if (r > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -166,19 +167,35 @@ Status RunGgufBench(const GgufBenchFlags& f) {
     T81_RETURN_IF_ERROR(model->Generate(prompt, f.n_predict + 1, &tm).status());
     t81.prompt_ms.push_back(tm.prompt_s * 1000.0 / double(prompt.size()));
     t81.eval_ms.push_back(tm.eval_s * 1000.0 / double(f.n_predict));
+    // The memory-bandwidth limit of this moment (the host's bandwidth drifts like its speed):
+    // a streaming read right after each t81 run, on the same threads.
+    // In a child process (t81 bench memory), so that its buffer does not count in t81's peak RSS.
+    {
+      std::string out;
+      double rss = 0;
+      const std::vector<std::string> argv = {"/proc/self/exe", "bench", "memory", "--threads", std::to_string(threads),
+                                             "--passes", "3"};
+      T81_ASSIGN_OR_RETURN(int rc, RunChild(argv, &out, &rss));
+      const size_t at = out.find("read_bandwidth_gbs ");
+      if (rc != 0 || at == std::string::npos) return Error("t81 bench memory failed: " + out.substr(0, 200));
+      bandwidth_gbs.push_back(std::strtod(out.c_str() + at + 19, nullptr));
+    }
     std::fprintf(stderr, "[t81] run %d/%d: eval %.3f ms/token\n", r + 1, f.runs, t81.eval_ms.back());
   }
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   t81.peak_rss_mib = double(ru.ru_maxrss) / 1024.0;
   // The memory-bandwidth limit: what t81 reads per decoded token (weights, and the KV cache at the
-  // mean context of the timed tokens) against this machine's streaming read bandwidth measured
-  // now, on the same threads (a 512 MiB buffer, after the peak RSS was taken).
+  // mean context of the timed tokens) against the streaming read bandwidth measured after each
+  // run; the fraction is the median of the per-run fractions.
   const int64_t weight_bytes = model->WeightBytesPerToken();
   const double mean_ctx = double(f.prompt_tokens) + double(f.n_predict) / 2.0;
   const int64_t kv_bytes = int64_t(2.0 * double(c.L * c.NKV * c.HD) * 4.0 * mean_ctx);
-  const double bandwidth = kernels::StreamReadBandwidth(int64_t(512) << 20);
   const double t81_gbs = double(weight_bytes + kv_bytes) / (base::Median(t81.eval_ms) / 1000.0) / 1e9;
+  std::vector<double> read_gbs;
+  for (double ms : t81.eval_ms) read_gbs.push_back(double(weight_bytes + kv_bytes) / (ms / 1000.0) / 1e9);
+  const RatioStats bw_fraction = PairedRatios(read_gbs, bandwidth_gbs);
+  const double bandwidth = base::Median(bandwidth_gbs);
   const double size_mib = double(std::filesystem::file_size(f.gguf)) / 1048576.0;
   const double t81_tok_s = 1000.0 / base::Median(t81.eval_ms), llama_tok_s = 1000.0 / base::Median(llama.eval_ms);
   std::printf("%s: %.2f MiB, %s, %.1f M parameters; %d threads; prompt %d tokens, %d new tokens, median of %d runs\n",
@@ -194,9 +211,10 @@ Status RunGgufBench(const GgufBenchFlags& f) {
   std::printf("eval speed-up t81 / llama.cpp: %.2fx (median of %d paired runs, range %.2f-%.2fx); prompt: %.2fx\n",
               eval.median, f.runs, eval.min, eval.max, prompt_speedup);
   std::printf("t81 reads %.1f MiB per token (weights %.1f + KV cache %.1f) = %.1f GB/s; streaming read bandwidth "
-              "%.1f GB/s (%d threads): decode at %.0f%% of the memory-bandwidth limit\n",
+              "%.1f GB/s (%d threads): decode at %.0f%% of the memory-bandwidth limit (median of per-run ratios, "
+              "range %.0f-%.0f%%)\n",
               double(weight_bytes + kv_bytes) / 1048576.0, double(weight_bytes) / 1048576.0, double(kv_bytes) / 1048576.0,
-              t81_gbs, bandwidth, threads, 100.0 * t81_gbs / bandwidth);
+              t81_gbs, bandwidth, threads, 100.0 * bw_fraction.median, 100.0 * bw_fraction.min, 100.0 * bw_fraction.max);
   if (!f.json_output.empty()) {
     nlohmann::json j = {{"gguf", f.gguf},
                         {"size_mib", size_mib},
@@ -218,7 +236,9 @@ Status RunGgufBench(const GgufBenchFlags& f) {
                         {"t81_weight_bytes_per_token", weight_bytes},
                         {"t81_read_gbs", t81_gbs},
                         {"read_bandwidth_gbs", bandwidth},
-                        {"t81_bandwidth_fraction", t81_gbs / bandwidth},
+                        {"read_bandwidth_gbs_runs", bandwidth_gbs},
+                        {"t81_bandwidth_fraction", bw_fraction.median},
+                        {"t81_bandwidth_fraction_range", {bw_fraction.min, bw_fraction.max}},
                         {"timestamp", Timestamp()}};
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));
   }
@@ -226,6 +246,29 @@ Status RunGgufBench(const GgufBenchFlags& f) {
 }
 
 }  // namespace
+
+struct MemoryFlags {
+  int threads = 0, passes = 5;
+  int64_t mib = 512;
+};
+
+Status RunBenchMemory(const MemoryFlags& f) {
+  if (f.mib <= 0 || f.passes <= 0) return Error("--mib and --passes must be positive");
+  const int threads = f.threads > 0 ? f.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  base::SetNumThreads(threads);
+  std::printf("read_bandwidth_gbs %.3f\n", kernels::StreamReadBandwidth(f.mib << 20, f.passes));
+  std::printf("(streaming read of %lld MiB, best of %d passes, %d threads)\n", (long long)f.mib, f.passes, threads);
+  return OkStatus();
+}
+
+void AddBenchMemory(CLI::App& bench, Runner* run) {
+  auto f = std::make_shared<MemoryFlags>();
+  CLI::App* c = bench.add_subcommand("memory", "this machine's streaming read bandwidth (the limit of a memory-bound decode)");
+  c->add_option("--mib", f->mib, "buffer size (far larger than the caches)")->capture_default_str();
+  c->add_option("--passes", f->passes, "reads of the buffer (the best is reported)")->capture_default_str();
+  c->add_option("--threads", f->threads, "threads (default: all cores)");
+  c->callback([f, run] { *run = [f] { return RunBenchMemory(*f); }; });
+}
 
 void AddBenchGguf(CLI::App& bench, Runner* run) {
   auto f = std::make_shared<GgufBenchFlags>();

@@ -16,6 +16,7 @@ void AddBenchFashion(CLI::App& bench, Runner* run);
 void AddBenchGemm(CLI::App& bench, Runner* run);
 void AddBenchTrain(CLI::App& bench, Runner* run);
 void AddBenchGguf(CLI::App& bench, Runner* run);
+void AddBenchMemory(CLI::App& bench, Runner* run);
 void AddInfo(CLI::App& app, Runner* run);
 void AddGguf(CLI::App& app, Runner* run);
 void AddInit(CLI::App& app, Runner* run);
