@@ -23,7 +23,7 @@ step() {  # step NAME CMD...: runs CMD, prints its peak RSS and wall time
 }
 [ -f "$M/phi3-mini/model.safetensors" ] || step init "$T81" init "$M/phi3-mini" --arch phi3 --vocab 32064 \
   --n-embd 3072 --n-layer 32 --n-head 32 --n-ff 8192 --ctx 4096 --dtype bf16 --seed 0
-step info "$T81" info "$M/phi3-mini" | head -2
+step info "$T81" info "$M/phi3-mini" | tail -1
 step convert "$T81" convert "$M/phi3-mini" "$M/phi3-t81" --threshold 0.45 --force-cpu-device-map
 step gguf-tq1 "$T81" gguf "$M/phi3-tq1.gguf" --from-t81 "$M/phi3-t81" --quant TQ1_0 --validate
 step gguf-tq2 "$T81" gguf "$M/phi3-tq2.gguf" --from-t81 "$M/phi3-t81" --quant TQ2_0 --validate
