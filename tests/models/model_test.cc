@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -125,6 +126,33 @@ TEST(LoadModel, BadTernaryOptionsAreErrors) {
       EXPECT_NE(st.message().find("--threshold"), std::string::npos) << st.message();
     }
   }
+}
+
+// A model that cannot fit is refused before anything is allocated, with the sizes in one line;
+// training checks its gradients and AdamW moments the same way. (T81_MEMORY_LIMIT_MIB lowers
+// what t81 takes as available.)
+TEST(LoadModel, WhatCannotFitIsRefused) {
+  setenv("T81_MEMORY_LIMIT_MIB", "0", 1);
+  for (const char* name : {"gpt2-tiny", "vit-tiny"}) {
+    auto m = LoadModel(Fixture(name));
+    ASSERT_FALSE(m.ok()) << name;
+    const std::string& msg = m.status().message();
+    EXPECT_NE(msg.find("needs"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("GiB are available"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(name), std::string::npos) << msg;
+  }
+  unsetenv("T81_MEMORY_LIMIT_MIB");
+  auto m = LoadModel(Fixture("gpt2-tiny"));
+  ASSERT_TRUE(m.ok());
+  auto golden = io::SafeTensorsFile::Open(Fixture("gpt2-tiny") + "/golden.safetensors");
+  auto batch = m.value()->ReadBatch(*golden.value(), true);
+  ASSERT_TRUE(m.value()->Forward(batch.value()).ok());
+  setenv("T81_MEMORY_LIMIT_MIB", "0", 1);
+  const Status st = m.value()->Backward();
+  unsetenv("T81_MEMORY_LIMIT_MIB");
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("training"), std::string::npos) << st.message();
+  EXPECT_TRUE(m.value()->Backward().ok());
 }
 
 TEST(LoadModel, InputOfTheWrongKindIsAnError) {

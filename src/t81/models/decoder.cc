@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "t81/base/file.h"
+#include "t81/base/memory.h"
 #include "t81/base/rng.h"
 #include "t81/io/safetensors.h"
 #include "t81/models/gguf_names.h"
@@ -345,6 +346,8 @@ Status DecoderLM::Backward() {
   Acts& a = *acts_;
   if (!a.has_labels) return Error("Backward needs a Forward with labels");
   if (lin_.mode() == nn::LinearMode::kPacked) return Error("Backward is not available with packed ternary weights");
+  if (!arena_.has_grads())
+    T81_RETURN_IF_ERROR(base::CheckFits(int64_t(arena_.size()) * 12, "training (gradients and AdamW moments, 12 bytes a parameter)"));
   float* g = arena_.grads();
   const int64_t N = a.B * a.T, C = c.C;
   auto zero = [](std::vector<float>& v, int64_t n) { v.assign(size_t(n), 0.0f); };

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "t81/base/file.h"
+#include "t81/base/memory.h"
 #include "t81/io/safetensors.h"
 #include "t81/models/convert.h"
 #include "t81/models/decoder.h"
@@ -20,6 +21,13 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::FromConfig(const std::string& dir)
 }
 
 Result<std::unique_ptr<DecoderLM>> DecoderLM::Load(const std::string& dir) {
+  {  // the whole model becomes float32 in memory: refuse before allocating if it cannot fit
+    T81_ASSIGN_OR_RETURN(const DecoderConfig cfg, LoadDecoderConfig(dir + "/config.json"));
+    int64_t params = 0;
+    for (const HfTensor& h : HfTensorList(cfg)) params += h.numel();
+    T81_RETURN_IF_ERROR(base::CheckFits(4 * params, dir + ": the model as float32 (" + std::to_string(params) +
+                                                        " parameters)"));
+  }
   T81_ASSIGN_OR_RETURN(std::unique_ptr<DecoderLM> m, FromConfig(dir));
   T81_ASSIGN_OR_RETURN(io::Checkpoint ckpt, io::OpenCheckpoint(dir));
   T81_RETURN_IF_ERROR(ReadHfTensors(m->hf_, ckpt, dir, m->arena_.params()));

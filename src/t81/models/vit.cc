@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "t81/base/file.h"
+#include "t81/base/memory.h"
 #include "t81/io/json_fields.h"
 #include "t81/io/safetensors.h"
 #include "t81/nn/layers.h"
@@ -157,6 +158,9 @@ std::vector<HfTensor> Vit::HfTensorList(const VitConfig& cfg) {
 Result<std::unique_ptr<Vit>> Vit::Load(const std::string& dir) {
   const std::string cfg_path = dir + "/config.json";
   T81_ASSIGN_OR_RETURN(VitConfig cfg, LoadVitConfig(cfg_path));
+  int64_t params = 0;
+  for (const HfTensor& h : HfTensorList(cfg)) params += h.numel();
+  T81_RETURN_IF_ERROR(base::CheckFits(4 * params, dir + ": the model as float32 (" + std::to_string(params) + " parameters)"));
   std::unique_ptr<Vit> m(new Vit(cfg));
   T81_ASSIGN_OR_RETURN(m->config_json_, base::ReadFile(cfg_path));
   m->Layout();
@@ -246,6 +250,8 @@ Status Vit::Backward() {
   Acts& a = *acts_;
   if (a.labels.empty()) return Error("Backward needs a Forward with labels");
   if (lin_.mode() == nn::LinearMode::kPacked) return Error("Backward is not available with packed ternary weights");
+  if (!arena_.has_grads())
+    T81_RETURN_IF_ERROR(base::CheckFits(int64_t(arena_.size()) * 12, "training (gradients and AdamW moments, 12 bytes a parameter)"));
   float* g = arena_.grads();
   const int64_t B = a.B, C = c.C, T = c.T(), N = B * T, NP = c.patches(), PD = c.patch_dim();
   auto zero = [](std::vector<float>& v, int64_t n) { v.assign(size_t(n), 0.0f); };
