@@ -3,9 +3,7 @@
 // npm node-llama-cpp libraries) and t81's own engine (packed ternary kernels). Reports file size,
 // peak RSS, prompt and eval ms/token (medians of --runs, the engines alternating run by run) and
 // the decode speed ratio (median of the per-pair ratios).
-#include <spawn.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +16,7 @@
 #include <regex>
 #include <thread>
 
+#include "t81/base/process.h"
 #include "t81/base/threads.h"
 #include "t81/base/timer.h"
 #include "t81/cli/commands.h"
@@ -47,36 +46,12 @@ struct Side {
   double peak_rss_mib = 0;
 };
 
-// Runs argv (posix_spawn: the child does not inherit this process's memory image), captures
-// stdout+stderr, returns the exit code and the child's peak RSS.
+// Runs argv (base::RunChild): the exit code, with its output and peak RSS.
 Result<int> RunChild(const std::vector<std::string>& argv, std::string* out, double* rss_mib) {
-  int fds[2];
-  if (pipe(fds) != 0) return Error("pipe failed");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid;
-  const int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    return Error(argv[0] + ": cannot run (" + std::strerror(rc) + ")");
-  }
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0) out->append(buf, size_t(n));
-  close(fds[0]);
-  int status = 0;
-  struct rusage ru {};
-  wait4(pid, &status, 0, &ru);
-  *rss_mib = double(ru.ru_maxrss) / 1024.0;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  T81_ASSIGN_OR_RETURN(base::ChildResult r, base::RunChild(argv));
+  *out = std::move(r.out);
+  *rss_mib = r.peak_rss_mib;
+  return r.rc;
 }
 
 // One llama.cpp generation; its peak RSS is kept only if record_rss (the first run, before this
