@@ -301,35 +301,43 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Q8VsRef,
                                                               Shape{1, 7, 32}, Shape{1, 260, 1024})),
                          ShapeName);
 
-// fp16 weights (F16 heads): every ISA equals the reference exactly (one FMA chain per output, k
-// ascending); the reference is within float rounding of a double-precision product.
+// 16-bit weights (fp16 heads, bf16 checkpoints): every ISA equals the reference exactly (one FMA
+// chain per output, k ascending); the reference is within float rounding of a double product.
 class F16VsRef : public ::testing::TestWithParam<std::tuple<Isa, Shape>> {};
 TEST_P(F16VsRef, ExactAgainstReference) {
   const auto [isa, shape] = GetParam();
   if (!Supported(isa)) GTEST_SKIP() << IsaName(isa) << " not supported here";
   const auto [m, n, k] = shape;
-  base::Rng rng(uint64_t(m * 977 + n * 13 + k));
-  std::vector<uint16_t> wh(size_t(n * k));
-  for (auto& v : wh) v = base::Fp32ToFp16(float(rng.Normal() * 0.1));
-  std::vector<float> x(size_t(m * (k + 2)));
-  for (float& v : x) v = float(rng.Normal());
-  const F16Weights pw = RepackF16(wh.data(), n, k);
-  const int64_t ldy = n + 3, ldx = k + 2;
-  std::vector<float> yr(size_t(m * ldy), -7.0f), y1 = yr;
-  GemmF16(ForIsa(Isa::kScalar), pw, x.data(), m, ldx, yr.data(), ldy);
-  GemmF16(ForIsa(isa), pw, x.data(), m, ldx, y1.data(), ldy);
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t o = 0; o < n; ++o) {
-      double exact = 0, mag = 0;
-      for (int64_t j = 0; j < k; ++j) {
-        const double p = double(base::Fp16ToFp32(wh[size_t(o * k + j)])) * x[size_t(i * ldx + j)];
-        exact += p;
-        mag += std::fabs(p);
+  for (HalfType type : {HalfType::kF16, HalfType::kBF16}) {
+    SCOPED_TRACE(type == HalfType::kF16 ? "f16" : "bf16");
+    base::Rng rng(uint64_t(m * 977 + n * 13 + k));
+    auto to_half = [type](float v) { return type == HalfType::kF16 ? base::Fp32ToFp16(v) : base::Fp32ToBf16(v); };
+    auto to_float = [type](uint16_t h) { return type == HalfType::kF16 ? base::Fp16ToFp32(h) : base::Bf16ToFp32(h); };
+    std::vector<uint16_t> wh(static_cast<size_t>(n * k));
+    for (auto& v : wh) v = to_half(float(rng.Normal() * 0.1));
+    std::vector<float> x(static_cast<size_t>(m * (k + 2)));
+    for (float& v : x) v = float(rng.Normal());
+    const HalfWeights pw = RepackHalf(wh.data(), n, k, type);
+    std::vector<float> row(static_cast<size_t>(k));
+    DequantRow(pw, n - 1, row.data());
+    for (int64_t j = 0; j < k; ++j) ASSERT_EQ(row[size_t(j)], to_float(wh[size_t((n - 1) * k + j)]));
+    const int64_t ldy = n + 3, ldx = k + 2;
+    std::vector<float> yr(static_cast<size_t>(m * ldy), -7.0f), y1 = yr;
+    GemmHalf(ForIsa(Isa::kScalar), pw, x.data(), m, ldx, yr.data(), ldy);
+    GemmHalf(ForIsa(isa), pw, x.data(), m, ldx, y1.data(), ldy);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t o = 0; o < n; ++o) {
+        double exact = 0, mag = 0;
+        for (int64_t j = 0; j < k; ++j) {
+          const double p = double(to_float(wh[size_t(o * k + j)])) * x[size_t(i * ldx + j)];
+          exact += p;
+          mag += std::fabs(p);
+        }
+        EXPECT_NEAR(yr[size_t(i * ldy + o)], exact, 1e-6 * mag * std::sqrt(double(k)) + 1e-6) << i << "," << o;
+        ASSERT_EQ(y1[size_t(i * ldy + o)], yr[size_t(i * ldy + o)]) << IsaName(isa) << " at " << i << "," << o;
       }
-      EXPECT_NEAR(yr[size_t(i * ldy + o)], exact, 1e-6 * mag * std::sqrt(double(k)) + 1e-6) << i << "," << o;
-      ASSERT_EQ(y1[size_t(i * ldy + o)], yr[size_t(i * ldy + o)]) << IsaName(isa) << " at " << i << "," << o;
+      for (int64_t o = n; o < ldy; ++o) ASSERT_EQ(y1[size_t(i * ldy + o)], -7.0f);
     }
-    for (int64_t o = n; o < ldy; ++o) ASSERT_EQ(y1[size_t(i * ldy + o)], -7.0f);
   }
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, F16VsRef,

@@ -157,11 +157,11 @@ void GemvF32(const KernelTable& kt, const float* w, int64_t n, int64_t k, const 
     kt.gemv_f32(w, k, x, it * kRowsPerItem, std::min(n, (it + 1) * kRowsPerItem), y);
 }
 
-void GemmF16(const KernelTable& kt, const F16Weights& w, const float* x, int64_t m, int64_t ldx, float* y,
+void GemmHalf(const KernelTable& kt, const HalfWeights& w, const float* x, int64_t m, int64_t ldx, float* y,
              int64_t ldy) {
   T81_CHECK(ldx >= w.k && ldy >= w.n);
   ForEachItem(m, w.tiles, [&](int64_t m0, int64_t m1, int64_t t0, int64_t t1) {
-    kt.gemm_f16(w, x, ldx, m0, m1, t0, t1, y, ldy);
+    kt.gemm_half(w, x, ldx, m0, m1, t0, t1, y, ldy);
   });
 }
 

@@ -108,16 +108,20 @@ void DequantRow(const Q8Weights& w, int64_t r, float* out);
 using GemmQ8RangeFn = void (*)(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1,
                                int64_t t0, int64_t t1, float* y, int64_t ldy);
 
-// fp16 weights (heads and embeddings kept as GGUF F16) in 16-row tiles: h (tiles, k, 16), the 16
-// rows' values of column j contiguous. y = X · Wᵀ with float X: per output, k ascending,
+// 16-bit float weights — fp16 (heads and embeddings kept as GGUF F16) or bfloat16 (bf16
+// checkpoints run in their own precision) — in 16-row tiles: h (tiles, k, 16), the 16 rows'
+// values of column j contiguous. y = X · Wᵀ with float X: per output, k ascending,
 // acc = fma(x_k, float(w_k), acc) from 0 — the same IEEE operations on every ISA.
-struct F16Weights {
+enum class HalfType : uint8_t { kF16, kBF16 };
+struct HalfWeights {
+  HalfType type = HalfType::kF16;
   int64_t n = 0, k = 0, tiles = 0;
   base::AlignedVector<uint16_t> h;  // (tiles, k, 16)
 };
-F16Weights RepackF16(const uint16_t* rows, int64_t n, int64_t k, const RowsDoneFn& done = nullptr);  // rows: (n, k)
-void DequantRow(const F16Weights& w, int64_t r, float* out);  // row r of W as floats (fp16 -> fp32)
-using GemmF16RangeFn = void (*)(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
+HalfWeights RepackHalf(const uint16_t* rows, int64_t n, int64_t k, HalfType type,
+                       const RowsDoneFn& done = nullptr);                           // rows: (n, k)
+void DequantRow(const HalfWeights& w, int64_t r, float* out);  // row r of W as floats
+using GemmHalfRangeFn = void (*)(const HalfWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1,
                                 int64_t t0, int64_t t1, float* y, int64_t ldy);
 
 // Float weights as they are (row-major (n, k), e.g. an F32 head) times one vector: per row, 16
@@ -132,7 +136,7 @@ struct KernelTable {
   GemmI8RangeFn gemm_i8;
   QuantizeRowFn quantize_row;
   GemmQ8RangeFn gemm_q8;
-  GemmF16RangeFn gemm_f16;
+  GemmHalfRangeFn gemm_half;
   GemvF32RangeFn gemv_f32;
 };
 
@@ -165,7 +169,7 @@ double StreamReadBandwidth(int64_t bytes = int64_t(1) << 30, int passes = 5);
 // y (x.m, w.n) row stride ldy = X · Wᵀ with 8-bit weights (threaded over tiles of W).
 void GemmQ8(const KernelTable& kt, const Q8Weights& w, const Q8Acts& x, float* y, int64_t ldy);
 // y (m, w.n) row stride ldy = X (m, w.k) row stride ldx · Wᵀ with fp16 weights.
-void GemmF16(const KernelTable& kt, const F16Weights& w, const float* x, int64_t m, int64_t ldx, float* y,
+void GemmHalf(const KernelTable& kt, const HalfWeights& w, const float* x, int64_t m, int64_t ldx, float* y,
              int64_t ldy);
 
 }  // namespace t81::kernels

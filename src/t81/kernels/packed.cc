@@ -103,8 +103,9 @@ Q8Weights RepackQ8_0(const uint8_t* q8_0, int64_t n, int64_t k, const RowsDoneFn
   return w;
 }
 
-F16Weights RepackF16(const uint16_t* rows, int64_t n, int64_t k, const RowsDoneFn& done) {
-  F16Weights w;
+HalfWeights RepackHalf(const uint16_t* rows, int64_t n, int64_t k, HalfType type, const RowsDoneFn& done) {
+  HalfWeights w;
+  w.type = type;
   w.n = n;
   w.k = k;
   w.tiles = (n + kTileRows - 1) / kTileRows;
@@ -127,9 +128,12 @@ void DequantRow(const Q8Weights& w, int64_t r, float* out) {
   }
 }
 
-void DequantRow(const F16Weights& w, int64_t r, float* out) {
+void DequantRow(const HalfWeights& w, int64_t r, float* out) {
   const uint16_t* h = w.h.data() + (r / kTileRows) * w.k * kTileRows + r % kTileRows;
-  for (int64_t j = 0; j < w.k; ++j) out[j] = base::Fp16ToFp32(h[j * kTileRows]);
+  if (w.type == HalfType::kF16)
+    for (int64_t j = 0; j < w.k; ++j) out[j] = base::Fp16ToFp32(h[j * kTileRows]);
+  else
+    for (int64_t j = 0; j < w.k; ++j) out[j] = base::Bf16ToFp32(h[j * kTileRows]);
 }
 
 void QuantizeActsQ8(const float* x, int64_t m, int64_t k, Q8Acts* out) {

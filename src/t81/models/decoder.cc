@@ -276,7 +276,7 @@ void DecoderLM::Head(float* logits, const float* x, int64_t n) {
     return;
   }
   if (head_file_.f16 && packed) {
-    kernels::GemmF16(kernels::Active(), *head_file_.f16, x, n, c.C, logits, c.V);
+    kernels::GemmHalf(kernels::Active(), *head_file_.f16, x, n, c.C, logits, c.V);
     return;
   }
   if (head_file_.f32 && packed) {

@@ -104,7 +104,7 @@ class DecoderLM : public Model {
   // read in place from the mapped file (at most one is set).
   struct FileMatrix {
     std::unique_ptr<kernels::Q8Weights> q8;
-    std::unique_ptr<kernels::F16Weights> f16;
+    std::unique_ptr<kernels::HalfWeights> f16;
     const float* f32 = nullptr;  // (V, C) row-major, inside gguf_
     explicit operator bool() const { return q8 || f16 || f32; }
     void Row(int64_t r, int64_t C, float* out) const;  // row r as floats (the file's dequantizer's values)
@@ -137,7 +137,7 @@ class DecoderLM : public Model {
   nn::BlockLinears lin_;
   // The head and token embedding kept in file precision (LoadGguf with packed linears): the
   // logits come from GemmQ8 (activations quantized per 32 values, as llama.cpp does for a Q8_0
-  // head), GemmF16, or the F32 GEMV straight from the mapped file — and the arena's copies are
+  // head), GemmHalf, or the F32 GEMV straight from the mapped file — and the arena's copies are
   // never written. head_file_ is the untied head or, when tied, the embedding; embd_file_ an
   // untied embedding.
   FileMatrix head_file_, embd_file_;

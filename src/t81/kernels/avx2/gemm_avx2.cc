@@ -348,13 +348,21 @@ void MicroQ8(const Q8Weights& w, const Q8Acts& x, int64_t i, int64_t tile, float
 }
 
 // fp16 weights: one row of X against one tile (two halves: two FMA chains).
-void MicroF16(const F16Weights& w, const float* x, int64_t tile, float* y) {
+template <HalfType T>
+inline __m256 Load8(const uint16_t* p) {  // 8 halves to floats
+  const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(p));
+  if constexpr (T == HalfType::kF16) return _mm256_cvtph_ps(v);
+  else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(v), 16));
+}
+
+template <HalfType T>
+void MicroHalf(const HalfWeights& w, const float* x, int64_t tile, float* y) {
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   const uint16_t* h = w.h.data() + tile * w.k * kTileRows;
   for (int64_t k = 0; k < w.k; ++k) {
     const __m256 xv = _mm256_set1_ps(x[k]);
     T81_UNROLL for (int j = 0; j < 2; ++j) {
-      const __m256 wv = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h + k * kTileRows + 8 * j)));
+      const __m256 wv = Load8<T>(h + k * kTileRows + 8 * j);
       acc[j] = _mm256_fmadd_ps(xv, wv, acc[j]);
     }
   }
@@ -367,10 +375,13 @@ void MicroF16(const F16Weights& w, const float* x, int64_t tile, float* y) {
 
 }  // namespace
 
-void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
+void GemmHalfRange(const HalfWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
                   int64_t t1, float* y, int64_t ldy) {
   for (int64_t i = m0; i < m1; ++i)
-    for (int64_t t = t0; t < t1; ++t) MicroF16(w, x + i * ldx, t, y + i * ldy);
+    for (int64_t t = t0; t < t1; ++t) {
+      if (w.type == HalfType::kF16) MicroHalf<HalfType::kF16>(w, x + i * ldx, t, y + i * ldy);
+      else MicroHalf<HalfType::kBF16>(w, x + i * ldx, t, y + i * ldy);
+    }
 }
 
 void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
@@ -425,6 +436,6 @@ void GemvF32Range(const float* w, int64_t k, const float* x, int64_t r0, int64_t
   for (; r < r1; ++r) GemvRows<1>(w, k, x, r, y);
 }
 
-const KernelTable kTable{Isa::kAvx2, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range, GemvF32Range};
+const KernelTable kTable{Isa::kAvx2, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmHalfRange, GemvF32Range};
 
 }  // namespace t81::kernels::avx2

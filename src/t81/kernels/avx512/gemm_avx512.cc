@@ -375,15 +375,22 @@ void MicroQ8(const Q8Weights& w, const Q8Acts& x, int64_t i, int64_t tile, float
 
 // fp16 weights: one row of X against NT tiles, one FMA chain per tile (8 chains cover the FMA
 // latency on two ports).
-template <int NT>
-void MicroF16(const F16Weights& w, const float* x, int64_t tile, float* y) {
+template <HalfType T>
+inline __m512 Load16(const uint16_t* p) {  // 16 halves to floats
+  const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+  if constexpr (T == HalfType::kF16) return _mm512_cvtph_ps(v);
+  else return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
+}
+
+template <HalfType T, int NT>
+void MicroHalf(const HalfWeights& w, const float* x, int64_t tile, float* y) {
   __m512 acc[NT];
   T81_UNROLL for (int j = 0; j < NT; ++j) acc[j] = _mm512_setzero_ps();
   const uint16_t* h = w.h.data() + tile * w.k * kTileRows;
   for (int64_t k = 0; k < w.k; ++k) {
     const __m512 xv = _mm512_set1_ps(x[k]);
     T81_UNROLL for (int j = 0; j < NT; ++j) {
-      const __m512 wv = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(h + (j * w.k + k) * kTileRows)));
+      const __m512 wv = Load16<T>(h + (j * w.k + k) * kTileRows);
       acc[j] = _mm512_fmadd_ps(xv, wv, acc[j]);
     }
   }
@@ -392,13 +399,20 @@ void MicroF16(const F16Weights& w, const float* x, int64_t tile, float* y) {
 
 }  // namespace
 
-void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
-                  int64_t t1, float* y, int64_t ldy) {
+template <HalfType T>
+void HalfRows(const HalfWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
+              float* y, int64_t ldy) {
   for (int64_t i = m0; i < m1; ++i) {
     int64_t t = t0;
-    for (; t + 8 <= t1; t += 8) MicroF16<8>(w, x + i * ldx, t, y + i * ldy);
-    for (; t < t1; ++t) MicroF16<1>(w, x + i * ldx, t, y + i * ldy);
+    for (; t + 8 <= t1; t += 8) MicroHalf<T, 8>(w, x + i * ldx, t, y + i * ldy);
+    for (; t < t1; ++t) MicroHalf<T, 1>(w, x + i * ldx, t, y + i * ldy);
   }
+}
+
+void GemmHalfRange(const HalfWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
+                   int64_t t1, float* y, int64_t ldy) {
+  if (w.type == HalfType::kF16) HalfRows<HalfType::kF16>(w, x, ldx, m0, m1, t0, t1, y, ldy);
+  else HalfRows<HalfType::kBF16>(w, x, ldx, m0, m1, t0, t1, y, ldy);
 }
 
 void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, int64_t t0, int64_t t1,
@@ -446,6 +460,6 @@ void GemvF32Range(const float* w, int64_t k, const float* x, int64_t r0, int64_t
   for (; r < r1; ++r) GemvRows<1>(w, k, x, r, y);
 }
 
-const KernelTable kTable{Isa::kAvx512, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range, GemvF32Range};
+const KernelTable kTable{Isa::kAvx512, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmHalfRange, GemvF32Range};
 
 }  // namespace t81::kernels::avx512

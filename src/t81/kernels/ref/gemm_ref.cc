@@ -96,14 +96,17 @@ void GemmQ8Range(const Q8Weights& w, const Q8Acts& x, int64_t m0, int64_t m1, in
     }
 }
 
-void GemmF16Range(const F16Weights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
+void GemmHalfRange(const HalfWeights& w, const float* x, int64_t ldx, int64_t m0, int64_t m1, int64_t t0,
                   int64_t t1, float* y, int64_t ldy) {
   const int64_t n1 = std::min(w.n, t1 * kTileRows);
   for (int64_t i = m0; i < m1; ++i)
     for (int64_t o = t0 * kTileRows; o < n1; ++o) {
       const uint16_t* h = w.h.data() + (o / kTileRows) * w.k * kTileRows + o % kTileRows;
       float acc = 0.0f;
-      for (int64_t j = 0; j < w.k; ++j) acc = std::fma(x[i * ldx + j], base::Fp16ToFp32(h[j * kTileRows]), acc);
+      for (int64_t j = 0; j < w.k; ++j) {
+        const float wj = w.type == HalfType::kF16 ? base::Fp16ToFp32(h[j * kTileRows]) : base::Bf16ToFp32(h[j * kTileRows]);
+        acc = std::fma(x[i * ldx + j], wj, acc);
+      }
       y[i * ldy + o] = acc;
     }
 }
@@ -123,6 +126,6 @@ void GemvF32Range(const float* w, int64_t k, const float* x, int64_t r0, int64_t
   }
 }
 
-const KernelTable kTable{Isa::kScalar, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmF16Range, GemvF32Range};
+const KernelTable kTable{Isa::kScalar, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmHalfRange, GemvF32Range};
 
 }  // namespace t81::kernels::ref
