@@ -35,7 +35,7 @@ Result<Timing> TimeSteps(models::DecoderLM& m, const std::vector<int64_t>& ids, 
     T81_ASSIGN_OR_RETURN(double loss, m.Forward(ids.data(), ids.data(), f.batch, f.seq));
     m.ZeroGrad();
     T81_RETURN_IF_ERROR(m.Backward());
-    m.AdamWStep(1e-4);
+    T81_RETURN_IF_ERROR(m.AdamWStep(1e-4));
     const double dt = base::NowSeconds() - t0;
     if (s == 0) first = loss;
     if (s >= f.warmup) times.push_back(dt);

@@ -146,7 +146,7 @@ Status RunForward(const ForwardFlags& f) {
       losses.push_back(float(ls));
       m->ZeroGrad();
       T81_RETURN_IF_ERROR(m->Backward());
-      m->AdamWStep(f.lr);
+      T81_RETURN_IF_ERROR(m->AdamWStep(f.lr));
     }
     w.AddF32("train_losses", {int64_t(losses.size())}, losses.data());
   }

@@ -222,7 +222,7 @@ Status DecoderLM::Save(const std::string& out_dir) const { return SaveHfFolder(o
 
 void DecoderLM::FileMatrix::Row(int64_t r, int64_t C, float* out) const {
   if (q8) kernels::DequantRow(*q8, r, out);
-  else if (f16) kernels::DequantRow(*f16, r, out);
+  else if (half) kernels::DequantRow(*half, r, out);
   else std::memcpy(out, f32 + r * C, size_t(C) * 4);
 }
 
@@ -231,8 +231,10 @@ void DecoderLM::EmbedRow(int64_t id, float* x) const {
   else std::memcpy(x, P(off_wte_) + id * cfg_.C, size_t(cfg_.C) * 4);
 }
 
-void DecoderLM::MaterializeFloat() {
-  // The same values the file's dequantizer gives (d · q, fp16 -> fp32, or f32 as stored).
+Status DecoderLM::MaterializeFloat() {
+  if (!wte_src_ && !head_src_ && !lin_.from_file()) return OkStatus();
+  T81_RETURN_IF_ERROR(base::CheckFits(4 * int64_t(arena_.size()), "the model's float32 parameters"));
+  // The same values the file's dequantizer gives (d · q, fp16 / bf16 -> fp32, or f32 as stored).
   if (wte_src_) {
     for (int64_t v = 0; v < cfg_.V; ++v) wte_src_->Row(v, cfg_.C, P(off_wte_) + v * cfg_.C);
     wte_src_ = nullptr;
@@ -242,22 +244,29 @@ void DecoderLM::MaterializeFloat() {
     head_src_ = nullptr;
   }
   lin_.MaterializeFloat();
+  return OkStatus();
+}
+
+bool DecoderLM::HeadInFile() const {
+  return head_file_ && (lin_.mode() == nn::LinearMode::kPacked || head_src_ || (cfg_.tied && wte_src_));
 }
 
 Status DecoderLM::SetLinearMode(nn::LinearMode mode, const quant::TernaryOptions& opt, nn::ActPath act) {
   T81_RETURN_IF_ERROR(quant::CheckTernaryOptions(opt));
-  if (!(lin_.from_file() && mode == nn::LinearMode::kPacked)) MaterializeFloat();
+  // File weights stay as stored where the mode runs them (packed: ternary or from 16-bit; float:
+  // 16-bit weights); QAT, or float from ternary, needs float32 copies.
+  const bool keep = mode == nn::LinearMode::kPacked || (mode == nn::LinearMode::kFloat && lin_.from_half());
+  if (!keep) T81_RETURN_IF_ERROR(MaterializeFloat());
   return lin_.SetMode(mode, opt, act);
 }
 
 int64_t DecoderLM::WeightBytesPerToken() const {
   const DecoderConfig& c = cfg_;
   int64_t head = 4 * c.V * c.C;  // float (arena or mapped F32 file)
-  const bool packed = lin_.mode() == nn::LinearMode::kPacked;
-  if (packed && head_file_.q8)
+  if (HeadInFile() && head_file_.q8)
     head = int64_t(head_file_.q8->codes.size() + (head_file_.q8->scales.size() + head_file_.q8->wsum.size()) * 4);
-  else if (packed && head_file_.f16)
-    head = int64_t(head_file_.f16->h.size() * 2);
+  else if (HeadInFile() && head_file_.half)
+    head = int64_t(head_file_.half->h.size() * 2);
   const int64_t norms = 4 * c.C * (2 * c.L + 1) * (c.layernorm() ? 2 : 1);
   return lin_.BytesRead() + head + norms + 4 * c.C * (c.learned_pos() ? 2 : 1);
 }
@@ -269,17 +278,17 @@ void DecoderLM::FinalNorm(float* out, float* mean, float* rstd, const float* x, 
 
 void DecoderLM::Head(float* logits, const float* x, int64_t n) {
   const DecoderConfig& c = cfg_;
-  const bool packed = lin_.mode() == nn::LinearMode::kPacked;
-  if (head_file_.q8 && packed) {
+  const bool in_file = HeadInFile();
+  if (head_file_.q8 && in_file) {
     kernels::QuantizeActsQ8(x, n, c.C, &head_acts_);
     kernels::GemmQ8(kernels::Active(), *head_file_.q8, head_acts_, logits, c.V);
     return;
   }
-  if (head_file_.f16 && packed) {
-    kernels::GemmHalf(kernels::Active(), *head_file_.f16, x, n, c.C, logits, c.V);
+  if (head_file_.half && in_file) {
+    kernels::GemmHalf(kernels::Active(), *head_file_.half, x, n, c.C, logits, c.V);
     return;
   }
-  if (head_file_.f32 && packed) {
+  if (head_file_.f32 && in_file) {
     nn::LinearForward(logits, x, head_file_.f32, nullptr, n, c.C, c.V);
     return;
   }
@@ -346,6 +355,7 @@ Status DecoderLM::Backward() {
   Acts& a = *acts_;
   if (!a.has_labels) return Error("Backward needs a Forward with labels");
   if (lin_.mode() == nn::LinearMode::kPacked) return Error("Backward is not available with packed ternary weights");
+  T81_RETURN_IF_ERROR(MaterializeFloat());  // training runs on float32 weights (16-bit ones are exact in it)
   if (!arena_.has_grads())
     T81_RETURN_IF_ERROR(base::CheckFits(int64_t(arena_.size()) * 12, "training (gradients and AdamW moments, 12 bytes a parameter)"));
   float* g = arena_.grads();
@@ -379,12 +389,13 @@ Status DecoderLM::Backward() {
   return OkStatus();
 }
 
-void DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
-  MaterializeFloat();
+Status DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
+  T81_RETURN_IF_ERROR(MaterializeFloat());
   head_file_ = {};  // the float head and embedding are about to change
   embd_file_ = {};
   gguf_.reset();
   arena_.AdamWStep(lr, beta1, beta2, eps, weight_decay);
+  return OkStatus();
 }
 
 Result<Batch> DecoderLM::ReadBatch(const io::SafeTensorsFile& in, bool with_labels) const {

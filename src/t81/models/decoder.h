@@ -31,8 +31,12 @@ namespace t81::models {
 
 class DecoderLM : public Model {
  public:
-  // Loads config.json + model.safetensors (or the shards of model.safetensors.index.json).
-  static Result<std::unique_ptr<DecoderLM>> Load(const std::string& model_dir);
+  // Loads config.json + model.safetensors (or the shards of model.safetensors.index.json) into
+  // float32 parameters. keep_precision (inference): a checkpoint whose block linears are all bf16
+  // (or all fp16) keeps them, and a 16-bit embedding / head, as 16-bit weights run by the 16-bit
+  // kernels — memory ≈ the checkpoint's bytes, not twice; they become float32 only if training
+  // or a QAT mode asks for them.
+  static Result<std::unique_ptr<DecoderLM>> Load(const std::string& model_dir, bool keep_precision = false);
   // Loads a GGUF file written for llama.cpp (gpt2, llama or phi3 architecture; F32, F16, Q8_0,
   // TQ1_0 or TQ2_0 tensors). Ternary block linears are run packed (kernel table) with exactly the
   // file's ternary values; float ones in float.
@@ -73,7 +77,7 @@ class DecoderLM : public Model {
   void ZeroGrad() override;
   // Accumulates d loss / d param into the gradients (after Forward with labels).
   Status Backward() override;
-  void AdamWStep(double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+  Status AdamWStep(double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
                  double weight_decay = 0.0) override;
 
   // Greedy decoding with a KV cache: prompt then n_new argmax tokens; returns prompt + new.
@@ -104,9 +108,9 @@ class DecoderLM : public Model {
   // read in place from the mapped file (at most one is set).
   struct FileMatrix {
     std::unique_ptr<kernels::Q8Weights> q8;
-    std::unique_ptr<kernels::HalfWeights> f16;
+    std::unique_ptr<kernels::HalfWeights> half;
     const float* f32 = nullptr;  // (V, C) row-major, inside gguf_
-    explicit operator bool() const { return q8 || f16 || f32; }
+    explicit operator bool() const { return q8 || half || f32; }
     void Row(int64_t r, int64_t C, float* out) const;  // row r as floats (the file's dequantizer's values)
   };
 
@@ -118,8 +122,12 @@ class DecoderLM : public Model {
   nn::BlockParams GradBlock(int64_t l);
   float* P(size_t off) { return arena_.params() + off; }
   const float* P(size_t off) const { return arena_.params() + off; }
-  // Writes what a file loader left out: file-packed linears (d · t) and the token embedding.
-  void MaterializeFloat();
+  // Writes what a file loader left out: file linears (d · t or 16-bit values), the token
+  // embedding and the untied head. Refuses (before writing) if float32 copies cannot fit.
+  Status MaterializeFloat();
+  bool HeadInFile() const;  // the logits come from head_file_ (its float copy is not used)
+  // Load's keep_precision path: 16-bit block linears, embedding and head as 16-bit weights.
+  Status LoadHalf(const io::Checkpoint& ckpt, const std::string& dir, kernels::HalfType type);
   void EmbedRow(int64_t id, float* x) const;            // x (C) = the embedding row of token id
   void FinalNorm(float* out, float* mean, float* rstd, const float* x, int64_t n) const;
   void Head(float* logits, const float* x, int64_t n);  // logits (n, V) of normed x (n, C)

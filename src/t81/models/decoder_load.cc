@@ -20,18 +20,85 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::FromConfig(const std::string& dir)
   return m;
 }
 
-Result<std::unique_ptr<DecoderLM>> DecoderLM::Load(const std::string& dir) {
-  {  // the whole model becomes float32 in memory: refuse before allocating if it cannot fit
-    T81_ASSIGN_OR_RETURN(const DecoderConfig cfg, LoadDecoderConfig(dir + "/config.json"));
-    int64_t params = 0;
-    for (const HfTensor& h : HfTensorList(cfg)) params += h.numel();
-    T81_RETURN_IF_ERROR(base::CheckFits(4 * params, dir + ": the model as float32 (" + std::to_string(params) +
-                                                        " parameters)"));
+Result<std::unique_ptr<DecoderLM>> DecoderLM::Load(const std::string& dir, bool keep_precision) {
+  T81_ASSIGN_OR_RETURN(const DecoderConfig cfg, LoadDecoderConfig(dir + "/config.json"));
+  T81_ASSIGN_OR_RETURN(io::Checkpoint ckpt, io::OpenCheckpoint(dir));
+  const std::vector<HfTensor> map = HfTensorList(cfg);
+  T81_RETURN_IF_ERROR(CheckHfTensors(map, ckpt, dir));
+  // 16-bit in memory when asked and every block linear is stored in the same 16-bit type.
+  bool half = keep_precision;
+  io::DType half_type = io::DType::kF32;  // the 16-bit type, once seen
+  for (const HfTensor& h : map) {
+    if (!half || !h.linear) continue;
+    const io::DType d = ckpt.FileOf(h.name)->Find(h.name)->dtype;
+    half = (d == io::DType::kBF16 || d == io::DType::kF16) && (half_type == io::DType::kF32 || half_type == d);
+    half_type = d;
+  }
+  {  // refuse before allocating if the model cannot fit: float32, or 2 bytes a 16-bit weight
+    int64_t bytes = 0;
+    for (const HfTensor& h : map) {
+      const bool two = half && ckpt.FileOf(h.name)->Find(h.name)->dtype == half_type && h.shape.size() == 2;
+      bytes += h.numel() * (two ? 2 : 4);
+    }
+    T81_RETURN_IF_ERROR(base::CheckFits(bytes, dir + ": the model (" + std::string(half ? "16-bit weights kept" : "as float32") + ")"));
   }
   T81_ASSIGN_OR_RETURN(std::unique_ptr<DecoderLM> m, FromConfig(dir));
-  T81_ASSIGN_OR_RETURN(io::Checkpoint ckpt, io::OpenCheckpoint(dir));
-  T81_RETURN_IF_ERROR(ReadHfTensors(m->hf_, ckpt, dir, m->arena_.params()));
+  if (half) {
+    T81_RETURN_IF_ERROR(m->LoadHalf(ckpt, dir, half_type == io::DType::kF16 ? kernels::HalfType::kF16 : kernels::HalfType::kBF16));
+  } else {
+    T81_RETURN_IF_ERROR(ReadHfTensors(m->hf_, ckpt, dir, m->arena_.params()));
+  }
   return m;
+}
+
+Status DecoderLM::LoadHalf(const io::Checkpoint& ckpt, const std::string& dir, kernels::HalfType type) {
+  const DecoderConfig& c = cfg_;
+  const io::DType dtype = type == kernels::HalfType::kF16 ? io::DType::kF16 : io::DType::kBF16;
+  const size_t n_lin = size_t(c.L) * nn::kNumBlockLinears;
+  std::vector<kernels::HalfWeights> lin(n_lin);
+  std::vector<std::vector<uint16_t>> parts(n_lin);  // a fused matrix while its parts arrive
+  std::vector<int64_t> filled(n_lin, 0);
+  auto bits = [](const io::SafeTensorsFile* f, const io::TensorInfo* t, int64_t i) {
+    uint16_t v;
+    std::memcpy(&v, f->data(*t) + 2 * i, 2);  // any alignment
+    return v;
+  };
+  for (const HfTensor& h : hf_) {
+    const io::SafeTensorsFile* file = ckpt.FileOf(h.name);
+    const io::TensorInfo* t = file->Find(h.name);
+    const bool two_d = h.shape.size() == 2 && t->dtype == dtype;
+    if (h.linear && two_d) {  // rows [row0, row0 + nrows) of linear (layer, k), HF layout -> (out, in)
+      const size_t idx = size_t(h.layer) * nn::kNumBlockLinears + size_t(*h.linear);
+      const int64_t rows = nn::LinearRows(block_, *h.linear), cols = h.cols;
+      if (parts[idx].empty()) parts[idx].resize(size_t(rows * cols));
+      uint16_t* dst = parts[idx].data() + h.row0 * cols;
+      for (int64_t r = 0; r < h.nrows; ++r)
+        for (int64_t j = 0; j < cols; ++j) dst[r * cols + j] = bits(file, t, h.transpose ? j * h.nrows + r : r * cols + j);
+      file->Release(h.name);
+      if ((filled[idx] += h.nrows) == rows) {
+        lin[idx] = kernels::RepackHalf(parts[idx].data(), rows, cols, type);
+        parts[idx] = {};
+      }
+      continue;
+    }
+    const bool embedding = h.offset == off_wte_, head = !c.tied && h.offset == off_head_;
+    if ((embedding || head) && two_d) {  // (V, C) rows as stored
+      std::vector<uint16_t> v(static_cast<size_t>(h.numel()));
+      for (int64_t i = 0; i < h.numel(); ++i) v[size_t(i)] = bits(file, t, i);
+      file->Release(h.name);
+      FileMatrix& fm = head || c.tied ? head_file_ : embd_file_;
+      fm.half = std::make_unique<kernels::HalfWeights>(kernels::RepackHalf(v.data(), h.nrows, h.cols, type));
+      (embedding ? wte_src_ : head_src_) = &fm;
+      continue;
+    }
+    T81_ASSIGN_OR_RETURN(std::vector<float> vals, file->ReadFloat(h.name));
+    file->Release(h.name);
+    HfToRows(h, vals.data(), P(h.first()));
+  }
+  for (size_t i = 0; i < n_lin; ++i)
+    if (filled[i] != lin[i].n || lin[i].n == 0) return Error(dir + ": a block linear is only partly 16-bit");
+  lin_.UseFileHalf(std::move(lin));
+  return OkStatus();
 }
 
 Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadT81(const std::string& dir) {

@@ -140,7 +140,7 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::LoadGguf(const std::string& path) 
     if (t->type == quant::kGgmlQ8_0) {
       out->q8 = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(f->data(*t), c.V, c.C, dropping(t)));
     } else if (t->type == quant::kGgmlF16) {
-      out->f16 = std::make_unique<kernels::HalfWeights>(
+      out->half = std::make_unique<kernels::HalfWeights>(
           kernels::RepackHalf(reinterpret_cast<const uint16_t*>(f->data(*t)), c.V, c.C, kernels::HalfType::kF16, dropping(t)));
     } else {
       out->f32 = reinterpret_cast<const float*>(f->data(*t));  // float-aligned (keepable)

@@ -42,13 +42,13 @@ Result<ModelLayout> ReadModelLayout(const std::string& dir) {
   return m;
 }
 
-Result<std::unique_ptr<Model>> LoadModel(const std::string& dir) {
+Result<std::unique_ptr<Model>> LoadModel(const std::string& dir, bool keep_precision) {
   T81_ASSIGN_OR_RETURN(const std::string type, ReadModelType(dir));
   if (type == "vit") {
     T81_ASSIGN_OR_RETURN(std::unique_ptr<Vit> m, Vit::Load(dir));
     return std::unique_ptr<Model>(std::move(m));
   }
-  T81_ASSIGN_OR_RETURN(std::unique_ptr<DecoderLM> m, DecoderLM::Load(dir));
+  T81_ASSIGN_OR_RETURN(std::unique_ptr<DecoderLM> m, DecoderLM::Load(dir, keep_precision));
   return std::unique_ptr<Model>(std::move(m));
 }
 

@@ -46,7 +46,7 @@ class Model {
   // Accumulates d loss / d param (after a Forward with labels, in float or QAT mode).
   virtual Status Backward() = 0;
   // One torch.optim.AdamW step over every parameter.
-  virtual void AdamWStep(double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+  virtual Status AdamWStep(double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
                          double weight_decay = 0.0) = 0;
   virtual std::vector<NamedTensor> HfParams() const = 0;  // checkpoint names and layouts
   virtual std::vector<NamedTensor> HfGrads() const = 0;   // gradients, as the golden files name them
@@ -67,6 +67,7 @@ struct ModelLayout {
 };
 Result<ModelLayout> ReadModelLayout(const std::string& dir);
 // A Hugging Face model folder (config.json + model.safetensors or shards): GPT-2, Llama, Phi-3, ViT.
-Result<std::unique_ptr<Model>> LoadModel(const std::string& dir);
+// keep_precision (inference): a decoder's 16-bit checkpoint stays 16-bit (DecoderLM::Load).
+Result<std::unique_ptr<Model>> LoadModel(const std::string& dir, bool keep_precision = false);
 
 }  // namespace t81::models

@@ -288,8 +288,9 @@ Status Vit::Backward() {
   return OkStatus();
 }
 
-void Vit::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
+Status Vit::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
   arena_.AdamWStep(lr, beta1, beta2, eps, weight_decay);
+  return OkStatus();
 }
 
 Result<Batch> Vit::ReadBatch(const io::SafeTensorsFile& in, bool with_labels) const {

@@ -51,7 +51,7 @@ class Vit : public Model {
   std::vector<int64_t> logits_shape() const override;
   void ZeroGrad() override;
   Status Backward() override;
-  void AdamWStep(double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+  Status AdamWStep(double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
                  double weight_decay = 0.0) override;
 
   std::vector<NamedTensor> HfParams() const override;  // checkpoint names

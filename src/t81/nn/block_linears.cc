@@ -39,20 +39,28 @@ void BlockLinears::Bind(const BlockConfig& c, std::vector<BlockParams> blocks) {
   cfg_ = c;
   blocks_ = std::move(blocks);
   mode_ = LinearMode::kFloat;
-  from_file_ = false;
+  source_ = Source::kArena;
   qweights_.clear();
   packed_fmt_.clear();
   packed_.clear();
+  half_.clear();
 }
 
 Status BlockLinears::SetMode(LinearMode mode, const quant::TernaryOptions& opt, ActPath act) {
   T81_RETURN_IF_ERROR(quant::CheckTernaryOptions(opt));
-  if (from_file_ && mode == LinearMode::kPacked) {  // keep the file's ternary weights
+  // Weights from a file stay as they are where the mode runs them: TQ blocks packed, 16-bit
+  // weights in float mode (and as the source of a packing).
+  if ((source_ == Source::kFileTernary && mode == LinearMode::kPacked) ||
+      (source_ == Source::kFileHalf && mode == LinearMode::kFloat)) {
     mode_ = mode;
     act_ = act;
+    if (source_ == Source::kFileHalf) {  // back from a packing of the 16-bit weights
+      packed_.clear();
+      packed_fmt_.clear();
+    }
     return OkStatus();
   }
-  MaterializeFloat();
+  if (!(source_ == Source::kFileHalf && mode == LinearMode::kPacked)) MaterializeFloat();
   mode_ = mode;
   opt_ = opt;
   act_ = act;
@@ -61,11 +69,18 @@ Status BlockLinears::SetMode(LinearMode mode, const quant::TernaryOptions& opt, 
   packed_.clear();
   if (mode == LinearMode::kQat) Refresh();
   if (mode != LinearMode::kPacked) return OkStatus();
+  std::vector<float> m;
   for (int64_t l = 0; l < blocks(); ++l)
     for (BlockLinear k : kBlockLinears) {
+      const int64_t rows = LinearRows(cfg_, k), cols = LinearCols(cfg_, k);
+      const float* w = blocks_[size_t(l)].weight(k);
+      if (source_ == Source::kFileHalf) {  // one matrix at a time from the 16-bit weights
+        m.resize(size_t(rows * cols));
+        ReadMatrix(l, k, m.data());
+        w = m.data();
+      }
       packed_fmt_.push_back(opt.format);
-      packed_.push_back(kernels::Repack(
-          quant::QuantizeMatrix(blocks_[size_t(l)].weight(k), LinearRows(cfg_, k), LinearCols(cfg_, k), opt)));
+      packed_.push_back(kernels::Repack(quant::QuantizeMatrix(w, rows, cols, opt)));
     }
   return OkStatus();
 }
@@ -75,6 +90,7 @@ void BlockLinears::UseFileTernary(std::vector<quant::TernaryMatrix> m) {
   qweights_.clear();
   packed_.clear();
   packed_fmt_.clear();
+  half_.clear();
   for (auto& t : m) {  // each file copy is freed as soon as it is repacked
     packed_fmt_.push_back(t.format);
     packed_.push_back(kernels::Repack(t));
@@ -82,14 +98,28 @@ void BlockLinears::UseFileTernary(std::vector<quant::TernaryMatrix> m) {
   }
   mode_ = LinearMode::kPacked;
   opt_.granularity = quant::Granularity::kBlock;
-  from_file_ = true;
+  source_ = Source::kFileTernary;
+}
+
+void BlockLinears::UseFileHalf(std::vector<kernels::HalfWeights> m) {
+  T81_CHECK(int64_t(m.size()) == blocks() * kNumBlockLinears);
+  qweights_.clear();
+  packed_.clear();
+  packed_fmt_.clear();
+  half_ = std::move(m);
+  mode_ = LinearMode::kFloat;
+  source_ = Source::kFileHalf;
 }
 
 void BlockLinears::ReadMatrix(int64_t l, BlockLinear k, float* out) const {
   const int64_t rows = LinearRows(cfg_, k), cols = LinearCols(cfg_, k);
-  if (!from_file_) {
+  if (source_ == Source::kArena) {
     const float* w = blocks_[size_t(l)].weight(k);
     std::copy(w, w + rows * cols, out);
+    return;
+  }
+  if (source_ == Source::kFileHalf) {
+    for (int64_t r = 0; r < rows; ++r) kernels::DequantRow(half_[Index(l, k)], r, out + r * cols);
     return;
   }
   const kernels::PackedWeights& p = packed_[Index(l, k)];
@@ -102,10 +132,11 @@ void BlockLinears::ReadMatrix(int64_t l, BlockLinear k, float* out) const {
 }
 
 void BlockLinears::MaterializeFloat() {
-  if (!from_file_) return;
+  if (source_ == Source::kArena) return;
   for (int64_t l = 0; l < blocks(); ++l)
     for (BlockLinear k : kBlockLinears) ReadMatrix(l, k, blocks_[size_t(l)].weight(k));
-  from_file_ = false;
+  source_ = Source::kArena;
+  half_.clear();
 }
 
 void BlockLinears::Refresh() {
@@ -128,6 +159,13 @@ const float* BlockLinears::Weight(int64_t l, BlockLinear k) const {
 void BlockLinears::Forward(float* out, const float* inp, int64_t l, BlockLinear k, int64_t N) {
   const float* bias = blocks_[size_t(l)].bias(k);
   const int64_t rows = LinearRows(cfg_, k), cols = LinearCols(cfg_, k);
+  if (mode_ == LinearMode::kFloat && source_ == Source::kFileHalf) {
+    kernels::GemmHalf(kernels::Active(), half_[Index(l, k)], inp, N, cols, out, rows);
+    if (bias)
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t o = 0; o < rows; ++o) out[i * rows + o] += bias[o];
+    return;
+  }
   if (mode_ != LinearMode::kPacked) {
     LinearForward(out, inp, Weight(l, k), bias, N, cols, rows);
     return;
@@ -139,12 +177,12 @@ void BlockLinears::Forward(float* out, const float* inp, int64_t l, BlockLinear 
 
 void BlockLinears::Backward(float* dinp, const BlockParams& g, const float* dout, const float* inp, int64_t l,
                             BlockLinear k, int64_t N) {
-  T81_CHECK(mode_ != LinearMode::kPacked, "packed linears have no backward");
+  T81_CHECK(mode_ != LinearMode::kPacked && source_ != Source::kFileHalf, "train on float weights (MaterializeFloat)");
   LinearBackward(dinp, g.weight(k), g.bias(k), dout, inp, Weight(l, k), N, LinearCols(cfg_, k), LinearRows(cfg_, k));
 }
 
 int64_t BlockLinears::BytesRead() const {
-  if (mode_ != LinearMode::kPacked) return Bytes();
+  if (mode_ != LinearMode::kPacked) return Bytes();  // float (4 or 2 bytes a weight)
   int64_t n = 0;
   for (const auto& p : packed_) n += int64_t(p.codes.size() + p.scales.size() * sizeof(float));
   return n;
@@ -156,7 +194,8 @@ int64_t BlockLinears::Bytes() const {
     for (size_t i = 0; i < packed_.size(); ++i) n += packed_[i].n * packed_[i].kb * quant::TqBlockBytes(packed_fmt_[i]);
     return n;
   }
-  for (BlockLinear k : kBlockLinears) n += 4 * LinearRows(cfg_, k) * LinearCols(cfg_, k) * blocks();
+  const int64_t per_weight = source_ == Source::kFileHalf ? 2 : 4;
+  for (BlockLinear k : kBlockLinears) n += per_weight * LinearRows(cfg_, k) * LinearCols(cfg_, k) * blocks();
   return n;
 }
 

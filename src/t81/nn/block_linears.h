@@ -4,9 +4,10 @@
 //            the float weight;
 //   kPacked  inference only: ternary weights repacked once for the kernel table.
 // The float weights stay in the model's arena (the BlockParams given to Bind); the fake-quantized
-// and packed copies live here. Packed weights either come from the float weights (SetMode) or
-// straight from a file's TQ blocks (UseFileTernary), in which case the float weights are not
-// written until MaterializeFloat.
+// and packed copies live here. Weights may also come straight from a file and stay as the file
+// stores them, the arena's float copies unwritten until MaterializeFloat: TQ blocks run packed
+// (UseFileTernary), bf16 / fp16 weights run in kFloat mode through the 16-bit kernels
+// (UseFileHalf: a bf16 checkpoint's inference holds 2 bytes a weight, not 4).
 #pragma once
 
 #include <cstdint>
@@ -57,8 +58,11 @@ class BlockLinears {
   // Runs the L·4 matrices (layer-major, BlockLinear order; FileTernary::Take) packed, exactly as stored in a file
   // (kPacked, block scales). Each matrix is freed as soon as it is repacked.
   void UseFileTernary(std::vector<quant::TernaryMatrix> m);
-  bool from_file() const { return from_file_; }
-  // Writes file-packed weights (d · t) into the float weights; a no-op otherwise.
+  // The L·4 matrices (layer-major) as 16-bit floats, run in kFloat mode (inference only).
+  void UseFileHalf(std::vector<kernels::HalfWeights> m);
+  bool from_file() const { return source_ != Source::kArena; }
+  bool from_half() const { return source_ == Source::kFileHalf; }
+  // Writes file weights (d · t, or the 16-bit values) into the float weights; a no-op otherwise.
   void MaterializeFloat();
 
   // kQat: fake-quantizes the current float weights (call after the weights change, before a
@@ -89,7 +93,9 @@ class BlockLinears {
   LinearMode mode_ = LinearMode::kFloat;
   quant::TernaryOptions opt_;
   ActPath act_ = ActPath::kI8;
-  bool from_file_ = false;
+  enum class Source : uint8_t { kArena, kFileTernary, kFileHalf };  // where the weights are
+  Source source_ = Source::kArena;
+  std::vector<kernels::HalfWeights> half_;      // (L·4) kFileHalf
   std::vector<std::vector<float>> qweights_;    // (L·4) kQat: fake-quantized weights
   std::vector<quant::TqFormat> packed_fmt_;     // (L·4) kPacked: storage format of each matrix
   std::vector<kernels::PackedWeights> packed_;  // (L·4) kPacked: compute layout
