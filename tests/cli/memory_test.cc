@@ -4,6 +4,8 @@
 // (getrusage) checked against the bounds of the streaming design:
 //   info                        < 100 MiB (config.json and tensor headers only)
 //   init, convert, gguf (+validate, from HF and from t81)   ≤ 1 GiB + the largest tensor (as f32)
+//   forward (float inference of the bf16 checkpoint)       ≤ 1.15 × the checkpoint's bytes for the
+//       weights, + 128 MiB for the activations of 16 tokens and the runtime
 // Labelled "memory" (sanitizer runs leave it out); skips when the disk has < 4 GB free.
 #include <gtest/gtest.h>
 #include <sys/statvfs.h>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "exec.h"
+#include "t81/io/safetensors.h"
 
 namespace t81 {
 namespace {
@@ -24,6 +27,8 @@ using t81::testing::MeasuredResult;
 
 constexpr double kLargestTensorMiB = 32064.0 * 3072 * 4 / 1048576;  // the embedding / head as f32
 constexpr double kStreamBoundMiB = 1024 + kLargestTensorMiB;
+constexpr double kCheckpointMiB = 423508992.0 * 2 / 1048576;  // the 2-layer model in bf16
+constexpr double kForwardBoundMiB = 1.15 * kCheckpointMiB + 128;
 
 MeasuredResult RunT81(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {T81_BIN};
@@ -50,7 +55,14 @@ class SeedWidth : public ::testing::Test {
 };
 
 TEST_F(SeedWidth, StreamingCommandsStayWithinTheirBounds) {
-  const std::string hf = Path("phi3-2l"), t81 = Path("phi3-2l-t81");
+  const std::string hf = Path("phi3-2l"), t81 = Path("phi3-2l-t81"), in = Path("in.safetensors");
+  {  // 16 token ids for forward
+    std::vector<int64_t> ids;
+    for (int i = 0; i < 16; ++i) ids.push_back((i * 2003 + 7) % 32064);
+    io::SafeTensorsWriter w;
+    w.AddI64("input.input_ids", {1, 16}, ids.data());
+    ASSERT_TRUE(w.Write(in).ok());
+  }
   struct Step {
     std::vector<std::string> args;
     double bound_mib;
@@ -61,6 +73,7 @@ TEST_F(SeedWidth, StreamingCommandsStayWithinTheirBounds) {
         "--n-ff", "8192", "--ctx", "4096", "--dtype", "bf16"},
        kStreamBoundMiB, "423508992 parameters"},
       {{"info", hf}, 100, "architecture phi3"},
+      {{"forward", hf, "--inputs", in, "--out", Path("out.safetensors")}, kForwardBoundMiB, "wrote"},
       {{"convert", hf, t81, "--threshold", "0.45", "--format", "tq1_0"}, kStreamBoundMiB, "converted"},
       {{"info", t81}, 100, "t81 checkpoint"},
       {{"gguf", Path("hf.gguf"), "--from-hf", hf, "--quant", "TQ1_0", "--validate"}, kStreamBoundMiB, "validation OK"},

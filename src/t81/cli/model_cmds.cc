@@ -120,7 +120,9 @@ Status RunForward(const ForwardFlags& f) {
   quant::TernaryOptions qopt;
   T81_ASSIGN_OR_RETURN(qopt.granularity, quant::ParseGranularity(f.granularity));
   qopt.threshold = f.threshold;
-  T81_ASSIGN_OR_RETURN(std::unique_ptr<models::Model> m, models::LoadModel(f.model_dir));
+  // Inference only (no gradients, no steps): a 16-bit checkpoint stays 16-bit in memory.
+  const bool inference = !f.grads && f.adamw_steps == 0 && !f.qat;
+  T81_ASSIGN_OR_RETURN(std::unique_ptr<models::Model> m, models::LoadModel(f.model_dir, inference));
   T81_RETURN_IF_ERROR(m->SetLinearMode(f.qat ? nn::LinearMode::kQat : nn::LinearMode::kFloat, qopt));
   T81_ASSIGN_OR_RETURN(auto in, io::SafeTensorsFile::Open(f.inputs));
   const bool has_labels = in->Find("input.labels") != nullptr;

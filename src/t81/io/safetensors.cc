@@ -177,9 +177,12 @@ Result<std::vector<float>> SafeTensorsFile::ReadFloat(const std::string& name) c
 
 void SafeTensorsFile::Release(const std::string& name) const {
   const TensorInfo* t = Find(name);
-  if (!t) return;
+  if (t) Release(*t, 0, t->end - t->begin);
+}
+
+void SafeTensorsFile::Release(const TensorInfo& t, uint64_t begin, uint64_t end) const {
   const uint64_t base = uint64_t(data_ - map_->data());
-  map_->Release(base + t->begin, base + t->end);
+  map_->Release(base + t.begin + begin, base + t.begin + std::min(end, t.end - t.begin));
 }
 
 Result<std::vector<int64_t>> SafeTensorsFile::ReadInt(const std::string& name) const {

@@ -53,6 +53,8 @@ class SafeTensorsFile {
   // Drops the mapped pages of a tensor that has been read (streaming: keeps the resident set at
   // one tensor instead of the whole file). Reading it again maps it back in.
   void Release(const std::string& name) const;
+  // The same for bytes [begin, end) of t's data only (a reader done with those rows).
+  void Release(const TensorInfo& t, uint64_t begin, uint64_t end) const;
 
  private:
   SafeTensorsFile() = default;

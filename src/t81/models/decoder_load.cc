@@ -67,9 +67,22 @@ Status DecoderLM::LoadHalf(const io::Checkpoint& ckpt, const std::string& dir, k
     const io::SafeTensorsFile* file = ckpt.FileOf(h.name);
     const io::TensorInfo* t = file->Find(h.name);
     const bool two_d = h.shape.size() == 2 && t->dtype == dtype;
-    if (h.linear && two_d) {  // rows [row0, row0 + nrows) of linear (layer, k), HF layout -> (out, in)
+    // The file's rows when they can be repacked in place (2-byte aligned, HF layout = (out, in)),
+    // their pages dropped every 1024 rows as the repack goes; else null (a copy is assembled).
+    const uint8_t* src = file->data(*t);
+    const bool direct = reinterpret_cast<uintptr_t>(src) % 2 == 0 && !h.transpose;
+    const uint64_t row_bytes = uint64_t(h.cols) * 2;
+    const kernels::RowsDoneFn drop = [file, t, row_bytes](int64_t r0, int64_t r1) {
+      file->Release(*t, uint64_t(r0) * row_bytes, uint64_t(r1) * row_bytes);
+    };
+    if (h.linear && two_d) {  // rows [row0, row0 + nrows) of linear (layer, k), as (out, in)
       const size_t idx = size_t(h.layer) * nn::kNumBlockLinears + size_t(*h.linear);
       const int64_t rows = nn::LinearRows(block_, *h.linear), cols = h.cols;
+      if (direct && h.nrows == rows) {  // the whole matrix in one tensor (Phi-3's fused ones too)
+        lin[idx] = kernels::RepackHalf(reinterpret_cast<const uint16_t*>(src), rows, cols, type, drop);
+        filled[idx] = rows;
+        continue;
+      }
       if (parts[idx].empty()) parts[idx].resize(size_t(rows * cols));
       uint16_t* dst = parts[idx].data() + h.row0 * cols;
       for (int64_t r = 0; r < h.nrows; ++r)
@@ -83,11 +96,15 @@ Status DecoderLM::LoadHalf(const io::Checkpoint& ckpt, const std::string& dir, k
     }
     const bool embedding = h.offset == off_wte_, head = !c.tied && h.offset == off_head_;
     if ((embedding || head) && two_d) {  // (V, C) rows as stored
-      std::vector<uint16_t> v(static_cast<size_t>(h.numel()));
-      for (int64_t i = 0; i < h.numel(); ++i) v[size_t(i)] = bits(file, t, i);
-      file->Release(h.name);
+      std::vector<uint16_t> copy;  // only if the file's data is not 2-byte aligned
+      if (!direct) {
+        copy.resize(size_t(h.numel()));
+        for (int64_t i = 0; i < h.numel(); ++i) copy[size_t(i)] = bits(file, t, i);
+      }
       FileMatrix& fm = head || c.tied ? head_file_ : embd_file_;
-      fm.half = std::make_unique<kernels::HalfWeights>(kernels::RepackHalf(v.data(), h.nrows, h.cols, type));
+      fm.half = std::make_unique<kernels::HalfWeights>(kernels::RepackHalf(
+          direct ? reinterpret_cast<const uint16_t*>(src) : copy.data(), h.nrows, h.cols, type, direct ? drop : nullptr));
+      file->Release(h.name);
       (embedding ? wte_src_ : head_src_) = &fm;
       continue;
     }
