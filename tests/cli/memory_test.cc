@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "../test_util.h"
 #include "exec.h"
 #include "t81/io/safetensors.h"
 
@@ -39,19 +40,13 @@ MeasuredResult RunT81(const std::vector<std::string>& args) {
 class SeedWidth : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("t81_memory_test_" + std::to_string(getpid()));
     struct statvfs st {};
     if (statvfs(fs::temp_directory_path().c_str(), &st) == 0 && double(st.f_bavail) * double(st.f_frsize) < 4e9)
       GTEST_SKIP() << "less than 4 GB free in " << fs::temp_directory_path() << ": memory-bound test skipped";
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = std::make_unique<t81::testing::TempDir>("t81_memory_test");
   }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
+  std::string Path(const std::string& name) const { return *dir_ / name; }
+  std::unique_ptr<t81::testing::TempDir> dir_;
 };
 
 TEST_F(SeedWidth, StreamingCommandsStayWithinTheirBounds) {

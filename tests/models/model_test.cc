@@ -16,33 +16,18 @@
 
 #include "t81/models/decoder.h"
 #include "t81/models/vit.h"
+#include "../test_util.h"
 
 namespace t81::models {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Fixture(const std::string& name) { return std::string(T81_TEST_DATA) + "/fixtures/" + name; }
-
-std::string ReadText(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using t81::testing::Fixture;
+using t81::testing::ReadText;
 
 class ModelTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("t81_model_test_" + std::to_string(getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void SetUp() override { tmp_ = std::make_unique<t81::testing::TempDir>("t81_model_test"); dir_ = tmp_->path(); }
   // A copy of the fixture whose config.json has `from` replaced by `to`.
   std::string EditedCopy(const std::string& fixture, const std::string& from, const std::string& to) {
     fs::copy_file(fs::path(Fixture(fixture)) / "model.safetensors", dir_ / "model.safetensors",
@@ -54,6 +39,7 @@ class ModelTest : public ::testing::TestWithParam<std::string> {
     std::ofstream(dir_ / "config.json", std::ios::binary | std::ios::trunc) << cfg;
     return dir_.string();
   }
+  std::unique_ptr<t81::testing::TempDir> tmp_;
   fs::path dir_;
 };
 
@@ -203,12 +189,7 @@ TEST_P(ModelTest, ConfigFieldsOfTheWrongTypeAreErrors) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ModelTest, ::testing::Values("gpt2-tiny", "llama-tiny", "vit-tiny"),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& ch : s)
-                             if (ch == '-') ch = '_';
-                           return s;
-                         });
+                         [](const auto& info) { return t81::testing::ParamName(info.param); });
 
 }  // namespace
 }  // namespace t81::models
