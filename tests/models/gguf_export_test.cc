@@ -162,5 +162,57 @@ TEST(GgufExport, RowsNotMultipleOf256GoOutAsF16WithWarning) {
   std::filesystem::remove(path);
 }
 
+
+// Validation re-reads the file in chunks of rows: a changed byte in the last rows of a ternary
+// tensor or of a float tensor is found and named. DequantizeRows of any row range equals those
+// rows of the whole tensor.
+TEST(GgufExport, ValidationFindsAChangedByteAndRowRangesMatch) {
+  auto m = MakeModel(Arch::kLlama);
+  GgufExportOptions opt;
+  opt.quant = GgufQuant::kTq2_0;
+  const std::string path = ::testing::TempDir() + "/t81_validate_flip.gguf";
+  ASSERT_TRUE(ExportGguf(*m, opt, path).ok());
+  ASSERT_TRUE(ValidateGguf(*m, opt, path).ok());
+  uint64_t tq_pos = 0, f32_pos = 0;
+  {
+    auto f = io::GgufFile::Open(path).value();
+    for (const io::GgufTensor& t : f->tensors()) {
+      const int64_t rows = f->rows(t), cols = t.ne[0];
+      const std::vector<float> all = f->Dequantize(t).value();
+      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {rows / 3, rows / 3 + 1}, {rows - 1, rows}, {std::min<int64_t>(2, rows), std::min<int64_t>(2, rows)}}) {
+        std::vector<float> part(size_t((r1 - r0) * cols));
+        ASSERT_TRUE(f->DequantizeRows(t, r0, r1, part.data()).ok());
+        for (size_t i = 0; i < part.size(); ++i) ASSERT_EQ(part[i], all[size_t(r0 * cols) + i]) << t.name;
+      }
+    }
+    const io::GgufTensor* tq = f->FindTensor("blk.1.ffn_down.weight");
+    const io::GgufTensor* fl = f->FindTensor("output_norm.weight");
+    ASSERT_TRUE(tq && fl);
+    ASSERT_EQ(tq->type, quant::kGgmlTq2_0);
+    tq_pos = f->data_offset() + tq->offset + tq->bytes - 40;  // a code byte of the last row's block
+    f32_pos = f->data_offset() + fl->offset + fl->bytes - 1;  // the last float's top byte
+  }
+  for (const auto& [pos, name] : {std::pair<uint64_t, std::string>{tq_pos, "blk.1.ffn_down.weight"},
+                                  {f32_pos, "output_norm.weight"}}) {
+    const std::string bad = ::testing::TempDir() + "/t81_validate_flip_bad.gguf";
+    std::filesystem::copy_file(path, bad, std::filesystem::copy_options::overwrite_existing);
+    {
+      std::FILE* fp = std::fopen(bad.c_str(), "r+b");
+      ASSERT_TRUE(fp);
+      std::fseek(fp, long(pos), SEEK_SET);
+      const int c = std::fgetc(fp);
+      std::fseek(fp, long(pos), SEEK_SET);
+      std::fputc(c ^ 0x41, fp);
+      std::fclose(fp);
+    }
+    const Status st = ValidateGguf(*m, opt, bad);
+    ASSERT_FALSE(st.ok()) << name;
+    EXPECT_NE(st.message().find("'" + name + "'"), std::string::npos) << st.message();
+    EXPECT_NE(st.message().find("reads back as"), std::string::npos) << st.message();
+    std::filesystem::remove(bad);
+  }
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace t81::models

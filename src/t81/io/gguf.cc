@@ -194,6 +194,7 @@ Result<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
   const uint64_t data_start = (c.pos() + f->alignment_ - 1) / f->alignment_ * f->alignment_;
   if (data_start > f->size_) return Error(path + ": truncated file (no data section)");
   f->data_ = base + data_start;
+  f->data_offset_ = data_start;
   const uint64_t data_size = f->size_ - data_start;
   for (const GgufTensor& t : f->tensors_)
     if (t.offset > data_size || t.bytes > data_size - t.offset)
@@ -224,26 +225,33 @@ Result<std::vector<float>> GgufFile::Dequantize(const GgufTensor& t) const {
   return out;
 }
 
-Status GgufFile::DequantizeInto(const GgufTensor& t, float* out) const {
-  const uint64_t n = uint64_t(t.numel());
-  const uint8_t* p = data(t);
+Status GgufFile::DequantizeInto(const GgufTensor& t, float* out) const { return DequantizeRows(t, 0, rows(t), out); }
+
+Status GgufFile::DequantizeRows(const GgufTensor& t, int64_t r0, int64_t r1, float* out) const {
+  const int64_t nrows = rows(t);
+  T81_CHECK(0 <= r0 && r0 <= r1 && r1 <= nrows, "row range outside the tensor");
+  if (r0 == r1) return OkStatus();
+  // Every supported type stores whole rows: bytes / rows per row (sizes checked at Open).
+  const uint64_t row_bytes = t.bytes / uint64_t(nrows);
+  const int64_t n = (r1 - r0) * t.ne[0];
+  const uint8_t* p = data(t) + uint64_t(r0) * row_bytes;
   switch (t.type) {
     case quant::kGgmlF32: std::memcpy(out, p, size_t(n) * 4); break;
     case quant::kGgmlF16:
-      for (uint64_t i = 0; i < n; ++i) {
+      for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, p + 2 * i, 2);
         out[size_t(i)] = base::Fp16ToFp32(h);
       }
       break;
-    case quant::kGgmlQ8_0: quant::DequantizeQ8_0(p, int64_t(n), out); break;
+    case quant::kGgmlQ8_0: quant::DequantizeQ8_0(p, n, out); break;
     case quant::kGgmlTq1_0:
     case quant::kGgmlTq2_0: {
       quant::TernaryMatrix m;
       m.format = t.type == quant::kGgmlTq1_0 ? quant::TqFormat::kTq1_0 : quant::TqFormat::kTq2_0;
       m.cols = t.ne[0];
-      m.rows = int64_t(n) / t.ne[0];
-      m.data.assign(p, p + t.bytes);
+      m.rows = r1 - r0;
+      m.data.assign(p, p + uint64_t(r1 - r0) * row_bytes);
       quant::Dequantize(m, out);
       break;
     }

@@ -61,6 +61,7 @@ class GgufFile {
   const std::vector<GgufTensor>& tensors() const { return tensors_; }
   const GgufTensor* FindTensor(const std::string& name) const;
   const uint8_t* data(const GgufTensor& t) const { return data_ + t.offset; }
+  uint64_t data_offset() const { return data_offset_; }  // file offset of the tensor data section
   // Drops t's resident file pages (after the caller copied them); or those of its bytes
   // [begin, end) only.
   void Release(const GgufTensor& t) const;
@@ -68,6 +69,10 @@ class GgufFile {
   // F32, F16, Q8_0, TQ1_0, TQ2_0 to float (ne[0] · rows values).
   Result<std::vector<float>> Dequantize(const GgufTensor& t) const;
   Status DequantizeInto(const GgufTensor& t, float* out) const;  // out: numel values
+  // Rows [r0, r1) of t (row = ne[0] values) into out ((r1 - r0) · ne[0] values); reads only
+  // those rows' bytes, so callers can walk a tensor larger than memory in chunks.
+  Status DequantizeRows(const GgufTensor& t, int64_t r0, int64_t r1, float* out) const;
+  int64_t rows(const GgufTensor& t) const { return t.ne.empty() || t.ne[0] == 0 ? 0 : t.numel() / t.ne[0]; }
 
  private:
   GgufFile() = default;
@@ -77,6 +82,7 @@ class GgufFile {
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   const uint8_t* data_ = nullptr;
+  uint64_t data_offset_ = 0;
   std::map<std::string, GgufValue> kv_;
   std::vector<GgufTensor> tensors_;
   std::map<std::string, size_t> index_;

@@ -293,8 +293,6 @@ Status ValidateGguf(const DecoderConfig& c, const std::vector<HfTensor>& map, co
     std::string warning;
     const uint32_t type = TypeFor(t, opt, &warning);
     if (g->ne != t.ne() || g->type != type) return Error(path + ": tensor '" + t.name + "' has the wrong shape or type");
-    T81_ASSIGN_OR_RETURN(const std::vector<float> got, f->Dequantize(*g));
-    f->Release(*g);
     // What llama.cpp must read: the source itself (F32, F16 after rounding) or the source through
     // t81's quantizer / the Q8_0 round trip — computed in place, one tensor in memory.
     T81_ASSIGN_OR_RETURN(std::vector<float> want, Values(t, rows));
@@ -305,12 +303,24 @@ Status ValidateGguf(const DecoderConfig& c, const std::vector<HfTensor>& map, co
       quant::QuantizeQ8_0(want.data(), int64_t(want.size()), q.data());
       quant::DequantizeQ8_0(q.data(), int64_t(want.size()), want.data());
     }
-    if (got.size() != want.size()) return Error(path + ": tensor '" + t.name + "' has the wrong number of values");
-    for (size_t i = 0; i < want.size(); ++i) {
-      const bool ok = type == quant::kGgmlF16 ? got[i] == base::RoundToFp16(want[i]) : got[i] == want[i];
-      if (!ok)
-        return Error(path + ": tensor '" + t.name + "' element " + std::to_string(i) + " reads back as " +
-                     std::to_string(got[i]) + ", expected " + std::to_string(want[i]));
+    const int64_t nrows = f->rows(*g), cols = g->ne[0];
+    if (nrows * cols != int64_t(want.size())) return Error(path + ": tensor '" + t.name + "' has the wrong number of values");
+    // The file's values in chunks of rows (~16 MiB as float), each chunk's pages dropped after.
+    const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(1, cols));
+    std::vector<float> got(size_t(std::min(nrows, chunk) * cols));
+    const uint64_t row_bytes = nrows ? g->bytes / uint64_t(nrows) : 0;
+    for (int64_t r0 = 0; r0 < nrows; r0 += chunk) {
+      const int64_t r1 = std::min(nrows, r0 + chunk);
+      T81_RETURN_IF_ERROR(f->DequantizeRows(*g, r0, r1, got.data()));
+      f->Release(*g, uint64_t(r0) * row_bytes, uint64_t(r1) * row_bytes);
+      const float* w = want.data() + r0 * cols;
+      for (int64_t i = 0; i < (r1 - r0) * cols; ++i) {
+        const float x = got[size_t(i)];
+        const bool ok = type == quant::kGgmlF16 ? x == base::RoundToFp16(w[i]) : x == w[i];
+        if (!ok)
+          return Error(path + ": tensor '" + t.name + "' element " + std::to_string(r0 * cols + i) + " reads back as " +
+                       std::to_string(x) + ", expected " + std::to_string(w[i]));
+      }
     }
   }
   std::printf("validation OK: %zu tensors, %llu bytes\n", src.size(), (unsigned long long)f->file_size());
