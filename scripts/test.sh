@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 if [ "${T81_SKIP_PEER:-0}" != 1 ]; then
   scripts/peer/install.sh
 fi
+# The tokenizer references (npm, pinned) for tests/text: always.
+scripts/text/install.sh
 scripts/setup.sh
 BUILD_DIR=${T81_BUILD_DIR:-build}
 cd "$BUILD_DIR"

@@ -22,5 +22,6 @@ void AddGguf(CLI::App& app, Runner* run);
 void AddInit(CLI::App& app, Runner* run);
 void AddConvert(CLI::App& app, Runner* run);
 void AddForward(CLI::App& app, Runner* run);
+void AddTokenize(CLI::App& app, Runner* run);
 
 }  // namespace t81::cli

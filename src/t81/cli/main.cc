@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   t81::cli::AddGguf(app, &run);
   t81::cli::AddInit(app, &run);
   t81::cli::AddConvert(app, &run);
+  t81::cli::AddTokenize(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
