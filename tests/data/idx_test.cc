@@ -282,10 +282,10 @@ TEST(Idx, MissingFileNamesIt) {
 
 // Writes <split>-images-idx3-ubyte.gz / <split>-labels-idx1-ubyte.gz.
 void WriteSplit(const fs::path& d, const std::string& split, uint32_t n_images,
-                const std::vector<uint8_t>& labels) {
-  std::vector<uint8_t> px(size_t(n_images) * 4);
+                const std::vector<uint8_t>& labels, uint32_t side = 28) {
+  std::vector<uint8_t> px(size_t(n_images) * size_t(side * side));
   for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t(i * 37);
-  WriteGz(d / (split + "-images-idx3-ubyte.gz"), ImagesBytes(n_images, 2, 2, px));
+  WriteGz(d / (split + "-images-idx3-ubyte.gz"), ImagesBytes(n_images, side, side, px));
   WriteGz(d / (split + "-labels-idx1-ubyte.gz"), LabelsBytes(uint32_t(labels.size()), labels));
 }
 
@@ -295,14 +295,31 @@ TEST(Idx, LoadFashionMnistTinyFolder) {
   const auto ds = LoadFashionMnist(d.string(), "train");
   ASSERT_TRUE(ds.ok()) << ds.status().message();
   EXPECT_EQ(ds->n, 3);
-  EXPECT_EQ(ds->dim, 4);
+  EXPECT_EQ(ds->dim, 784);
   EXPECT_EQ(ds->classes, 10);
   EXPECT_EQ(ds->y, (std::vector<int32_t>{4, 0, 9}));
-  ASSERT_EQ(ds->x.size(), 12u);
-  for (size_t i = 0; i < 12; ++i) {
+  ASSERT_EQ(ds->x.size(), 3u * 784u);
+  for (size_t i = 0; i < ds->x.size(); ++i) {
     const float want = (float(uint8_t(i * 37)) / 255.0f - kFashionMean) / kFashionStd;
     EXPECT_NEAR(ds->x[i], want, 1e-6f) << i;
   }
+}
+
+// Images of another size (a valid IDX file, just not Fashion-MNIST's 28 x 28) are refused
+// before training, naming the file and both sizes.
+TEST(Idx, FashionMnistImagesMustBe28x28) {
+  const FreshDir d;
+  for (uint32_t side : {2u, 27u, 32u}) {
+    WriteSplit(d, "train", 3, {4, 0, 9}, side);
+    const auto ds = LoadFashionMnist(d.string(), "train");
+    ASSERT_FALSE(ds.ok()) << side;
+    EXPECT_TRUE(Contains(ds.status().message(), "train-images-idx3-ubyte.gz")) << ds.status().message();
+    EXPECT_TRUE(Contains(ds.status().message(), std::to_string(side) + " x " + std::to_string(side)))
+        << ds.status().message();
+    EXPECT_TRUE(Contains(ds.status().message(), "28 x 28")) << ds.status().message();
+  }
+  WriteSplit(d, "train", 3, {4, 0, 9}, 28);
+  EXPECT_TRUE(LoadFashionMnist(d.string(), "train").ok());
 }
 
 TEST(Idx, LabelCountMismatch) {

@@ -644,6 +644,21 @@ TEST_F(GgufTest, TruncatedTensorData) {
   ExpectOpenError(p2, {});
 }
 
+TEST_F(GgufTest, OverlappingTensorData) {
+  // b starts inside a (a: 8 floats at 0, b at 0 + 32 would fit; at 0 it overlaps entirely).
+  Buf same;
+  same.Info("a", {8}, quant::kGgmlF32, 0).Info("b", {8}, quant::kGgmlF32, 0);
+  ExpectOpenError(WriteBytes("same.gguf", MakeGguf(2, 0, Buf{}, same, std::string(64, '\0'))), {"overlap", "'a'", "'b'"});
+  // Partial overlap, listed out of order: c (16 floats at 0) covers b (8 floats at 32).
+  Buf part;
+  part.Info("b", {8}, quant::kGgmlF32, 32).Info("c", {16}, quant::kGgmlF32, 0);
+  ExpectOpenError(WriteBytes("part.gguf", MakeGguf(2, 0, Buf{}, part, std::string(96, '\0'))), {"overlap", "'c'", "'b'"});
+  // Control: adjacent ranges open.
+  Buf adj;
+  adj.Info("b", {8}, quant::kGgmlF32, 32).Info("c", {8}, quant::kGgmlF32, 0);
+  EXPECT_NE(OpenOk(WriteBytes("adj.gguf", MakeGguf(2, 0, Buf{}, adj, std::string(64, '\0')))), nullptr);
+}
+
 TEST_F(GgufTest, DuplicateTensorName) {
   Buf infos;
   infos.Info("w", {8}, quant::kGgmlF32, 0).Info("w", {8}, quant::kGgmlF32, 32);

@@ -188,6 +188,37 @@ TEST_P(ModelTest, ConfigFieldsOfTheWrongTypeAreErrors) {
   }
 }
 
+// Sizes that could only size impossible allocations (a hundred million layers, a vocabulary of
+// 9e12) are refused from config.json before any table is built: one line naming file and field,
+// never std::bad_alloc. Layer counts have their own, lower limit.
+TEST_P(ModelTest, AbsurdConfigSizesAreErrors) {
+  struct Edit {
+    const char* fixture;
+    const char* from;
+    const char* to;
+    const char* expect;
+  };
+  const Edit edits[] = {
+      {"gpt2-tiny", "\"n_layer\": 2", "\"n_layer\": 100000000", "n_layer"},
+      {"gpt2-tiny", "\"n_layer\": 2", "\"n_layer\": 5000", "5000 layers"},
+      {"gpt2-tiny", "\"vocab_size\": 1024", "\"vocab_size\": 9000000000000", "vocab_size"},
+      {"llama-tiny", "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 4097", "4097 layers"},
+      {"llama-tiny", "\"intermediate_size\": ", "\"intermediate_size\": 99999999999, \"x\": ", "intermediate_size"},
+      {"vit-tiny", "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1000000", "1000000 layers"},
+  };
+  for (const Edit& e : edits) {
+    if (GetParam() != e.fixture) continue;
+    const std::string dir = EditedCopy(e.fixture, e.from, e.to);
+    auto m = LoadModel(dir);
+    ASSERT_FALSE(m.ok()) << e.expect;
+    const std::string& msg = m.status().message();
+    EXPECT_NE(msg.find("config.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(e.expect), std::string::npos) << msg;
+    auto layout = ReadModelLayout(dir);  // what info uses
+    EXPECT_FALSE(layout.ok()) << e.expect;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, ModelTest, ::testing::Values("gpt2-tiny", "llama-tiny", "vit-tiny"),
                          [](const auto& info) { return t81::testing::ParamName(info.param); });
 

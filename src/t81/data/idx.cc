@@ -106,6 +106,9 @@ Result<Dataset> LoadFashionMnist(const std::string& dir, const std::string& spli
   const std::string images = dir + "/" + split + "-images-idx3-ubyte.gz";
   const std::string labels = dir + "/" + split + "-labels-idx1-ubyte.gz";
   T81_ASSIGN_OR_RETURN(IdxImages im, ReadIdxImages(images));
+  if (im.rows != kFashionSide || im.cols != kFashionSide)
+    return Error(images + ": images are " + std::to_string(im.rows) + " x " + std::to_string(im.cols) +
+                 " pixels; Fashion-MNIST's are 28 x 28");
   T81_ASSIGN_OR_RETURN(IdxLabels lb, ReadIdxLabels(labels));
   if (lb.n != im.n)
     return Error(labels + ": " + std::to_string(lb.n) + " labels for " + std::to_string(im.n) +

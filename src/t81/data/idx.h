@@ -34,9 +34,10 @@ struct Dataset {
 };
 
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+inline constexpr int64_t kFashionSide = 28;  // images are 28 x 28; anything else is refused
 inline constexpr float kFashionMean = 0.2860f, kFashionStd = 0.3530f;
 
-// split: "train" (60,000) or "t10k" (10,000). Pixels scaled to [0,1] then standardized with the
+// split: "train" (60,000) or "t10k" (10,000), 28 x 28 images. Pixels scaled to [0,1] then standardized with the
 // training set's mean/std. Errors name the file and the Debian package when the folder is missing.
 Result<Dataset> LoadFashionMnist(const std::string& dir, const std::string& split);
 

@@ -199,6 +199,17 @@ Result<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
   for (const GgufTensor& t : f->tensors_)
     if (t.offset > data_size || t.bytes > data_size - t.offset)
       return Error(path + ": tensor '" + t.name + "' data is not within the file (truncated or bad offset)");
+  // No two tensors may share bytes (every tensor has at least one element, so a range is never
+  // empty): sorted by offset, each must start at or after the previous one's end.
+  std::vector<std::pair<uint64_t, size_t>> order;
+  for (size_t i = 0; i < f->tensors_.size(); ++i) order.push_back({f->tensors_[i].offset, i});
+  std::sort(order.begin(), order.end());
+  for (size_t i = 1; i < order.size(); ++i) {
+    const GgufTensor& a = f->tensors_[order[i - 1].second];
+    const GgufTensor& b = f->tensors_[order[i].second];
+    if (b.offset < a.offset + a.bytes)
+      return Error(path + ": tensor data ranges overlap ('" + a.name + "' and '" + b.name + "')");
+  }
   return f;
 }
 

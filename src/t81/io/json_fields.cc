@@ -20,6 +20,9 @@ Result<int64_t> JsonFields::PositiveInt(const char* key) const {
   const Json& v = j_[key];
   if (!v.is_number_integer() || v.get<int64_t>() <= 0)
     return Error(path_ + ": field '" + key + "' must be a positive integer");
+  if (v.get<int64_t>() > kMaxSize)
+    return Error(path_ + ": field '" + key + "' is " + std::to_string(v.get<int64_t>()) + ", more than t81's limit of " +
+                 std::to_string(kMaxSize));
   return v.get<int64_t>();
 }
 

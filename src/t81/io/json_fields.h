@@ -21,6 +21,8 @@ class JsonFields {
   const std::string& path() const { return path_; }
   bool Has(const char* key) const;  // present and not null
 
+  // A size: an integer in [1, kMaxSize] (larger ones would only size impossible allocations).
+  static constexpr int64_t kMaxSize = int64_t(1) << 24;
   Result<int64_t> PositiveInt(const char* key) const;  // required
   Result<int64_t> PositiveInt(const char* key, int64_t dflt) const;
   Result<double> Number(const char* key, double dflt) const;

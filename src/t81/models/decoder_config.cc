@@ -115,10 +115,13 @@ Result<DecoderConfig> LoadDecoderConfig(const std::string& path) {
   T81_ASSIGN_OR_RETURN(const nlohmann::json j, io::ReadJsonObject(path));
   const io::JsonFields f(j, path);
   T81_ASSIGN_OR_RETURN(const std::string type, f.String("model_type"));
-  if (type == "gpt2") return Gpt2Config(f);
-  if (type == "llama") return LlamaConfig(f, Arch::kLlama);
-  if (type == "phi3") return LlamaConfig(f, Arch::kPhi3);
-  return Error(path + ": model_type '" + type + "' is not a supported causal LM (gpt2, llama, phi3)");
+  Result<DecoderConfig> c = Error(path + ": model_type '" + type + "' is not a supported causal LM (gpt2, llama, phi3)");
+  if (type == "gpt2") c = Gpt2Config(f);
+  if (type == "llama") c = LlamaConfig(f, Arch::kLlama);
+  if (type == "phi3") c = LlamaConfig(f, Arch::kPhi3);
+  if (c.ok() && c->L > kMaxLayers)
+    return Error(path + ": " + std::to_string(c->L) + " layers, more than t81's limit of " + std::to_string(kMaxLayers));
+  return c;
 }
 
 std::string DecoderConfigJson(const DecoderConfig& c) {

@@ -15,6 +15,10 @@ enum class Arch : uint8_t { kGpt2, kLlama, kPhi3 };
 const char* ArchName(Arch a);                 // "gpt2", "llama", "phi3": HF model_type and GGUF architecture
 Result<Arch> ParseArch(std::string_view name);  // inverse of ArchName
 
+// Most blocks a checkpoint may declare (real models have < 200); a larger count in a config or
+// GGUF header is refused before any per-layer table is built.
+inline constexpr int64_t kMaxLayers = 4096;
+
 struct DecoderConfig {
   Arch arch = Arch::kGpt2;
   int64_t V = 0, C = 0, L = 0, NH = 0, NKV = 0, HD = 0, FF = 0, max_t = 0;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "t81/io/gguf.h"
+#include "t81/io/json_fields.h"
 #include "t81/models/decoder.h"
 #include "t81/models/gguf_names.h"
 #include "t81/quant/q8_0.h"
@@ -26,12 +27,14 @@ Result<DecoderConfig> GgufConfig(const io::GgufFile& f) {
     if (v->type != io::GgufType::kU32 && v->type != io::GgufType::kI32 && v->type != io::GgufType::kU64)
       return Error(path + ": key " + key + " is not an integer");
     if (v->i <= 0) return Error(path + ": key " + key + " must be positive");
+    if (v->i > io::JsonFields::kMaxSize) return Error(path + ": key " + key + " is absurdly large");
     *out = v->i;
     return OkStatus();
   };
   T81_RETURN_IF_ERROR(get_u(a + ".context_length", &c.max_t, true));
   T81_RETURN_IF_ERROR(get_u(a + ".embedding_length", &c.C, true));
   T81_RETURN_IF_ERROR(get_u(a + ".block_count", &c.L, true));
+  if (c.L > kMaxLayers) return Error(path + ": " + std::to_string(c.L) + " blocks, more than t81's limit of " + std::to_string(kMaxLayers));
   T81_RETURN_IF_ERROR(get_u(a + ".feed_forward_length", &c.FF, true));
   T81_RETURN_IF_ERROR(get_u(a + ".attention.head_count", &c.NH, true));
   c.NKV = c.NH;

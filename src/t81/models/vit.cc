@@ -6,6 +6,7 @@
 #include "t81/base/file.h"
 #include "t81/base/memory.h"
 #include "t81/io/json_fields.h"
+#include "t81/models/decoder_config.h"
 #include "t81/io/safetensors.h"
 #include "t81/nn/layers.h"
 #include "t81/nn/transformer.h"
@@ -35,6 +36,8 @@ Result<VitConfig> LoadVitConfig(const std::string& path) {
   VitConfig c;
   T81_ASSIGN_OR_RETURN(c.C, f.PositiveInt("hidden_size"));
   T81_ASSIGN_OR_RETURN(c.L, f.PositiveInt("num_hidden_layers"));
+  if (c.L > kMaxLayers)
+    return Error(path + ": " + std::to_string(c.L) + " layers, more than t81's limit of " + std::to_string(kMaxLayers));
   T81_ASSIGN_OR_RETURN(c.NH, f.PositiveInt("num_attention_heads"));
   T81_ASSIGN_OR_RETURN(c.FF, f.PositiveInt("intermediate_size"));
   T81_ASSIGN_OR_RETURN(c.image, f.PositiveInt("image_size"));
