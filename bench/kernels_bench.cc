@@ -72,6 +72,35 @@ void BM_TernaryI8KernelOnly(benchmark::State& st) {
   st.SetLabel(kernels::IsaName(isa));
 }
 
+// Decode from DRAM: one row of X against a cycle of weight matrices far larger than the caches
+// (the shape of Phi-3-mini's Up linear, 16384 x 3072 ternary: 12 MiB each), as in token-by-token
+// decoding. "GB/s" counts weight bytes (codes + scales); compare with BM_StreamRead.
+void BM_DecodeGemvDram(benchmark::State& st) {
+  const auto isa = kernels::Isa(st.range(0));
+  if (!kernels::Supported(isa)) return st.SkipWithError("ISA not supported");
+  const int64_t n = st.range(1), k = st.range(2), copies = st.range(3);
+  Setup s = Make(1, n, k);
+  std::vector<kernels::PackedWeights> ws(size_t(copies), s.w);
+  kernels::QuantizedActs q;
+  kernels::QuantizeActs(s.x.data(), 1, k, k, &q);
+  int64_t bytes = 0;
+  for (const auto& w : ws) bytes += int64_t(w.codes.size() + w.scales.size() * sizeof(float));
+  for (auto _ : st) {
+    for (const auto& w : ws) kernels::GemmI8(kernels::ForIsa(isa), w, q, s.y.data(), n);
+    benchmark::DoNotOptimize(s.y.data());
+  }
+  st.counters["GB/s"] = benchmark::Counter(double(bytes), benchmark::Counter::kIsIterationInvariantRate,
+                                           benchmark::Counter::kIs1000);
+  st.SetLabel(kernels::IsaName(isa));
+}
+
+// The streaming-read bandwidth that `t81 bench memory` reports, on the same threads (512 MiB).
+void BM_StreamRead(benchmark::State& st) {
+  double gbs = 0;
+  for (auto _ : st) gbs = kernels::StreamReadBandwidth(int64_t(512) << 20, 3);
+  st.counters["GB/s"] = gbs;
+}
+
 // Activation quantization alone (absmax per row, round, block sums): the int8 path's overhead.
 void BM_QuantizeActs(benchmark::State& st) {
   const auto isa = kernels::Isa(st.range(0));
@@ -201,6 +230,14 @@ BENCHMARK(BM_TernaryI8KernelOnly)->Apply(Isas)->Unit(benchmark::kMicrosecond)->U
 BENCHMARK(BM_QuantizeActs)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_TernaryF32)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_PeakInstr)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_DecodeGemvDram)
+    ->Args({0, 16384, 3072, 20})
+    ->Args({1, 16384, 3072, 20})
+    ->Args({2, 16384, 3072, 20})
+    ->Args({2, 1024, 3072, 1})  // 0.8 MiB: from L2, the kernel's compute limit
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_StreamRead)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK(BM_OpenBlas)->Apply(Blas)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace

@@ -75,6 +75,7 @@ Status ReadHfTensors(const std::vector<HfTensor>& map, const io::Checkpoint& ckp
   for (const HfTensor& h : map) {
     const io::SafeTensorsFile* file = ckpt.FileOf(h.name);
     T81_ASSIGN_OR_RETURN(std::vector<float> vals, file->ReadFloat(h.name));
+    file->Release(h.name);  // the file's pages: resident only while their tensor is read
     HfToRows(h, vals.data(), arena + h.first());
   }
   return OkStatus();
