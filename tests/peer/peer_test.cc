@@ -104,6 +104,27 @@ void CheckModel(models::DecoderLM& m, quant::Granularity g, const std::string& t
     EXPECT_LE(d_q8, 0.03) << tag;
     opt.embd_type = quant::kGgmlF32;
   }
+  // Perplexity on the same GGUF and tokens: t81's inference path (LoadGguf, packed kernels, KV
+  // cache: what `t81 perplexity FILE.gguf` runs) against the NLL of llama.cpp's logits.
+  {
+    auto e = models::DecoderLM::LoadGguf(dir + "/tq2_0.gguf");
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    double nll = 0;
+    int64_t n = 0;
+    ASSERT_TRUE((*e)->ScoreTokens(ids.data(), T, 1, &nll, &n).ok());
+    double peer_nll = 0;
+    for (int64_t t = 1; t < T; ++t) {
+      const float* l = peer["tq2_0"].data() + (t - 1) * V;
+      double mx = l[0], sum = 0;
+      for (int64_t v = 1; v < V; ++v) mx = std::max(mx, double(l[v]));
+      for (int64_t v = 0; v < V; ++v) sum += std::exp(double(l[v]) - mx);
+      peer_nll += mx + std::log(sum) - double(l[ids[size_t(t)]]);
+    }
+    const double ppl = std::exp(nll / double(n)), peer_ppl = std::exp(peer_nll / double(T - 1));
+    std::printf("%s: PPL over %lld tokens: t81 %.4f, llama.cpp %.4f\n", tag.c_str(), (long long)n, ppl, peer_ppl);
+    EXPECT_EQ(n, T - 1);
+    EXPECT_NEAR(ppl, peer_ppl, 0.005 * peer_ppl) << tag;
+  }
   std::filesystem::remove_all(dir);
 }
 

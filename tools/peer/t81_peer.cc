@@ -4,6 +4,10 @@
 //
 //   t81_peer BINS_DIR MODEL.gguf (--ids 1,2,3 | --text "...") [--out logits.bin] [--threads N]
 //            [--gen N] [--runs R]
+//   t81_peer BINS_DIR MODEL.gguf (--tokenize TEXT | --tokenize-file F)
+// The second form loads the vocabulary only and prints llama_tokenize's ids of the text (one line,
+// space-separated), with add_special=false and parse_special=true: control tokens written in the
+// text are matched, as t81's Tokenizer::Encode(text, false) matches added tokens.
 // Prints the perplexity of the sequence (each position predicting the next, from the raw
 // logits). --text tokenizes with the file's own vocabulary. --out writes float32 logits
 // (n_tokens × n_vocab, row-major). --gen times N greedy tokens after the sequence (R runs) and
@@ -55,7 +59,8 @@ int main(int argc, char** argv) {
   const char* bins = argv[1];
   const char* model_path = argv[2];
   std::vector<llama_token> ids;
-  std::string out, text;
+  std::string out, text, tok_text;
+  bool tokenize = false;
   int threads = 1, gen = 0, runs = 1;
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -65,6 +70,20 @@ int main(int argc, char** argv) {
         if (*p == ',') ++p;
       }
     } else if (k == "--text") text = v;
+    else if (k == "--tokenize") {
+      tok_text = v;
+      tokenize = true;
+    } else if (k == "--tokenize-file") {
+      FILE* f = std::fopen(v.c_str(), "rb");
+      if (!f) {
+        std::fprintf(stderr, "t81_peer: cannot read %s\n", v.c_str());
+        return 2;
+      }
+      char buf[4096];
+      for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) tok_text.append(buf, n);
+      std::fclose(f);
+      tokenize = true;
+    }
     else if (k == "--out") out = v;
     else if (k == "--threads") threads = std::atoi(v.c_str());
     else if (k == "--gen") gen = std::atoi(v.c_str());
@@ -73,6 +92,32 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "t81_peer: unknown option %s\n", k.c_str());
       return 2;
     }
+  }
+  if (tokenize) {
+    llama_log_set(Quiet, nullptr);
+    ggml_log_set(Quiet, nullptr);
+    ggml_backend_load_all_from_path(bins);
+    llama_backend_init();
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    mp.vocab_only = true;
+    llama_model* model = llama_model_load_from_file(model_path, mp);
+    if (!model) {
+      std::fprintf(stderr, "t81_peer: llama.cpp could not load %s\n", model_path);
+      return 1;
+    }
+    const llama_vocab* vocab = llama_model_get_vocab(model);
+    std::vector<llama_token> toks(tok_text.size() + 8);
+    const int n = llama_tokenize(vocab, tok_text.data(), int32_t(tok_text.size()), toks.data(), int32_t(toks.size()),
+                                 /*add_special=*/false, /*parse_special=*/true);
+    if (n < 0) {
+      std::fprintf(stderr, "t81_peer: tokenization failed\n");
+      return 1;
+    }
+    for (int i = 0; i < n; ++i) std::printf(i ? " %d" : "%d", toks[size_t(i)]);
+    std::printf("\n");
+    llama_model_free(model);
+    return 0;
   }
   if (ids.empty() == text.empty()) {
     std::fprintf(stderr, "t81_peer: give --ids or --text\n");

@@ -23,5 +23,7 @@ void AddInit(CLI::App& app, Runner* run);
 void AddConvert(CLI::App& app, Runner* run);
 void AddForward(CLI::App& app, Runner* run);
 void AddTokenize(CLI::App& app, Runner* run);
+void AddPerplexity(CLI::App& app, Runner* run);
+void AddGenerate(CLI::App& app, Runner* run);
 
 }  // namespace t81::cli

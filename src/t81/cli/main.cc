@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   t81::cli::AddInit(app, &run);
   t81::cli::AddConvert(app, &run);
   t81::cli::AddTokenize(app, &run);
+  t81::cli::AddPerplexity(app, &run);
+  t81::cli::AddGenerate(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

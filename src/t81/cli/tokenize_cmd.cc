@@ -84,7 +84,7 @@ Status RunTokenize(const TokenizeFlags& f) {
 void AddTokenize(CLI::App& app, Runner* run) {
   auto f = std::make_shared<TokenizeFlags>();
   CLI::App* c = app.add_subcommand("tokenize", "text -> token ids (or --decode: ids -> text) with a model's tokenizer");
-  c->add_option("path", f->path, "model folder, tokenizer.json, vocab.json or encoder.json")->required();
+  c->add_option("path", f->path, "model folder, tokenizer.json, vocab.json, encoder.json or a .gguf file (its tokenizer.ggml.* keys)")->required();
   CLI::Option* text = c->add_option("--text", f->text_file, "file whose bytes are the text (read whole)");
   CLI::Option* prompt = c->add_option("--prompt", f->prompt, "the text itself");
   c->add_flag("--special", f->special, "add the special tokens the tokenizer's post-processor adds (e.g. BOS)");

@@ -170,6 +170,15 @@ Result<ConvertReport> ConvertCheckpoint(const std::string& dir, const std::strin
   T81_RETURN_IF_ERROR(w.Finish());
   T81_ASSIGN_OR_RETURN(std::string cfg_text, base::ReadFile(dir + "/config.json"));
   T81_RETURN_IF_ERROR(base::WriteFileAtomic(out_dir + "/config.json", cfg_text));
+  // The tokenizer files beside the model go along, so the checkpoint folder is self-contained
+  // (t81 gguf --from-t81 and t81 tokenize read them there).
+  for (const char* name : kTokenizerFiles) {
+    const std::string src = dir + "/" + name;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(src, ec)) continue;
+    T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(src));
+    T81_RETURN_IF_ERROR(base::WriteFileAtomic(out_dir + "/" + name, text));
+  }
   return rep;
 }
 

@@ -32,6 +32,12 @@ struct ConvertReport {
   int64_t largest_tensor_bytes = 0;
 };
 
+// The tokenizer files ConvertCheckpoint copies from the source folder when they exist.
+inline constexpr const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+                                                  "encoder.json", "vocab.bpe", "special_tokens_map.json",
+                                                  "generation_config.json"};
+
+// Also copies config.json and the tokenizer files (kTokenizerFiles) into out_dir, atomically.
 Result<ConvertReport> ConvertCheckpoint(const std::string& hf_dir, const std::string& out_dir,
                                         const ConvertOptions& opt);
 

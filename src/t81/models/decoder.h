@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -90,6 +91,26 @@ class DecoderLM : public Model {
   Result<std::vector<int64_t>> Generate(const std::vector<int64_t>& prompt, int64_t n_new,
                                         GenTiming* timing = nullptr, std::vector<float>* logits = nullptr);
 
+  // Sampling options for GenerateStream: temperature 0 is greedy (argmax); else softmax(logits /
+  // temperature) restricted to the top_k most likely tokens (0: all) and then to the smallest set
+  // whose probability reaches top_p, sampled with a generator seeded by seed (same seed, same text).
+  struct Sampling {
+    double temperature = 0.0, top_p = 1.0;
+    int64_t top_k = 0;
+    uint64_t seed = 0;
+    int64_t stop_id = -1;  // stop after producing this id (EOS); -1: never
+  };
+  // Decoding with a KV cache sized to prompt + n_new: on_token(id) is called for each new token as
+  // it is produced (return false to stop). Returns the new ids; timing and logits as for Generate.
+  Result<std::vector<int64_t>> GenerateStream(const std::vector<int64_t>& prompt, int64_t n_new, const Sampling& sp,
+                                              const std::function<bool(int64_t)>& on_token, GenTiming* timing = nullptr,
+                                              std::vector<float>* logits = nullptr);
+
+  // Inference scoring (perplexity): ids (n) through the model with a KV cache, in chunks of rows
+  // (no training activations: memory linear in n); adds -log p(ids[t] | ids[< t]) for t in
+  // [first, n) to *nll and the count to *scored. first >= 1.
+  Status ScoreTokens(const int64_t* ids, int64_t n, int64_t first, double* nll, int64_t* scored);
+
   // HF-named tensors: names and shapes in checkpoint layout, values from the parameters (a file-
   // loaded model shows its ternary / 8-bit values) or the gradients (zero before any Backward).
   std::vector<NamedTensor> HfParams() const override;
@@ -131,6 +152,18 @@ class DecoderLM : public Model {
   void EmbedRow(int64_t id, float* x) const;            // x (C) = the embedding row of token id
   void FinalNorm(float* out, float* mean, float* rstd, const float* x, int64_t n) const;
   void Head(float* logits, const float* x, int64_t n);  // logits (n, V) of normed x (n, C)
+  // KV cache and scratch for one inference pass over up to TC positions, R rows at a time.
+  struct InferState {
+    int64_t TC = 0, R = 0, per_block = 0;
+    std::vector<float> kc, vc;  // (L, NKV, TC, HD)
+    std::vector<float> x;       // (R, C): the chunk's hidden rows
+    std::vector<int64_t> pos;   // (R)
+    nn::DecodeScratch s;
+  };
+  Status CheckIds(const int64_t* ids, int64_t n) const;
+  void StartInfer(InferState* st, int64_t TC, int64_t R);
+  // ids (n <= R) at positions [p0, p0 + n) through every block; st->x holds their last hidden rows.
+  void InferChunk(InferState* st, const int64_t* ids, int64_t p0, int64_t n);
   // RoPE tables for positions [0, n) (Llama, Phi-3), grown as longer sequences arrive.
   const nn::RopeTable& Rope(int64_t n);
   nn::Positions Positions(const int64_t* pos, int64_t n) { return {pos, block_.rope ? &Rope(n) : nullptr}; }

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "t81/base/file.h"
 #include "t81/base/fp16.h"
@@ -16,6 +16,7 @@
 #include "t81/models/gguf_names.h"
 #include "t81/quant/q8_0.h"
 #include "t81/quant/tq.h"
+#include "t81/text/tokenizer.h"
 
 namespace t81::models {
 
@@ -136,56 +137,36 @@ std::string ByteToken(int b) {
   return s;
 }
 
-struct Vocab {
-  std::vector<std::string> tokens, merges;
-  std::vector<int32_t> types;
-  bool placeholder = true;
-};
-
-Result<Vocab> MakeVocab(const DecoderConfig& c, const std::string& dir) {
-  Vocab v;
-  const std::string vj = dir + "/vocab.json", mt = dir + "/merges.txt";
+// The folder's tokenizer (text::Tokenizer::Load) when it has tokenizer files; nullopt for none.
+Result<std::optional<text::Tokenizer>> FolderTokenizer(const std::string& dir) {
+  if (dir.empty()) return std::optional<text::Tokenizer>();
   std::error_code ec;
-  if (!dir.empty() && std::filesystem::exists(vj, ec) && std::filesystem::exists(mt, ec)) {
-    T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(vj));
-    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return Error(vj + ": not a JSON object");
-    v.tokens.assign(size_t(c.V), "");
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      if (!it->is_number_integer()) return Error(vj + ": id of '" + it.key() + "' is not an integer");
-      const int64_t id = it->get<int64_t>();
-      if (id < 0 || id >= c.V) return Error(vj + ": id " + std::to_string(id) + " outside the model's vocabulary");
-      v.tokens[size_t(id)] = it.key();
-    }
-    for (int64_t i = 0; i < c.V; ++i)
-      if (v.tokens[size_t(i)].empty()) v.tokens[size_t(i)] = "[PAD" + std::to_string(i) + "]";
-    T81_ASSIGN_OR_RETURN(std::string m, base::ReadFile(mt));
-    size_t pos = 0;
-    while (pos < m.size()) {
-      size_t e = m.find('\n', pos);
-      if (e == std::string::npos) e = m.size();
-      std::string line = m.substr(pos, e - pos);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty() && line.rfind("#version", 0) != 0) v.merges.push_back(line);
-      pos = e + 1;
-    }
-    v.types.assign(size_t(c.V), 1);
-    for (int64_t i = 0; i < c.V; ++i)
-      if (v.tokens[size_t(i)] == "<|endoftext|>") v.types[size_t(i)] = 3;
-    v.placeholder = false;
-    return v;
-  }
-  // Placeholder: 256 byte tokens (id = byte value), then control tokens to fill the vocabulary.
+  bool any = false;
+  for (const char* name : {"tokenizer.json", "vocab.json", "merges.txt", "encoder.json", "vocab.bpe"})
+    any = any || std::filesystem::exists(dir + "/" + name, ec);
+  if (!any) return std::optional<text::Tokenizer>();
+  T81_ASSIGN_OR_RETURN(text::Tokenizer t, text::Tokenizer::Load(dir));
+  return std::optional<text::Tokenizer>(std::move(t));
+}
+
+// Placeholder: 256 byte tokens (id = byte value), then control tokens to fill the vocabulary.
+void WritePlaceholderVocab(const DecoderConfig& c, io::GgufWriter* w) {
+  std::vector<std::string> tokens;
+  std::vector<int32_t> types;
   for (int64_t i = 0; i < c.V; ++i) {
     if (i < 256) {
-      v.tokens.push_back(ByteToken(int(i)));
-      v.types.push_back(1);
+      tokens.push_back(ByteToken(int(i)));
+      types.push_back(1);
     } else {
-      v.tokens.push_back("<|t81_" + std::to_string(i) + "|>");
-      v.types.push_back(3);
+      tokens.push_back("<|t81_" + std::to_string(i) + "|>");
+      types.push_back(3);
     }
   }
-  return v;
+  w->SetString("tokenizer.ggml.model", "gpt2");
+  w->SetString("tokenizer.ggml.pre", "gpt-2");
+  w->SetStringArray("tokenizer.ggml.tokens", tokens);
+  w->SetI32Array("tokenizer.ggml.token_type", types);
+  w->SetStringArray("tokenizer.ggml.merges", {});
 }
 
 }  // namespace
@@ -216,20 +197,15 @@ Result<GgufExportReport> ExportGguf(const DecoderConfig& c, const std::vector<Hf
     w.SetF32(a + ".rope.freq_base", float(c.rope_theta));
     w.SetU32(a + ".vocab_size", uint32_t(c.V));
   }
-  T81_ASSIGN_OR_RETURN(Vocab v, MakeVocab(c, opt.tokenizer_dir));
-  if (v.placeholder)
-    rep.warnings.push_back("no vocab.json + merges.txt next to the model: writing a placeholder byte vocabulary "
-                           "(token id = byte value; ids >= 256 are control tokens)");
-  w.SetString("tokenizer.ggml.model", "gpt2");
-  w.SetString("tokenizer.ggml.pre", "gpt-2");
-  w.SetStringArray("tokenizer.ggml.tokens", v.tokens);
-  w.SetI32Array("tokenizer.ggml.token_type", v.types);
-  w.SetStringArray("tokenizer.ggml.merges", v.merges);
-  for (size_t i = 0; i < v.tokens.size(); ++i)
-    if (v.tokens[i] == "<|endoftext|>") {
-      w.SetU32("tokenizer.ggml.bos_token_id", uint32_t(i));
-      w.SetU32("tokenizer.ggml.eos_token_id", uint32_t(i));
-    }
+  T81_ASSIGN_OR_RETURN(const std::optional<text::Tokenizer> tok, FolderTokenizer(opt.tokenizer_dir));
+  if (tok) {
+    T81_RETURN_IF_ERROR(text::WriteGgufTokenizer(*tok, c.V, &w));
+  } else {
+    rep.warnings.push_back("no tokenizer files (tokenizer.json, vocab.json + merges.txt, encoder.json + vocab.bpe) next to "
+                           "the model: writing a placeholder byte vocabulary (token id = byte value; ids >= 256 are "
+                           "control tokens)");
+    WritePlaceholderVocab(c, &w);
+  }
   const std::vector<OutTensor> plan = Plan(map);
   std::vector<uint32_t> types;
   for (const OutTensor& t : plan) {
@@ -284,6 +260,8 @@ Status ValidateGguf(const DecoderConfig& c, const std::vector<HfTensor>& map, co
   const io::GgufValue* toks = f->Find("tokenizer.ggml.tokens");
   if (!f->Find("tokenizer.ggml.model") || !toks || toks->array_size() != size_t(c.V))
     return Error(path + ": tokenizer.ggml.tokens must hold " + std::to_string(c.V) + " tokens");
+  T81_ASSIGN_OR_RETURN(const std::optional<text::Tokenizer> tok, FolderTokenizer(opt.tokenizer_dir));
+  if (tok) T81_RETURN_IF_ERROR(text::CheckGgufTokenizer(*tok, c.V, *f));
   const std::vector<OutTensor> src = Plan(map);
   if (f->tensors().size() != src.size())
     return Error(path + ": " + std::to_string(f->tensors().size()) + " tensors, expected " + std::to_string(src.size()));

@@ -25,7 +25,9 @@ struct GgufExportOptions {
   quant::TernaryOptions ternary;        // how they are ternarized (the TQ format is `quant`'s)
   uint32_t embd_type = quant::kGgmlF32;  // token/position embeddings and head: F32, F16 or Q8_0
   std::string name = "t81";
-  std::string tokenizer_dir;  // folder with vocab.json + merges.txt (GPT-2 BPE); empty: placeholder
+  // Folder whose tokenizer (text::Tokenizer::Load) goes out as tokenizer.ggml.*; without tokenizer
+  // files there (or empty), a placeholder byte vocabulary and a warning.
+  std::string tokenizer_dir;
 };
 
 struct GgufExportReport {

@@ -18,6 +18,11 @@
 
 #include "t81/base/status.h"
 
+namespace t81::io {
+class GgufFile;
+class GgufWriter;
+}  // namespace t81::io
+
 namespace t81::text {
 
 enum class TokenizerKind {
@@ -47,7 +52,13 @@ class Tokenizer {
  public:
   // A folder (tokenizer.json, else vocab.json + merges.txt, else encoder.json + vocab.bpe; then
   // tokenizer_config.json and config.json beside it for the special ids) or one of those files.
+  // (A .gguf file is read with FromGguf.)
   static Result<Tokenizer> Load(const std::filesystem::path& dir_or_file);
+  // The tokenizer of a GGUF file's tokenizer.ggml.* keys, as llama.cpp reads them: model "gpt2"
+  // with pre-tokenizer "gpt-2" or "llama-bpe", or model "llama" (merges rebuilt from the scores).
+  // Control, user-defined and unknown tokens become special / plain added tokens; GGUF has no
+  // lstrip / rstrip / single_word flags, so those are off.
+  static Result<Tokenizer> FromGguf(const io::GgufFile& f);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
@@ -85,7 +96,17 @@ class Tokenizer {
 
  private:
   explicit Tokenizer(std::unique_ptr<Impl> impl);
+  friend struct GgufCodec;  // tokenizer_gguf.cc: reads the pipeline to write it as GGUF keys
   std::unique_ptr<Impl> impl_;
 };
+
+// Writes t as llama.cpp's tokenizer.ggml.* keys for a model of n_vocab embedding rows: model,
+// pre (byte-level), tokens, token_type, merges (byte-level) or scores (SentencePiece), the special
+// ids t has, add_bos_token / add_eos_token from its post-processor. Ids t lacks up to n_vocab are
+// control tokens "[PAD<i>]". Errors: more tokens than n_vocab, or a pre-tokenizer / post-processor
+// llama.cpp cannot express.
+Status WriteGgufTokenizer(const Tokenizer& t, int64_t n_vocab, io::GgufWriter* w);
+// Checks that f holds exactly the keys WriteGgufTokenizer(t, n_vocab, …) writes.
+Status CheckGgufTokenizer(const Tokenizer& t, int64_t n_vocab, const io::GgufFile& f);
 
 }  // namespace t81::text

@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "t81/text/regex.h"
 #include "t81/text/tokenizer.h"
 
@@ -121,5 +123,9 @@ struct Tokenizer::Impl {
   Status EncodeWord(std::string_view w, std::vector<int32_t>* out) const;
   Status Merge(std::string_view w, std::vector<int32_t>* out) const;
 };
+
+// Fills impl from a tokenizer.json document already in memory (where: its name in messages);
+// no configuration files beside it are read. tokenizer_gguf.cc builds such a document.
+Status LoadTokenizerJsonObject(const nlohmann::json& j, const std::string& where, Tokenizer::Impl* impl);
 
 }  // namespace t81::text

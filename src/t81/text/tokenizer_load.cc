@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "t81/base/file.h"
+#include "t81/io/gguf.h"
 #include "t81/io/json_fields.h"
 #include "t81/text/tokenizer_impl.h"
 #include "t81/text/utf8.h"
@@ -128,6 +129,7 @@ class Loader {
   explicit Loader(Tokenizer::Impl* t) : t_(t) {}
 
   Status ReadTokenizerJson(const std::string& path);
+  Status ReadTokenizerJsonObject(const Json& j, const std::string& path);  // path: for messages
   Status ReadVocabMerges(const std::string& vocab_path, const std::string& merges_path);
   Status ReadConfigs(const fs::path& dir);
   Status Finish();
@@ -376,8 +378,12 @@ Status Loader::ReadPostProcessor(const Json& p, const std::string& where) {
 }
 
 Status Loader::ReadTokenizerJson(const std::string& path) {
-  from_tokenizer_json_ = true;
   T81_ASSIGN_OR_RETURN(const Json j, ReadJson(path));
+  return ReadTokenizerJsonObject(j, path);
+}
+
+Status Loader::ReadTokenizerJsonObject(const Json& j, const std::string& path) {
+  from_tokenizer_json_ = true;
   const Json* model = Field(j, "model");
   if (!model || !model->is_object()) return Error(path + ": missing object 'model'");
   model_where_ = path + ": model";
@@ -711,6 +717,13 @@ Status Loader::Finish() {
 
 }  // namespace
 
+Status LoadTokenizerJsonObject(const Json& j, const std::string& where, Tokenizer::Impl* impl) {
+  impl->path = where;
+  Loader loader(impl);
+  T81_RETURN_IF_ERROR(loader.ReadTokenizerJsonObject(j, where));
+  return loader.Finish();
+}
+
 Result<Tokenizer> Tokenizer::Load(const fs::path& dir_or_file) {
   std::error_code ec;
   const std::string p = dir_or_file.string();
@@ -734,7 +747,10 @@ Result<Tokenizer> Tokenizer::Load(const fs::path& dir_or_file) {
     if (dir.empty()) dir = ".";
     const std::string name = dir_or_file.filename().string();
     const std::string ext = dir_or_file.extension().string();
-    if (ext == ".gguf") return Error(p + ": tokenizers embedded in GGUF files are not supported yet");
+    if (ext == ".gguf") {
+      T81_ASSIGN_OR_RETURN(auto f, io::GgufFile::Open(p));
+      return FromGguf(*f);
+    }
     const std::map<std::string, std::pair<const char*, const char*>> pairs = {
         {"vocab.json", {"vocab.json", "merges.txt"}}, {"merges.txt", {"vocab.json", "merges.txt"}},
         {"encoder.json", {"encoder.json", "vocab.bpe"}}, {"vocab.bpe", {"encoder.json", "vocab.bpe"}}};
