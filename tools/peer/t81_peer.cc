@@ -51,6 +51,21 @@ bool Decode(llama_context* ctx, const std::vector<llama_token>& ids, int pos0, b
 
 }  // namespace
 
+// llama.cpp quiet, its CPU backend from bins, the model (or its vocabulary only) on the CPU; null
+// (after a message) when llama.cpp cannot load it.
+llama_model* LoadModel(const char* bins, const char* model_path, bool vocab_only) {
+  llama_log_set(Quiet, nullptr);
+  ggml_log_set(Quiet, nullptr);
+  ggml_backend_load_all_from_path(bins);
+  llama_backend_init();
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = 0;
+  mp.vocab_only = vocab_only;
+  llama_model* model = llama_model_load_from_file(model_path, mp);
+  if (!model) std::fprintf(stderr, "t81_peer: llama.cpp could not load %s\n", model_path);
+  return model;
+}
+
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr, "usage: %s BINS_DIR MODEL.gguf --ids 1,2,3 [--out F] [--threads N] [--gen N] [--runs R]\n", argv[0]);
@@ -94,18 +109,8 @@ int main(int argc, char** argv) {
     }
   }
   if (tokenize) {
-    llama_log_set(Quiet, nullptr);
-    ggml_log_set(Quiet, nullptr);
-    ggml_backend_load_all_from_path(bins);
-    llama_backend_init();
-    llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = 0;
-    mp.vocab_only = true;
-    llama_model* model = llama_model_load_from_file(model_path, mp);
-    if (!model) {
-      std::fprintf(stderr, "t81_peer: llama.cpp could not load %s\n", model_path);
-      return 1;
-    }
+    llama_model* model = LoadModel(bins, model_path, /*vocab_only=*/true);
+    if (!model) return 1;
     const llama_vocab* vocab = llama_model_get_vocab(model);
     std::vector<llama_token> toks(tok_text.size() + 8);
     const int n = llama_tokenize(vocab, tok_text.data(), int32_t(tok_text.size()), toks.data(), int32_t(toks.size()),
@@ -123,17 +128,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "t81_peer: give --ids or --text\n");
     return 2;
   }
-  llama_log_set(Quiet, nullptr);
-  ggml_log_set(Quiet, nullptr);
-  ggml_backend_load_all_from_path(bins);
-  llama_backend_init();
-  llama_model_params mp = llama_model_default_params();
-  mp.n_gpu_layers = 0;
-  llama_model* model = llama_model_load_from_file(model_path, mp);
-  if (!model) {
-    std::fprintf(stderr, "t81_peer: llama.cpp could not load %s\n", model_path);
-    return 1;
-  }
+  llama_model* model = LoadModel(bins, model_path, /*vocab_only=*/false);
+  if (!model) return 1;
   const llama_vocab* vocab = llama_model_get_vocab(model);
   const int n_vocab = llama_vocab_n_tokens(vocab);
   if (!text.empty()) {
