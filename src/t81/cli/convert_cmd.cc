@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "t81/io/hf_cache.h"
 #include "t81/cli/commands.h"
 #include "t81/models/convert.h"
 
@@ -46,7 +47,10 @@ void AddConvert(CLI::App& app, Runner* run) {
   c->add_option("--format", f->format, "tq2_0 | tq1_0 block format")->capture_default_str();
   c->add_option("--float-type", f->float_type, "f32 | f16 | q8_0 for embeddings and head (norms and biases stay f32 with q8_0)")->capture_default_str();
   c->add_flag("--force-cpu-device-map", f->force_cpu, "accepted for compatibility with the original tool (no effect)");
-  c->callback([f, run] { *run = [f] { return RunConvert(*f); }; });
+  c->callback([f, run] { *run = [f]() -> Status {
+      T81_ASSIGN_OR_RETURN(f->model_dir, io::ResolveModelPath(f->model_dir));
+      return RunConvert(*f);
+    }; });
 }
 
 }  // namespace t81::cli

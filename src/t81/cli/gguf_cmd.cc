@@ -2,6 +2,7 @@
 // ternary block linears in TQ1_0 / TQ2_0; --validate re-reads and checks every key and tensor.
 #include <cstdio>
 
+#include "t81/io/hf_cache.h"
 #include "t81/cli/commands.h"
 #include "t81/models/convert.h"
 #include "t81/models/decoder.h"
@@ -71,7 +72,12 @@ void AddGguf(CLI::App& app, Runner* run) {
   c->add_option("--granularity", f->granularity, "tensor | row | block scales")->capture_default_str();
   c->add_option("--embd-type", f->embd_type, "f32 | f16 | q8_0 for embeddings and head")->capture_default_str();
   c->add_flag("--validate", f->validate, "re-open the file and check every key and tensor against the source");
-  c->callback([f, run] { *run = [f] { return RunGguf(*f); }; });
+  c->callback([f, run] { *run = [f]() -> Status {
+      if (!f->from_hf.empty()) {
+        T81_ASSIGN_OR_RETURN(f->from_hf, io::ResolveModelPath(f->from_hf));
+      }
+      return RunGguf(*f);
+    }; });
 }
 
 }  // namespace t81::cli

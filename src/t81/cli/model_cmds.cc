@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 
+#include "t81/io/hf_cache.h"
 #include "t81/base/file.h"
 #include "t81/cli/commands.h"
 #include "t81/io/gguf.h"
@@ -217,7 +218,10 @@ void AddInfo(CLI::App& app, Runner* run) {
   auto f = std::make_shared<InfoFlags>();
   CLI::App* c = app.add_subcommand("info", "describe a model folder or a .safetensors file");
   c->add_option("path", f->path, "model folder or file")->required();
-  c->callback([f, run] { *run = [f] { return RunInfo(*f); }; });
+  c->callback([f, run] { *run = [f]() -> Status {
+      T81_ASSIGN_OR_RETURN(f->path, io::ResolveModelPath(f->path));
+      return RunInfo(*f);
+    }; });
 }
 
 void AddForward(CLI::App& app, Runner* run) {
@@ -233,7 +237,10 @@ void AddForward(CLI::App& app, Runner* run) {
   c->add_option("--save", f->save_dir, "after the AdamW steps, save the model (HF layout) to this folder");
   c->add_option("--threshold", f->threshold, "ternary threshold for --qat")->capture_default_str();
   c->add_option("--granularity", f->granularity, "tensor | row | block, for --qat")->capture_default_str();
-  c->callback([f, run] { *run = [f] { return RunForward(*f); }; });
+  c->callback([f, run] { *run = [f]() -> Status {
+      T81_ASSIGN_OR_RETURN(f->model_dir, io::ResolveModelPath(f->model_dir));
+      return RunForward(*f);
+    }; });
 }
 
 }  // namespace t81::cli

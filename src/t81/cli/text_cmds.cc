@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "t81/io/hf_cache.h"
 #include "t81/base/threads.h"
 #include "t81/base/timer.h"
 #include "t81/cli/commands.h"
@@ -167,7 +168,10 @@ void AddPerplexity(CLI::App& app, Runner* run) {
   c->add_option("--tokenizer", f->tokenizer, "tokenizer folder or file (default: the model's)");
   c->add_option("--threads", f->threads, "threads (default: all cores)");
   c->add_option("--json-output", f->json_output, "write model, text, ctx, stride, n_tokens, nll, ppl, seconds as JSON");
-  c->callback([f, run] { *run = [f] { return RunPerplexity(*f); }; });
+  c->callback([f, run] { *run = [f]() -> Status {
+      T81_ASSIGN_OR_RETURN(f->model, io::ResolveModelPath(f->model));
+      return RunPerplexity(*f);
+    }; });
 }
 
 void AddGenerate(CLI::App& app, Runner* run) {
@@ -182,7 +186,10 @@ void AddGenerate(CLI::App& app, Runner* run) {
   c->add_option("--seed", f->sp.seed, "sampling seed")->capture_default_str();
   c->add_option("--tokenizer", f->tokenizer, "tokenizer folder or file (default: the model's)");
   c->add_option("--threads", f->threads, "threads (default: all cores)");
-  c->callback([f, run] { *run = [f] { return RunGenerate(*f); }; });
+  c->callback([f, run] { *run = [f]() -> Status {
+      T81_ASSIGN_OR_RETURN(f->model, io::ResolveModelPath(f->model));
+      return RunGenerate(*f);
+    }; });
 }
 
 }  // namespace t81::cli

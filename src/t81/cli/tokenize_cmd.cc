@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "t81/io/hf_cache.h"
 #include "t81/base/file.h"
 #include "t81/cli/commands.h"
 #include "t81/text/tokenizer.h"
@@ -95,7 +96,10 @@ void AddTokenize(CLI::App& app, Runner* run) {
     f->has_text = text->count() > 0;
     f->has_prompt = prompt->count() > 0;
     f->has_ids = ids->count() > 0;
-    *run = [f] { return RunTokenize(*f); };
+    *run = [f]() -> Status {
+      T81_ASSIGN_OR_RETURN(f->path, io::ResolveModelPath(f->path));
+      return RunTokenize(*f);
+    };
   });
 }
 
