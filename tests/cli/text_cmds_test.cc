@@ -104,5 +104,22 @@ TEST(TextCli, Generate) {
   EXPECT_NE(r.out.find("tokenizer.json"), std::string::npos) << r.out;
 }
 
+TEST(TextCli, BenchTokenize) {
+  TempDir d("t81_tokbench");
+  std::ofstream(d / "tokenizer.json") << kTinyTokenizer;
+  std::ofstream(d / "t.txt") << "ab ab a\n\nb ab\n\n\nab a";
+  ExecResult r = Exec("bench tokenize --tokenizer " + d.path().string() + " --text " + (d / "t.txt") +
+                      " --skip-npm --repeats 2 --json-output " + (d / "b.json"));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("in 3 pieces"), std::string::npos) << r.out;
+  std::ifstream jf(d / "b.json");
+  const nlohmann::json j = nlohmann::json::parse(jf);
+  EXPECT_EQ(j["bytes"], 7 + 4 + 5);  // the pieces ("\nab a" the last), blank-line separators left out
+  EXPECT_GT(j["t81_mb_per_s"].get<double>(), 0.0);
+  EXPECT_EQ(j["threads"], 1);
+  r = Exec("bench tokenize --tokenizer " + d.path().string() + " --text " + (d / "none.txt") + " --skip-npm");
+  EXPECT_EQ(r.rc, 1) << r.out;
+}
+
 }  // namespace
 }  // namespace t81

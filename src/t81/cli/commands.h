@@ -17,6 +17,7 @@ void AddBenchGemm(CLI::App& bench, Runner* run);
 void AddBenchTrain(CLI::App& bench, Runner* run);
 void AddBenchGguf(CLI::App& bench, Runner* run);
 void AddBenchMemory(CLI::App& bench, Runner* run);
+void AddBenchTokenize(CLI::App& bench, Runner* run);
 void AddInfo(CLI::App& app, Runner* run);
 void AddGguf(CLI::App& app, Runner* run);
 void AddInit(CLI::App& app, Runner* run);
