@@ -114,6 +114,16 @@ TEST(Cli, DeviceCuda) { ExpectFails(kShort + "--device cuda", "CUDA"); }
 TEST(Cli, DeviceUnknown) { ExpectFails(kShort + "--device tpu", "tpu"); }
 TEST(Cli, DataDirMissing) { ExpectFails(kShort + "--data-dir /nonexistent", "dataset-fashion-mnist"); }
 TEST(Cli, UnknownFlag) { ExpectFails(kShort + "--bogus", "--bogus"); }
+
+// `t81 --version`: "t81 X.Y.Z (git REV)" on stdout, exit 0.
+TEST(Cli, Version) {
+  const fs::path dir = FreshDir();
+  const RunResult r = RunT81("--version", dir);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("t81 0.", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("(git "), std::string::npos) << r.out;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+}
 TEST(Cli, UnknownModel) { ExpectFails(kShort + "--model foo", "foo"); }
 TEST(Cli, UnknownGranularity) { ExpectFails(kShort + "--granularity rows", "rows"); }
 TEST(Cli, UnknownFormat) { ExpectFails(kShort + "--format tq3_0", "tq3_0"); }

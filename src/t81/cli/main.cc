@@ -2,10 +2,18 @@
 #include <malloc.h>
 
 #include <cstdio>
+#include <string>
 #include <thread>
 
 #include "t81/base/threads.h"
 #include "t81/cli/commands.h"
+
+#ifndef T81_VERSION
+#define T81_VERSION "?"
+#endif
+#ifndef T81_GIT_REVISION
+#define T81_GIT_REVISION "unknown"
+#endif
 
 int main(int argc, char** argv) {
   // Streaming commands allocate and free one tensor's buffers (hundreds of MB) per tensor. glibc
@@ -15,6 +23,7 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"t81: ternary (1.58-bit) neural networks: quantize, train, run, benchmark"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("t81 ") + T81_VERSION + " (git " + T81_GIT_REVISION + ")");
   CLI::App* bench = app.add_subcommand("bench", "benchmarks that write CSV/JSON");
   bench->require_subcommand(1);
   t81::cli::Runner run;
@@ -38,6 +47,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    std::printf("%s\n", e.what());
+    return 0;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "t81: %s\n", e.what());
     return 2;
