@@ -35,11 +35,6 @@ struct TokBenchFlags {
   bool skip_npm = false;
 };
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 Status RunBenchTokenize(const TokBenchFlags& f) {
   if (f.repeats <= 0) return Error("--repeats must be positive");
   std::string text, source = f.text;
@@ -93,7 +88,7 @@ Status RunBenchTokenize(const TokBenchFlags& f) {
               pieces.size(), ids->size(),
               tok.path().c_str(), text::TokenizerKindName(tok.kind()), f.repeats);
   std::printf("%-28s %12s %10s\n", "encoder", "MB/s", "tokens");
-  std::printf("%-28s %12.2f %10zu   (first run after a %.2f s load: %.2f MB/s)\n", "t81", Median(warm), ids->size(), load_s,
+  std::printf("%-28s %12.2f %10zu   (first run after a %.2f s load: %.2f MB/s)\n", "t81", base::Median(warm), ids->size(), load_s,
               cold);
   nlohmann::json npm = nlohmann::json::array();
   if (!f.skip_npm) {
@@ -120,7 +115,7 @@ Status RunBenchTokenize(const TokBenchFlags& f) {
   }
   if (!f.json_output.empty()) {
     const nlohmann::json j = {{"text", source},         {"bytes", bytes}, {"tokenizer", tok.path()},
-                              {"tokens", ids->size()},  {"t81_mb_per_s", Median(warm)},  {"t81_cold_mb_per_s", cold},
+                              {"tokens", ids->size()},  {"t81_mb_per_s", base::Median(warm)},  {"t81_cold_mb_per_s", cold},
                               {"t81_load_s", load_s},   {"repeats", f.repeats},          {"threads", 1},
                               {"npm", npm},             {"timestamp", Timestamp()}};
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));

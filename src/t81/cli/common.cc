@@ -56,4 +56,9 @@ std::string HumanBytes(int64_t bytes) {
   return buf;
 }
 
+Status WriteStdout(const std::string& s) {
+  if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::fflush(stdout) != 0) return Error("stdout: write failed");
+  return OkStatus();
+}
+
 }  // namespace t81::cli

@@ -15,6 +15,8 @@ Status WriteFileAtomic(const std::string& path, const std::string& content);
 Status AppendCsv(const std::string& path, const std::string& header,
                  const std::vector<std::string>& rows);
 std::string Timestamp();  // UTC, ISO 8601
+// s to stdout byte for byte, flushed (text as it is produced); an error if stdout fails.
+Status WriteStdout(const std::string& s);
 // Paired timings (same run, same round): the median and range of the ratios num[i] / den[i].
 struct RatioStats {
   double median = 0, min = 0, max = 0;

@@ -105,11 +105,6 @@ struct GenFlags {
   models::DecoderLM::Sampling sp;
 };
 
-Status Out(const std::string& s) {
-  if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::fflush(stdout) != 0) return Error("stdout: write failed");
-  return OkStatus();
-}
-
 Status RunGenerate(const GenFlags& f) {
   if (f.n < 0) return Error("-n must not be negative");
   if (f.threads > 0) base::SetNumThreads(f.threads);
@@ -120,7 +115,7 @@ Status RunGenerate(const GenFlags& f) {
   if (!p32.ok()) return Error("--prompt: " + p32.status().message());
   const std::vector<int64_t> prompt(p32->begin(), p32->end());
   if (prompt.empty()) return Error("--prompt: no tokens (give some text)");
-  T81_RETURN_IF_ERROR(Out(f.prompt));
+  T81_RETURN_IF_ERROR(WriteStdout(f.prompt));
   // New text as it comes: the decoded prompt + new ids, minus what was printed; a tail that is an
   // incomplete UTF-8 character (U+FFFD at the end) waits for the next token.
   std::vector<int32_t> all(p32->begin(), p32->end());
@@ -138,14 +133,14 @@ Status RunGenerate(const GenFlags& f) {
     const std::string& s = t.value();
     const bool partial = s.size() >= 3 && s.compare(s.size() - 3, 3, "\xEF\xBF\xBD") == 0;
     if (!partial && s.size() > printed && s.compare(0, printed, *base_text, 0, printed) == 0) {
-      write_status = Out(s.substr(printed));
+      write_status = WriteStdout(s.substr(printed));
       printed = s.size();
       *base_text = s;
     }
     return write_status.ok();
   }, &tm));
   T81_RETURN_IF_ERROR(write_status);
-  T81_RETURN_IF_ERROR(Out("\n"));
+  T81_RETURN_IF_ERROR(WriteStdout("\n"));
   const int64_t n_new = int64_t(fresh.size());
   std::fprintf(stderr, "[generate] prompt %zu tokens, %.1f tok/s; %lld new tokens, decode %.1f tok/s; %d threads%s\n",
                prompt.size(), double(prompt.size()) / std::max(1e-9, tm.prompt_s), (long long)n_new,

@@ -9,6 +9,7 @@
 #include "t81/io/hf_cache.h"
 #include "t81/base/file.h"
 #include "t81/cli/commands.h"
+#include "t81/cli/common.h"
 #include "t81/text/tokenizer.h"
 
 namespace t81::cli {
@@ -40,12 +41,6 @@ Result<std::vector<int32_t>> ParseIds(const std::string& s) {
     i = j;
   }
   return ids;
-}
-
-Status WriteStdout(const std::string& s) {
-  if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::fflush(stdout) != 0)
-    return Error("stdout: write failed");
-  return OkStatus();
 }
 
 Status RunTokenize(const TokenizeFlags& f) {
