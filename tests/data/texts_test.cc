@@ -72,5 +72,45 @@ TEST(Texts, SotuPackage) {
   EXPECT_EQ(val->front().rfind("Mr. Speaker", 0), 0u);
 }
 
+TEST(Texts, LmSplitsAndSplitExpressions) {
+  t81::testing::TempDir d("t81_lmsplit");
+  const fs::path w = fs::path(d / "wiki");
+  const std::string wiki = w.string();
+  // A wikitext-2-raw-v1 folder: one row a line, blank lines kept, line ends kept.
+  fs::create_directories(w);
+  std::ofstream(w / "wiki.train.raw") << "a\n\nb\nc\n";
+  std::ofstream(w / "wiki.valid.raw") << "v\n";
+  std::ofstream(w / "wiki.test.raw") << " = T = \n\nt1\n";
+  auto train = ReadLmSplit(wiki, "train");
+  ASSERT_TRUE(train.ok()) << train.status().message();
+  EXPECT_EQ(train.value(), (std::vector<std::string>{"a\n", "\n", "b\n", "c\n"}));
+  EXPECT_EQ(ReadLmSplit(wiki, "test").value(), (std::vector<std::string>{" = T = \n", "\n", "t1\n"}));
+  EXPECT_EQ(ReadLmSplit(wiki, "validation").value(), (std::vector<std::string>{"v\n"}));
+  EXPECT_FALSE(ReadLmSplit(wiki, "dev").ok());
+  // Slices: rows, open ends, negative rows, percentages (closest row).
+  auto rows = [&](const std::string& e) { return ReadLmSplitExpr(wiki, e); };
+  EXPECT_EQ(rows("train[:2]").value(), (std::vector<std::string>{"a\n", "\n"}));
+  EXPECT_EQ(rows("train[1:3]").value(), (std::vector<std::string>{"\n", "b\n"}));
+  EXPECT_EQ(rows("train[2:]").value(), (std::vector<std::string>{"b\n", "c\n"}));
+  EXPECT_EQ(rows("train[-1:]").value(), (std::vector<std::string>{"c\n"}));
+  EXPECT_EQ(rows("train[:50%]").value().size(), 2u);
+  EXPECT_EQ(rows("train[:1%]").status().ok(), false);  // 1 % of 4 rows is 0 rows: nothing to select
+  EXPECT_EQ(rows("train[:100]").value().size(), 4u);   // clamped, as HF datasets does
+  EXPECT_EQ(rows("train").value().size(), 4u);
+  for (const char* bad : {"train[", "train[2]", "train[a:b]", "train[:5%%]", "train[:200%]", "trn[:2]", "train[3:1]"})
+    EXPECT_FALSE(rows(bad).ok()) << bad;
+  EXPECT_NE(rows("train[x]").status().message().find("train[x]"), std::string::npos);
+  // Another file: the last tenth of its lines (at least one) is validation and test.
+  std::ofstream(d / "t.txt") << "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n";
+  EXPECT_EQ(ReadLmSplit(d / "t.txt", "train").value().size(), 11u);
+  EXPECT_EQ(ReadLmSplit(d / "t.txt", "validation").value(), (std::vector<std::string>{"12"}));
+  EXPECT_EQ(ReadLmSplit(d / "t.txt", "test").value(), (std::vector<std::string>{"12"}));
+  std::ofstream(d / "one.txt") << "only line\n";
+  EXPECT_FALSE(ReadLmSplit(d / "one.txt", "train").ok());
+  auto unknown = ReadLmSplit("wikitext-2-raw-v1", "train");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("unknown dataset"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace t81::data

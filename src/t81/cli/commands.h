@@ -18,6 +18,7 @@ void AddBenchTrain(CLI::App& bench, Runner* run);
 void AddBenchGguf(CLI::App& bench, Runner* run);
 void AddBenchMemory(CLI::App& bench, Runner* run);
 void AddBenchTokenize(CLI::App& bench, Runner* run);
+void AddBenchLm(CLI::App& bench, Runner* run);
 void AddInfo(CLI::App& app, Runner* run);
 void AddGguf(CLI::App& app, Runner* run);
 void AddInit(CLI::App& app, Runner* run);
@@ -26,5 +27,6 @@ void AddForward(CLI::App& app, Runner* run);
 void AddTokenize(CLI::App& app, Runner* run);
 void AddPerplexity(CLI::App& app, Runner* run);
 void AddGenerate(CLI::App& app, Runner* run);
+void AddTrain(CLI::App& app, Runner* run);
 
 }  // namespace t81::cli

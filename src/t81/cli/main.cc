@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   t81::cli::AddBenchGguf(*bench, &run);
   t81::cli::AddBenchMemory(*bench, &run);
   t81::cli::AddBenchTokenize(*bench, &run);
+  t81::cli::AddBenchLm(*bench, &run);
   t81::cli::AddInfo(app, &run);
   t81::cli::AddForward(app, &run);
   t81::cli::AddGguf(app, &run);
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   t81::cli::AddTokenize(app, &run);
   t81::cli::AddPerplexity(app, &run);
   t81::cli::AddGenerate(app, &run);
+  t81::cli::AddTrain(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

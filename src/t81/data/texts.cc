@@ -1,6 +1,7 @@
 #include "t81/data/texts.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -76,6 +77,99 @@ Result<std::vector<std::string>> ReadCorpus(const std::string& name, const std::
     if (!t.empty()) texts.push_back(std::move(t));
   }
   return texts;
+}
+
+namespace {
+
+// Lines of text without their line ends ("a\nb\n" -> {"a", "b"}).
+std::vector<std::string> Lines(const std::string& t) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < t.size()) {
+    size_t end = t.find('\n', pos);
+    if (end == std::string::npos) end = t.size();
+    std::string line = t.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    out.push_back(std::move(line));
+    pos = end + 1;
+  }
+  return out;
+}
+
+// s as a whole integer (optionally negative); false if it is not one.
+bool ParseRow(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 18) return false;
+  size_t i = s[0] == '-' ? 1 : 0;
+  if (i == s.size()) return false;
+  int64_t v = 0;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = s[0] == '-' ? -v : v;
+  return true;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ReadLmSplit(const std::string& dataset, const std::string& split) {
+  namespace fs = std::filesystem;
+  if (split != "train" && split != "validation" && split != "test")
+    return Error(dataset + ": unknown split '" + split + "' (train, validation, test)");
+  if (dataset == "sotu") return ReadCorpus("sotu", split == "train" ? "train" : "validation");
+  std::error_code ec;
+  if (fs::is_regular_file(dataset + "/wiki.test.raw", ec)) {
+    const std::string file = dataset + (split == "train" ? "/wiki.train.raw" : split == "validation" ? "/wiki.valid.raw" : "/wiki.test.raw");
+    T81_ASSIGN_OR_RETURN(const std::string t, base::ReadFile(file));
+    std::vector<std::string> rows = Lines(t);
+    for (std::string& r : rows) r += '\n';  // HF's wikitext rows keep their line end
+    if (rows.empty()) return Error(file + ": empty");
+    return rows;
+  }
+  if (!fs::exists(dataset, ec))
+    return Error("unknown dataset '" + dataset + "' (sotu, a wikitext-2-raw-v1 folder, or a text file / folder / .jsonl)");
+  T81_ASSIGN_OR_RETURN(std::vector<std::string> texts, ReadTexts(dataset));
+  if (texts.size() == 1) texts = Lines(texts[0]);
+  if (texts.size() < 2) return Error(dataset + ": needs at least two texts (or lines) to split into train and validation");
+  const size_t n_val = std::max<size_t>(1, texts.size() / 10);
+  const size_t cut = texts.size() - n_val;
+  if (split == "train") return std::vector<std::string>(texts.begin(), texts.begin() + long(cut));
+  return std::vector<std::string>(texts.begin() + long(cut), texts.end());
+}
+
+Result<std::vector<std::string>> ReadLmSplitExpr(const std::string& dataset, const std::string& expr) {
+  const size_t open = expr.find('[');
+  const std::string name = expr.substr(0, open);
+  T81_ASSIGN_OR_RETURN(std::vector<std::string> rows, ReadLmSplit(dataset, name));
+  if (open == std::string::npos) return rows;
+  const auto bad = [&] { return Error("bad split expression '" + expr + "' (e.g. train, train[:20], train[10:50], train[:1%])"); };
+  if (expr.back() != ']') return bad();
+  const std::string inner = expr.substr(open + 1, expr.size() - open - 2);
+  const size_t colon = inner.find(':');
+  if (colon == std::string::npos) return bad();
+  const int64_t n = int64_t(rows.size());
+  // One bound: empty (default), a row number, or a percentage; negative counts from the end.
+  auto bound = [&](std::string s, int64_t dflt, int64_t* out) {
+    if (s.empty()) {
+      *out = dflt;
+      return true;
+    }
+    const bool pct = s.back() == '%';
+    if (pct) s.pop_back();
+    int64_t v = 0;
+    if (!ParseRow(s, &v)) return false;
+    if (pct) {
+      if (v < -100 || v > 100) return false;
+      v = int64_t(std::llround(double(v) * double(n) / 100.0));
+    }
+    if (v < 0) v += n;
+    *out = std::clamp<int64_t>(v, 0, n);
+    return true;
+  };
+  int64_t a = 0, b = 0;
+  if (!bound(inner.substr(0, colon), 0, &a) || !bound(inner.substr(colon + 1), n, &b)) return bad();
+  if (a >= b) return Error("split expression '" + expr + "' selects no rows of " + std::to_string(n));
+  return std::vector<std::string>(rows.begin() + a, rows.begin() + b);
 }
 
 }  // namespace t81::data

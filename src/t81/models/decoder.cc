@@ -11,6 +11,7 @@
 #include "t81/models/gguf_names.h"
 #include "t81/nn/layers.h"
 #include "t81/nn/transformer.h"
+#include "t81/quant/q8_0.h"
 
 namespace t81::models {
 
@@ -386,6 +387,32 @@ Status DecoderLM::Backward() {
     AddInPlace(g + off_wte_ + a.ids[size_t(i)] * C, a.dresid.data() + i * C, C);
     if (c.learned_pos()) AddInPlace(g + off_wpe_ + a.pos[size_t(i)] * C, a.dresid.data() + i * C, C);
   }
+  return OkStatus();
+}
+
+void DecoderLM::DecayMatricesOnly() {
+  std::vector<std::pair<size_t, size_t>> r;
+  for (const HfTensor& h : hf_)
+    if (h.shape.size() == 1) r.emplace_back(h.first(), h.first() + size_t(h.numel()));
+  std::sort(r.begin(), r.end());
+  std::vector<std::pair<size_t, size_t>> merged;
+  for (const auto& x : r)
+    if (!merged.empty() && x.first <= merged.back().second) merged.back().second = std::max(merged.back().second, x.second);
+    else merged.push_back(x);
+  arena_.SetNoDecay(std::move(merged));
+}
+
+Status DecoderLM::QuantizeHeadQ8() {
+  const DecoderConfig& c = cfg_;
+  if (c.C % quant::kQ8Block) return Error("an 8-bit head needs a width divisible by 32 (n_embd " + std::to_string(c.C) + ")");
+  if (head_file_.q8) return OkStatus();
+  T81_RETURN_IF_ERROR(MaterializeFloat());
+  const int64_t row_bytes = c.C / quant::kQ8Block * quant::kQ8BlockBytes;
+  std::vector<uint8_t> q(size_t(c.V * row_bytes));
+  const float* w = P(c.tied ? off_wte_ : off_head_);
+  for (int64_t v = 0; v < c.V; ++v) quant::QuantizeQ8_0(w + v * c.C, c.C, q.data() + v * row_bytes);
+  head_file_ = {};
+  head_file_.q8 = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(q.data(), c.V, c.C));
   return OkStatus();
 }
 

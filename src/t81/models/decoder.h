@@ -81,6 +81,20 @@ class DecoderLM : public Model {
   Status AdamWStep(double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
                  double weight_decay = 0.0) override;
 
+  // Training helpers (models/lm_train.h): QAT's λ (nn::BlockLinears::set_qat_lambda); global
+  // gradient-norm clipping (returns the norm before clipping); weight decay on matrices and
+  // embeddings only (not norms or biases, as GPT-2 recipes do); the parameters and AdamW state.
+  void SetQatLambda(float lambda) { lin_.set_qat_lambda(lambda); }
+  double ClipGradNorm(double max_norm) { return arena_.ClipGradNorm(max_norm); }
+  void DecayMatricesOnly();
+  ParamArena& arena() { return arena_; }
+
+  // Packed inference with an 8-bit head: the head (the embedding when tied) quantized to Q8_0 as
+  // GGUF export writes it, run by the Q8 kernels whenever the block linears are packed (float
+  // and QAT modes keep the float head). Dropped by the next AdamWStep.
+  Status QuantizeHeadQ8();
+  bool head_q8() const { return bool(head_file_.q8); }
+
   // Greedy decoding with a KV cache: prompt then n_new argmax tokens; returns prompt + new.
   // If timing is given: seconds spent on the prompt (through the first new token) and on the
   // n_new - 1 single-token passes after it. If logits is given: (n_new, V), the logits each new

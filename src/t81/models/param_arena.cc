@@ -1,5 +1,7 @@
 #include "t81/models/param_arena.h"
 
+#include <cmath>
+
 #include "t81/nn/transformer.h"
 
 namespace t81::models {
@@ -20,15 +22,65 @@ float* ParamArena::grads() {
 
 void ParamArena::ZeroGrad() { g_.assign(p_.size(), 0.0f); }
 
+void ParamArena::EnsureMoments() {
+  if (m_.size() == p_.size()) return;
+  m_.assign(p_.size(), 0.0f);
+  v_.assign(p_.size(), 0.0f);
+}
+
+float* ParamArena::moment1() {
+  EnsureMoments();
+  return m_.data();
+}
+
+float* ParamArena::moment2() {
+  EnsureMoments();
+  return v_.data();
+}
+
+void ParamArena::SetNoDecay(std::vector<std::pair<size_t, size_t>> ranges) { no_decay_ = std::move(ranges); }
+
 void ParamArena::AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay) {
-  if (m_.size() != p_.size()) {
-    m_.assign(p_.size(), 0.0f);
-    v_.assign(p_.size(), 0.0f);
-  }
+  EnsureMoments();
   grads();
   ++step_;
-  nn::AdamWUpdate(p_.data(), g_.data(), m_.data(), v_.data(), int64_t(p_.size()), lr, beta1, beta2, eps, weight_decay,
-                  step_);
+  // Segments alternate: decayed [at, r.first), then the no-decay range r.
+  auto update = [&](size_t b, size_t e, double wd) {
+    if (e > b)
+      nn::AdamWUpdate(p_.data() + b, g_.data() + b, m_.data() + b, v_.data() + b, int64_t(e - b), lr, beta1, beta2, eps,
+                      wd, step_);
+  };
+  size_t at = 0;
+  for (const auto& r : no_decay_) {
+    update(at, r.first, weight_decay);
+    update(r.first, r.second, 0.0);
+    at = r.second;
+  }
+  update(at, p_.size(), weight_decay);
+}
+
+double ParamArena::ClipGradNorm(double max_norm) {
+  const float* g = grads();
+  const int64_t n = int64_t(p_.size());
+  // Fixed-order partial sums (64 blocks), so the norm does not depend on the thread count.
+  constexpr int64_t kParts = 64;
+  double part[kParts] = {};
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < kParts; ++b) {
+    double s = 0;
+    for (int64_t i = n * b / kParts; i < n * (b + 1) / kParts; ++i) s += double(g[i]) * double(g[i]);
+    part[b] = s;
+  }
+  double sum = 0;
+  for (double s : part) sum += s;
+  const double norm = std::sqrt(sum);
+  if (norm > max_norm) {
+    const float scale = float(max_norm / (norm + 1e-6));
+    float* gw = g_.data();
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) gw[i] *= scale;
+  }
+  return norm;
 }
 
 }  // namespace t81::models

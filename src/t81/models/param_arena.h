@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "t81/base/aligned.h"
 
@@ -35,11 +37,26 @@ class ParamArena {
   bool has_grads() const { return g_.size() == p_.size(); }
   const float* grads_if_any() const { return has_grads() ? g_.data() : nullptr; }
   void ZeroGrad();
-  // One torch.optim.AdamW step over every parameter (step counter kept here).
+  // One torch.optim.AdamW step over every parameter (step counter kept here); weight decay
+  // skips the ranges given to SetNoDecay.
   void AdamWStep(double lr, double beta1, double beta2, double eps, double weight_decay);
+  // [begin, end) ranges of parameters without weight decay (norms, biases), sorted, disjoint.
+  void SetNoDecay(std::vector<std::pair<size_t, size_t>> ranges);
+  // Scales the gradients so their global L2 norm is at most max_norm (> 0); returns the norm
+  // before scaling (torch.nn.utils.clip_grad_norm_). Needs gradients.
+  double ClipGradNorm(double max_norm);
+
+  // AdamW state, for training checkpoints: the moments (allocated, zero, on first use) and the
+  // step count.
+  float* moment1();
+  float* moment2();
+  int adam_step() const { return step_; }
+  void set_adam_step(int s) { step_ = s; }
 
  private:
+  void EnsureMoments();
   base::ZeroedFloats p_, g_, m_, v_;
+  std::vector<std::pair<size_t, size_t>> no_decay_;
   int step_ = 0;
 };
 

@@ -147,7 +147,10 @@ void BlockLinears::Refresh() {
       const int64_t rows = LinearRows(cfg_, k), cols = LinearCols(cfg_, k);
       std::vector<float>& q = qweights_[Index(l, k)];
       q.resize(size_t(rows * cols));
-      quant::FakeQuantize(blocks_[size_t(l)].weight(k), rows, cols, opt_.granularity, opt_.threshold, q.data());
+      const float* w = blocks_[size_t(l)].weight(k);
+      quant::FakeQuantize(w, rows, cols, opt_.granularity, opt_.threshold, q.data());
+      if (lambda_ < 1.0f)
+        for (size_t i = 0; i < q.size(); ++i) q[i] = w[i] + lambda_ * (q[i] - w[i]);
     }
 }
 

@@ -68,6 +68,11 @@ class BlockLinears {
   // kQat: fake-quantizes the current float weights (call after the weights change, before a
   // forward pass). A no-op in the other modes.
   void Refresh();
+  // kQat: the forward weight is w + λ·(q(w) − w) (λ in [0, 1]; 1, the default, is q(w) exactly):
+  // the quantized weight enters gradually ("fine-tuning LLMs to 1.58 bit"); the gradient still
+  // goes straight through to w. Takes effect at the next Refresh.
+  void set_qat_lambda(float lambda) { lambda_ = lambda; }
+  float qat_lambda() const { return lambda_; }
   // out (N, rows) = inp (N, cols) · Wᵀ + bias of linear k of block l, in the current mode.
   void Forward(float* out, const float* inp, int64_t l, BlockLinear k, int64_t N);
   // Gradients of Forward: dinp (N, cols) += dout · W (dinp may be null), g.weight(k) += doutᵀ · inp,
@@ -93,6 +98,7 @@ class BlockLinears {
   LinearMode mode_ = LinearMode::kFloat;
   quant::TernaryOptions opt_;
   ActPath act_ = ActPath::kI8;
+  float lambda_ = 1.0f;
   enum class Source : uint8_t { kArena, kFileTernary, kFileHalf };  // where the weights are
   Source source_ = Source::kArena;
   std::vector<kernels::HalfWeights> half_;      // (L·4) kFileHalf
