@@ -15,25 +15,14 @@
 #include "t81/base/timer.h"
 #include "t81/cli/commands.h"
 #include "t81/cli/common.h"
+#include "t81/cli/lm_common.h"
 #include "t81/data/texts.h"
-#include "t81/models/convert.h"
 #include "t81/models/decoder.h"
 #include "t81/models/perplexity.h"
 #include "t81/text/tokenizer.h"
 
 namespace t81::cli {
 namespace {
-
-bool IsGguf(const std::string& p) { return p.size() > 5 && p.substr(p.size() - 5) == ".gguf"; }
-
-// The model at path for inference: a GGUF file, a t81 checkpoint folder, or an HF folder.
-Result<std::unique_ptr<models::DecoderLM>> LoadForInference(const std::string& path) {
-  std::error_code ec;
-  if (IsGguf(path)) return models::DecoderLM::LoadGguf(path);
-  if (!std::filesystem::is_directory(path, ec)) return Error(path + ": not a model folder or a .gguf file");
-  if (std::filesystem::exists(path + "/" + models::kT81CheckpointFile, ec)) return models::DecoderLM::LoadT81(path);
-  return models::DecoderLM::Load(path, /*keep_precision=*/true);
-}
 
 // The tokenizer: --tokenizer if given, else the model's own (a GGUF file's embedded one).
 Result<text::Tokenizer> LoadTokenizer(const std::string& model, const std::string& tokenizer) {
@@ -68,7 +57,7 @@ Status RunPerplexity(const PplFlags& f) {
   if (!ids32.ok()) return Error(source + ": " + ids32.status().message());
   std::vector<int64_t> ids(ids32->begin(), ids32->end());
   if (f.max_tokens > 0 && int64_t(ids.size()) > f.max_tokens) ids.resize(size_t(f.max_tokens));
-  T81_ASSIGN_OR_RETURN(auto m, LoadForInference(f.model));
+  T81_ASSIGN_OR_RETURN(auto m, LoadLanguageModel(f.model, /*keep_precision=*/true));
   T81_RETURN_IF_ERROR(CheckVocab(tok, *m, f.model));
   models::PerplexityOptions opt;
   opt.ctx = f.ctx;
@@ -109,7 +98,7 @@ Status RunGenerate(const GenFlags& f) {
   if (f.n < 0) return Error("-n must not be negative");
   if (f.threads > 0) base::SetNumThreads(f.threads);
   T81_ASSIGN_OR_RETURN(const text::Tokenizer tok, LoadTokenizer(f.model, f.tokenizer));
-  T81_ASSIGN_OR_RETURN(auto m, LoadForInference(f.model));
+  T81_ASSIGN_OR_RETURN(auto m, LoadLanguageModel(f.model, /*keep_precision=*/true));
   T81_RETURN_IF_ERROR(CheckVocab(tok, *m, f.model));
   auto p32 = tok.Encode(f.prompt, /*add_special=*/true);
   if (!p32.ok()) return Error("--prompt: " + p32.status().message());
