@@ -1,5 +1,7 @@
 #include "t81/models/decoder_config.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "t81/io/json_fields.h"
@@ -39,6 +41,8 @@ nn::BlockConfig DecoderConfig::block() const {
 }
 
 namespace {
+
+constexpr double kMaxTensorValues = double(int64_t(1) << 40);  // per tensor; real models stay below 2^32
 
 Result<DecoderConfig> Gpt2Config(const io::JsonFields& j) {
   const std::string& path = j.path();
@@ -81,6 +85,7 @@ Result<DecoderConfig> LlamaConfig(const io::JsonFields& j, Arch arch) {
   T81_ASSIGN_OR_RETURN(c.FF, j.PositiveInt("intermediate_size"));
   T81_ASSIGN_OR_RETURN(c.max_t, j.PositiveInt("max_position_embeddings"));
   T81_ASSIGN_OR_RETURN(c.HD, j.PositiveInt("head_dim", c.C / c.NH));
+  if (c.HD == 0) return Error(path + ": hidden_size is smaller than num_attention_heads (head_dim 0)");
   if (c.NH % c.NKV) return Error(path + ": num_attention_heads is not a multiple of num_key_value_heads");
   if (c.HD % 2) return Error(path + ": head_dim must be even for RoPE");
   T81_ASSIGN_OR_RETURN(double eps, j.Number("rms_norm_eps", 1e-6));
@@ -121,6 +126,13 @@ Result<DecoderConfig> LoadDecoderConfig(const std::string& path) {
   if (type == "phi3") c = LlamaConfig(f, Arch::kPhi3);
   if (c.ok() && c->L > kMaxLayers)
     return Error(path + ": " + std::to_string(c->L) + " layers, more than t81's limit of " + std::to_string(kMaxLayers));
+  if (c.ok()) {  // products in double: no tensor size computed from these fields may overflow int64
+    const double C = double(c->C);
+    const double biggest = std::max({double(c->V) * C, double(c->max_t) * C, double(c->qkv_dim()) * C,
+                                     double(c->NH) * double(c->HD) * C, double(c->fc_dim()) * C});
+    if (biggest > kMaxTensorValues)
+      return Error(path + ": a tensor of this model would hold more than 2^40 values (t81's limit)");
+  }
   return c;
 }
 

@@ -57,6 +57,12 @@ Result<VitConfig> LoadVitConfig(const std::string& path) {
   if (act != "gelu") return Error(path + ": hidden_act must be gelu");
   T81_ASSIGN_OR_RETURN(const bool qkv_bias, f.Bool("qkv_bias", true));
   if (!qkv_bias) return Error(path + ": qkv_bias false is not supported");
+  // Products in double: no tensor size computed from these fields may overflow int64.
+  const double C = double(c.C), grid = double(c.image / c.patch);
+  const double biggest = std::max({double(c.channels) * double(c.patch) * double(c.patch) * C, (grid * grid + 1) * C,
+                                   3 * C * C, double(c.FF) * C, double(c.labels) * C});
+  if (biggest > double(int64_t(1) << 40))
+    return Error(path + ": a tensor of this model would hold more than 2^40 values (t81's limit)");
   return c;
 }
 

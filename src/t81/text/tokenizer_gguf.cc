@@ -3,6 +3,7 @@
 // to the same loader, so both paths share one pipeline). Owns the mapping between t81's pipeline
 // and llama.cpp's vocabulary kinds: "gpt2" + pre "gpt-2" / "llama-bpe", and "llama" (SPM).
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -184,7 +185,12 @@ Result<Tokenizer> GgufCodec::Read(const io::GgufFile& f) {
   if (const io::GgufValue* x = f.Find("tokenizer.ggml.token_type")) {
     if (x->type != io::GgufType::kArray || x->nums.size() != V)
       return Error(p + ": tokenizer.ggml.token_type must hold " + std::to_string(V) + " numbers");
-    for (size_t i = 0; i < V; ++i) types[i] = int32_t(x->nums[i]);
+    for (size_t i = 0; i < V; ++i) {
+      const double ty = x->nums[i];  // llama.cpp's types are 0..6; anything else is not a type at all
+      if (!(ty >= 0 && ty <= 6 && ty == double(int32_t(ty))))
+        return Error(p + ": tokenizer.ggml.token_type[" + std::to_string(i) + "] is not a token type (0 to 6)");
+      types[i] = int32_t(ty);
+    }
   }
   int32_t ids[4] = {-1, -1, -1, -1};
   for (size_t k = 0; k < 4; ++k) {
@@ -242,6 +248,8 @@ Result<Tokenizer> GgufCodec::Read(const io::GgufFile& f) {
     const io::GgufValue* s = f.Find("tokenizer.ggml.scores");
     if (!s || s->type != io::GgufType::kArray || s->nums.size() != V)
       return Error(p + ": tokenizer.ggml.scores must hold " + std::to_string(V) + " numbers for model llama");
+    for (size_t i = 0; i < V; ++i)  // NaN would break the sort's ordering below
+      if (!std::isfinite(s->nums[i])) return Error(p + ": tokenizer.ggml.scores[" + std::to_string(i) + "] is not a finite number");
     std::unordered_map<std::string, int32_t> piece;
     for (size_t i = 0; i < V; ++i)
       if (types[i] == int32_t(TokenType::kNormal) || types[i] == int32_t(TokenType::kByte)) piece.emplace(tokens[i], int32_t(i));

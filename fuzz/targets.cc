@@ -1,0 +1,189 @@
+#include "fuzz/targets.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "t81/data/idx.h"
+#include "t81/io/gguf.h"
+#include "t81/io/safetensors.h"
+#include "t81/models/model.h"
+#include "t81/text/tokenizer.h"
+
+namespace t81::fuzz {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Owns the per-process scratch folder: made once, removed (with its files) at exit.
+class Scratch {
+ public:
+  Scratch() {
+    std::string tmpl = (fs::temp_directory_path() / ("t81_fuzz_" + std::to_string(getpid()) + "_XXXXXX")).string();
+    if (!mkdtemp(tmpl.data())) {
+      std::perror("t81 fuzz: mkdtemp");
+      std::abort();
+    }
+    root_ = tmpl;
+  }
+  ~Scratch() {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+  const fs::path& root() const { return root_; }
+
+ private:
+  fs::path root_;
+};
+
+// Writes bytes to path (replacing it); a failure here is the harness's own, so it aborts.
+void Put(const fs::path& path, std::string_view bytes) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fclose(f) != 0) {
+    std::perror(("t81 fuzz: writing " + path.string()).c_str());
+    std::abort();
+  }
+}
+
+// Writes part i of parts to dir/names[i]; names without a part are removed.
+void PutParts(const fs::path& dir, const std::vector<std::string_view>& parts, std::initializer_list<const char*> names) {
+  size_t i = 0;
+  for (const char* n : names) {
+    std::error_code ec;
+    if (i < parts.size()) Put(dir / n, parts[i]);
+    else fs::remove(dir / n, ec);
+    ++i;
+  }
+}
+
+std::string_view AsText(const uint8_t* data, size_t size) { return {reinterpret_cast<const char*>(data), size}; }
+
+// Keeps the first error of a walk that goes on after errors.
+void Keep(Status* first, const Status& s) {
+  if (first->ok() && !s.ok()) *first = s;
+}
+
+// Encode / Decode of a fixed text through a loaded tokenizer, both with and without specials.
+Status RoundTrip(const text::Tokenizer& t) {
+  static constexpr std::string_view kText = "Hello world, t81 fuzz! <s>  42\n\t\xC3\xBCn\xC3\xAF \xE2\x96\x81x </s>";
+  Status first;
+  for (bool add_special : {false, true}) {
+    auto ids = t.Encode(kText, add_special);
+    if (!ids.ok()) {
+      Keep(&first, ids.status());
+      continue;
+    }
+    for (bool skip : {false, true}) {
+      text::DecodeOptions opt;
+      opt.skip_special = skip;
+      auto s = t.Decode(ids.value(), opt);
+      if (!s.ok()) Keep(&first, s.status());
+    }
+  }
+  return first;
+}
+
+}  // namespace
+
+std::vector<std::string_view> CutParts(std::string_view in, size_t parts) {
+  std::vector<std::string_view> out;
+  while (out.size() + 1 < parts) {
+    const size_t at = in.find(kPartSeparator);
+    if (at == std::string_view::npos) break;
+    out.push_back(in.substr(0, at));
+    in.remove_prefix(at + kPartSeparator.size());
+  }
+  out.push_back(in);
+  return out;
+}
+
+fs::path ScratchDir(const char* sub) {
+  static Scratch scratch;
+  fs::path p = scratch.root() / sub;
+  std::error_code ec;
+  fs::create_directories(p, ec);
+  return p;
+}
+
+Status FeedGguf(const uint8_t* data, size_t size) {
+  const fs::path path = ScratchDir("gguf") / "in.gguf";
+  Put(path, AsText(data, size));
+  T81_ASSIGN_OR_RETURN(auto f, io::GgufFile::Open(path.string()));
+  Status first;
+  for (const auto& [key, v] : f->kv())
+    if (f->Find(key) != &v) Keep(&first, Error(path.string() + ": key '" + key + "' not found by name"));
+  for (const io::GgufTensor& t : f->tensors()) {
+    if (f->FindTensor(t.name) != &t) Keep(&first, Error(path.string() + ": tensor '" + t.name + "' not found by name"));
+    auto x = f->Dequantize(t);
+    if (!x.ok()) {
+      Keep(&first, x.status());
+      continue;
+    }
+    const int64_t rows = f->rows(t);
+    if (rows >= 2) {  // one middle row alone, as the streaming readers take them
+      std::vector<float> row(size_t(t.ne[0]));
+      Keep(&first, f->DequantizeRows(t, rows / 2, rows / 2 + 1, row.data()));
+    }
+    f->Release(t);
+  }
+  auto tok = text::Tokenizer::FromGguf(*f);
+  if (!tok.ok()) return first.ok() ? tok.status() : first;
+  Keep(&first, RoundTrip(tok.value()));
+  return first;
+}
+
+Status FeedSafetensors(const uint8_t* data, size_t size) {
+  const fs::path path = ScratchDir("safetensors") / "model.safetensors";
+  Put(path, AsText(data, size));
+  T81_ASSIGN_OR_RETURN(auto f, io::SafeTensorsFile::Open(path.string()));
+  Status first;
+  for (const io::TensorInfo& t : f->tensors()) {
+    if (f->Find(t.name) != &t) Keep(&first, Error(path.string() + ": tensor '" + t.name + "' not found by name"));
+    const bool is_int = t.dtype == io::DType::kI64 || t.dtype == io::DType::kI32;
+    if (is_int) {
+      auto v = f->ReadInt(t.name);
+      if (!v.ok()) Keep(&first, v.status());
+    } else {
+      auto v = f->ReadFloat(t.name);
+      if (!v.ok()) Keep(&first, v.status());
+    }
+    f->Release(t.name);
+  }
+  return first;
+}
+
+Status FeedConfig(const uint8_t* data, size_t size) {
+  const fs::path dir = ScratchDir("config");
+  Put(dir / "config.json", AsText(data, size));
+  T81_ASSIGN_OR_RETURN(const models::ModelLayout m, models::ReadModelLayout(dir.string()));
+  if (m.tensors.empty()) return Error(dir.string() + "/config.json: a layout with no tensors");
+  return m.num_params() > 0 ? OkStatus() : Error(dir.string() + "/config.json: a layout with no parameters");
+}
+
+Status FeedIdx(const uint8_t* data, size_t size) {
+  const std::vector<uint8_t> bytes(data, data + size);
+  (void)data::ParseIdxImages(bytes, "images");  // the whole input as either kind: no crash is the test
+  (void)data::ParseIdxLabels(bytes, "labels");
+  const fs::path dir = ScratchDir("idx");
+  PutParts(dir, CutParts(AsText(data, size), 2), {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"});
+  return data::LoadFashionMnist(dir.string(), "train").status();
+}
+
+Status FeedTokenizerJson(const uint8_t* data, size_t size) {
+  const fs::path dir = ScratchDir("tokenizer_json");
+  PutParts(dir, CutParts(AsText(data, size), 3), {"tokenizer.json", "tokenizer_config.json", "config.json"});
+  T81_ASSIGN_OR_RETURN(const text::Tokenizer t, text::Tokenizer::Load(dir));
+  return RoundTrip(t);
+}
+
+Status FeedTokenizerBpe(const uint8_t* data, size_t size) {
+  const fs::path dir = ScratchDir("tokenizer_bpe");
+  PutParts(dir, CutParts(AsText(data, size), 3), {"vocab.json", "merges.txt", "tokenizer_config.json"});
+  T81_ASSIGN_OR_RETURN(const text::Tokenizer t, text::Tokenizer::Load(dir));
+  return RoundTrip(t);
+}
+
+}  // namespace t81::fuzz
