@@ -29,7 +29,7 @@ echo "-- the seed's micro-run (its flags; model: the one trained above) --"
   --max-new-tokens 4 --run-qat --qat-steps 5 --train-split 'train[:20]' --output-dir benchmarks/models/sotu-gpt2-qat-micro \
   --json-output benchmarks/lm_sotu-gpt2_micro.json
 echo "-- the same model over its whole context (128 tokens, 32 lines), 64 new tokens, no QAT --"
-"$T81" bench lm --model-id "$LM" --max-eval-tokens 128 --eval-texts 32 --max-new-tokens 64 --full-eval \
+"$T81" bench lm --model-id "$LM" --max-eval-tokens 128 --eval-texts 32 --max-new-tokens 64 \
   --json-output benchmarks/lm_sotu-gpt2.json
 echo
 echo "== Benchmark 5: packed ternary GEMM/GEMV vs OpenBLAS =="

@@ -251,11 +251,12 @@ Status RunBenchLm(BenchLmFlags f) {
     std::printf("QAT PPL: %.2f\n", qat.ppl);
     std::printf("QAT tok/s: %.2f\n", qat.tok_s);
   }
-  if (!f.skip_latency && f.max_new_tokens > 1)
-    std::printf("(decode tok/s: baseline %.1f, PTQ %.1f%s; %d threads; ternary modes: block linears %s, head %s)\n",
-                base.decode_tok_s, ptq.decode_tok_s,
-                f.run_qat ? (", QAT " + std::to_string(qat.decode_tok_s).substr(0, 6)).c_str() : "", base::NumThreads(),
-                topt.format == quant::TqFormat::kTq2_0 ? "TQ2_0" : "TQ1_0", head_q8 ? "Q8_0" : "float");
+  if (!f.skip_latency && f.max_new_tokens > 1) {
+    char qat_decode[48] = "";
+    if (f.run_qat) std::snprintf(qat_decode, sizeof qat_decode, ", QAT %.1f", qat.decode_tok_s);
+    std::printf("(decode tok/s: baseline %.1f, PTQ %.1f%s; %d threads; ternary modes: block linears TQ2_0, head %s)\n",
+                base.decode_tok_s, ptq.decode_tok_s, qat_decode, base::NumThreads(), head_q8 ? "Q8_0" : "float");
+  }
 
   if (!f.json_output.empty()) {
     nlohmann::ordered_json j;
