@@ -117,6 +117,19 @@ TEST(LmCli, BenchLmSeedMicroRun) {
   EXPECT_TRUE(k["ptq"]["ppl"].is_null());
   EXPECT_EQ(k["baseline"]["tok_s"].get<double>(), 0.0);
   EXPECT_TRUE(k["qat"].is_null());
+  // --dtype bfloat16: a bf16 checkpoint's baseline stays bf16 (2 bytes a parameter, as stored).
+  ASSERT_EQ(Exec("init " + (d / "bf") + " --arch llama --vocab 16 --n-embd 32 --n-layer 1 --n-head 2 --n-ff 64 --ctx 96 "
+                 "--dtype bf16").rc, 0);
+  fs::copy(fs::path(c.tokenizer) / "tokenizer.json", fs::path(d / "bf") / "tokenizer.json");
+  r = Exec("bench lm --model-id " + (d / "bf") + " --dataset " + c.text +
+           " --dtype bfloat16 --max-eval-tokens 16 --eval-texts 4 --max-new-tokens 4 --json-output " + json);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::ifstream jf3(json);
+  const nlohmann::json b = nlohmann::json::parse(jf3);
+  EXPECT_EQ(b["dtype"], "bfloat16");
+  EXPECT_DOUBLE_EQ(b["stages"]["baseline"]["size_bytes"].get<double>(), 2.0 * b["num_params"].get<double>());
+  EXPECT_GT(b["baseline"]["ppl"].get<double>(), 1.0);
+  EXPECT_GT(b["ptq"]["tok_s"].get<double>(), 0.0);
 }
 
 TEST(LmCli, BadInputIsOneLineAndWritesNothing) {

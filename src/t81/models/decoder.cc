@@ -264,7 +264,9 @@ Status DecoderLM::SetLinearMode(nn::LinearMode mode, const quant::TernaryOptions
 int64_t DecoderLM::WeightBytesPerToken() const {
   const DecoderConfig& c = cfg_;
   int64_t head = 4 * c.V * c.C;  // float (arena or mapped F32 file)
-  if (HeadInFile() && head_file_.q8)
+  if (head_q8_ && lin_.mode() == nn::LinearMode::kPacked)
+    head = int64_t(head_q8_->codes.size() + (head_q8_->scales.size() + head_q8_->wsum.size()) * 4);
+  else if (HeadInFile() && head_file_.q8)
     head = int64_t(head_file_.q8->codes.size() + (head_file_.q8->scales.size() + head_file_.q8->wsum.size()) * 4);
   else if (HeadInFile() && head_file_.half)
     head = int64_t(head_file_.half->h.size() * 2);
@@ -279,6 +281,11 @@ void DecoderLM::FinalNorm(float* out, float* mean, float* rstd, const float* x, 
 
 void DecoderLM::Head(float* logits, const float* x, int64_t n) {
   const DecoderConfig& c = cfg_;
+  if (head_q8_ && lin_.mode() == nn::LinearMode::kPacked) {  // QuantizeHeadQ8
+    kernels::QuantizeActsQ8(x, n, c.C, &head_acts_);
+    kernels::GemmQ8(kernels::Active(), *head_q8_, head_acts_, logits, c.V);
+    return;
+  }
   const bool in_file = HeadInFile();
   if (head_file_.q8 && in_file) {
     kernels::QuantizeActsQ8(x, n, c.C, &head_acts_);
@@ -405,14 +412,19 @@ void DecoderLM::DecayMatricesOnly() {
 Status DecoderLM::QuantizeHeadQ8() {
   const DecoderConfig& c = cfg_;
   if (c.C % quant::kQ8Block) return Error("an 8-bit head needs a width divisible by 32 (n_embd " + std::to_string(c.C) + ")");
-  if (head_file_.q8) return OkStatus();
-  T81_RETURN_IF_ERROR(MaterializeFloat());
+  if (head_q8_) return OkStatus();
+  // Rows as the head runs them now: from the file's matrix when the float copy was never written
+  // (a 16-bit checkpoint stays 16-bit), else from the arena.
+  const FileMatrix* src = c.tied ? wte_src_ : head_src_;
   const int64_t row_bytes = c.C / quant::kQ8Block * quant::kQ8BlockBytes;
   std::vector<uint8_t> q(size_t(c.V * row_bytes));
-  const float* w = P(c.tied ? off_wte_ : off_head_);
-  for (int64_t v = 0; v < c.V; ++v) quant::QuantizeQ8_0(w + v * c.C, c.C, q.data() + v * row_bytes);
-  head_file_ = {};
-  head_file_.q8 = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(q.data(), c.V, c.C));
+  std::vector<float> row(static_cast<size_t>(c.C));
+  for (int64_t v = 0; v < c.V; ++v) {
+    if (src) src->Row(v, c.C, row.data());
+    else std::memcpy(row.data(), P(c.tied ? off_wte_ : off_head_) + v * c.C, size_t(c.C) * 4);
+    quant::QuantizeQ8_0(row.data(), c.C, q.data() + v * row_bytes);
+  }
+  head_q8_ = std::make_unique<kernels::Q8Weights>(kernels::RepackQ8_0(q.data(), c.V, c.C));
   return OkStatus();
 }
 
@@ -420,6 +432,7 @@ Status DecoderLM::AdamWStep(double lr, double beta1, double beta2, double eps, d
   T81_RETURN_IF_ERROR(MaterializeFloat());
   head_file_ = {};  // the float head and embedding are about to change
   embd_file_ = {};
+  head_q8_.reset();
   gguf_.reset();
   arena_.AdamWStep(lr, beta1, beta2, eps, weight_decay);
   return OkStatus();

@@ -91,9 +91,10 @@ class DecoderLM : public Model {
 
   // Packed inference with an 8-bit head: the head (the embedding when tied) quantized to Q8_0 as
   // GGUF export writes it, run by the Q8 kernels whenever the block linears are packed (float
-  // and QAT modes keep the float head). Dropped by the next AdamWStep.
+  // and QAT modes keep their head; the embedding lookups are unchanged). No float copy is made
+  // of a 16-bit checkpoint. Dropped by the next AdamWStep.
   Status QuantizeHeadQ8();
-  bool head_q8() const { return bool(head_file_.q8); }
+  bool head_q8() const { return bool(head_q8_); }
 
   // Greedy decoding with a KV cache: prompt then n_new argmax tokens; returns prompt + new.
   // If timing is given: seconds spent on the prompt (through the first new token) and on the
@@ -201,6 +202,7 @@ class DecoderLM : public Model {
   const FileMatrix* wte_src_ = nullptr;
   const FileMatrix* head_src_ = nullptr;
   std::unique_ptr<io::GgufFile> gguf_;  // kept open while a FileMatrix reads F32 rows from it
+  std::unique_ptr<kernels::Q8Weights> head_q8_;  // QuantizeHeadQ8: the head for packed mode
   kernels::Q8Acts head_acts_;
   nn::RopeTable rope_;
   std::unique_ptr<Acts> acts_;
