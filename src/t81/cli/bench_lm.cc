@@ -171,11 +171,8 @@ Status RunBenchLm(BenchLmFlags f) {
   int64_t lines = 0;
   for (const std::string& r : rows) {
     all += (all.empty() ? "" : "\n\n") + r;
-    for (size_t p = 0; p < r.size() && lines < f.eval_texts;) {
-      size_t e = r.find('\n', p);
-      if (e == std::string::npos) e = r.size();
-      const std::string line = r.substr(p, e - p);
-      p = e + 1;
+    for (const std::string& line : data::SplitLines(r)) {
+      if (lines == f.eval_texts) break;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       joined += (lines++ ? "\n\n" : "") + line;
     }

@@ -65,8 +65,9 @@ Status SaveLanguageModel(const models::DecoderLM& m, const text::Tokenizer& tok,
     if (id < 0 || size_t(id) >= tokens.size()) return nullptr;
     return tokens[size_t(id)];
   };
+  const int32_t bos = tok.bos_id() >= 0 ? tok.bos_id() : tok.eos_id();
   nlohmann::json tc = {{"model_max_length", m.config().max_t},
-                       {"bos_token", name(tok.bos_id() >= 0 ? tok.bos_id() : tok.eos_id())},
+                       {"bos_token", name(bos)},
                        {"eos_token", name(tok.eos_id())},
                        {"unk_token", name(tok.unk_id() >= 0 ? tok.unk_id() : tok.eos_id())}};
   if (tok.kind() == text::TokenizerKind::kByteLevel) {
@@ -74,7 +75,6 @@ Status SaveLanguageModel(const models::DecoderLM& m, const text::Tokenizer& tok,
     tc["add_prefix_space"] = false;
   }
   T81_RETURN_IF_ERROR(base::WriteFileAtomic(out_dir + "/tokenizer_config.json", tc.dump(2) + "\n"));
-  const int32_t bos = tok.bos_id() >= 0 ? tok.bos_id() : tok.eos_id();
   nlohmann::json gc = {{"bos_token_id", bos >= 0 ? nlohmann::json(bos) : nlohmann::json(nullptr)},
                        {"eos_token_id", tok.eos_id() >= 0 ? nlohmann::json(tok.eos_id()) : nlohmann::json(nullptr)},
                        {"max_length", m.config().max_t}};

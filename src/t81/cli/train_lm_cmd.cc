@@ -137,6 +137,7 @@ Status RunTrainLm(TrainLmFlags f) {
   double loss_sum = 0;
   int64_t loss_n = 0, tokens0 = tr.tokens();
   double elapsed0 = tr.elapsed_s();
+  bool saved_once = false;
   while (tr.step() < f.o.steps) {
     T81_ASSIGN_OR_RETURN(const double loss, tr.Step());
     loss_sum += loss;
@@ -159,7 +160,9 @@ Status RunTrainLm(TrainLmFlags f) {
     std::snprintf(row, sizeof row, "%lld,%lld,%.6f,%.6f,%.4f,%.6g,%.4f,%.1f,%.2f", (long long)s, (long long)tr.tokens(),
                   loss_sum / double(loss_n), val_loss, std::exp(val_loss), models::LmLearningRate(f.o, s - 1),
                   models::LmQatLambda(f.o, s - 1), tok_s, tr.elapsed_s());
-    T81_RETURN_IF_ERROR(SaveLanguageModel(*m, tok, tok.path(), f.out));
+    // The tokenizer files once, the weights every time.
+    T81_RETURN_IF_ERROR(saved_once ? m->Save(f.out) : SaveLanguageModel(*m, tok, tok.path(), f.out));
+    saved_once = true;
     T81_RETURN_IF_ERROR(tr.SaveState(state));
     T81_RETURN_IF_ERROR(AppendCsv(log, kLogHeader, {row}));
     loss_sum = 0;

@@ -79,10 +79,7 @@ Result<std::vector<std::string>> ReadCorpus(const std::string& name, const std::
   return texts;
 }
 
-namespace {
-
-// Lines of text without their line ends ("a\nb\n" -> {"a", "b"}).
-std::vector<std::string> Lines(const std::string& t) {
+std::vector<std::string> SplitLines(const std::string& t) {
   std::vector<std::string> out;
   size_t pos = 0;
   while (pos < t.size()) {
@@ -95,6 +92,8 @@ std::vector<std::string> Lines(const std::string& t) {
   }
   return out;
 }
+
+namespace {
 
 // s as a whole integer (optionally negative); false if it is not one.
 bool ParseRow(std::string_view s, int64_t* out) {
@@ -121,7 +120,7 @@ Result<std::vector<std::string>> ReadLmSplit(const std::string& dataset, const s
   if (fs::is_regular_file(dataset + "/wiki.test.raw", ec)) {
     const std::string file = dataset + (split == "train" ? "/wiki.train.raw" : split == "validation" ? "/wiki.valid.raw" : "/wiki.test.raw");
     T81_ASSIGN_OR_RETURN(const std::string t, base::ReadFile(file));
-    std::vector<std::string> rows = Lines(t);
+    std::vector<std::string> rows = SplitLines(t);
     for (std::string& r : rows) r += '\n';  // HF's wikitext rows keep their line end
     if (rows.empty()) return Error(file + ": empty");
     return rows;
@@ -129,7 +128,7 @@ Result<std::vector<std::string>> ReadLmSplit(const std::string& dataset, const s
   if (!fs::exists(dataset, ec))
     return Error("unknown dataset '" + dataset + "' (sotu, a wikitext-2-raw-v1 folder, or a text file / folder / .jsonl)");
   T81_ASSIGN_OR_RETURN(std::vector<std::string> texts, ReadTexts(dataset));
-  if (texts.size() == 1) texts = Lines(texts[0]);
+  if (texts.size() == 1) texts = SplitLines(texts[0]);
   if (texts.size() < 2) return Error(dataset + ": needs at least two texts (or lines) to split into train and validation");
   const size_t n_val = std::max<size_t>(1, texts.size() / 10);
   const size_t cut = texts.size() - n_val;

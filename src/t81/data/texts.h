@@ -29,4 +29,7 @@ Result<std::vector<std::string>> ReadLmSplit(const std::string& dataset, const s
 // numbers count from the end). Selects rows of dataset's split NAME (ReadLmSplit).
 Result<std::vector<std::string>> ReadLmSplitExpr(const std::string& dataset, const std::string& expr);
 
+// The lines of t without their line ends ("a\nb\r\n" -> {"a", "b"}).
+std::vector<std::string> SplitLines(const std::string& t);
+
 }  // namespace t81::data
