@@ -299,6 +299,20 @@ TEST_F(SafeTensors, ErrorNegativeOrBadShape) {
       WriteRaw("big.safetensors",
                R"({"bigt": {"dtype": "F32", "shape": [1099511627776, 1099511627776], "data_offsets": [0, 0]}})", ""),
       {"'bigt'"});
+  // A zero dimension beside 2^63: the product is 0, but the dimension alone is refused (it would
+  // be negative as int64).
+  ExpectOpenError(WriteRaw("zero_big.safetensors",
+                           R"({"zb": {"dtype": "F32", "shape": [0, 9223372036854775808], "data_offsets": [0, 0]}})", ""),
+                  {"'zb'", "absurdly large"});
+  ExpectOpenError(WriteRaw("rank9.safetensors",
+                           R"({"r9": {"dtype": "F32", "shape": [1,1,1,1,1,1,1,1,1], "data_offsets": [0, 4]}})",
+                           std::string(4, '\0')),
+                  {"'r9'", "dimensions"});
+}
+
+TEST_F(SafeTensors, ErrorHeaderNestedTooDeep) {
+  const std::string deep = std::string(100, '[') + std::string(100, ']');
+  ExpectOpenError(WriteRaw("deep.safetensors", R"({"__metadata__": {"x": )" + deep + "}}", ""), {"nested deeper"});
 }
 
 TEST_F(SafeTensors, ErrorDataOffsetsOutOfBounds) {

@@ -1,5 +1,10 @@
 #include "t81/base/file.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -8,6 +13,32 @@
 #include <vector>
 
 namespace t81::base {
+
+std::string TempPathFor(const std::string& path) { return path + "." + std::to_string(getpid()) + ".tmp"; }
+
+namespace {
+
+// Removes "<path>.<pid>.tmp" files (and the older "<path>.tmp") whose writing process no longer
+// exists: what a SIGKILL or power cut left behind. Best effort: errors are ignored.
+void RemoveStaleTemps(const std::filesystem::path& p) {
+  namespace fs = std::filesystem;
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  const std::string base = p.filename().string() + ".";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= base.size() + 4 || name.compare(0, base.size(), base) != 0 ||
+        name.compare(name.size() - 4, 4, ".tmp") != 0)
+      continue;
+    const std::string mid = name.substr(base.size(), name.size() - base.size() - 4);
+    if (mid.empty() || mid.size() > 9 || mid.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = pid_t(std::stol(mid));
+    if (pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH)) fs::remove(it->path(), ec);
+  }
+  fs::remove(p.string() + ".tmp", ec);
+}
+
+}  // namespace
 
 AtomicFileWriter::~AtomicFileWriter() {
   if (f_) {
@@ -28,7 +59,7 @@ Status AtomicFileWriter::Fail(const std::string& what, int err) {
 Status AtomicFileWriter::Open(const std::string& path) {
   namespace fs = std::filesystem;
   path_ = path;
-  tmp_ = path + ".tmp";
+  tmp_ = TempPathFor(path);
   written_ = 0;
   std::error_code ec;
   const fs::path p(path);
@@ -36,6 +67,7 @@ Status AtomicFileWriter::Open(const std::string& path) {
     fs::create_directories(p.parent_path(), ec);
     if (ec) return Error(path + ": cannot create folder " + p.parent_path().string() + " (" + ec.message() + ")");
   }
+  RemoveStaleTemps(p);
   f_ = std::fopen(tmp_.c_str(), "wb");
   if (!f_) return Error(path + ": cannot write " + tmp_ + " (" + std::strerror(errno) + ")");
   return OkStatus();
@@ -76,9 +108,49 @@ Status WriteFileAtomic(const std::string& path, const std::string& content) {
   return w.Commit();
 }
 
-Result<std::string> ReadFile(const std::string& path) {
+FolderLock::~FolderLock() {
+  if (fd_ >= 0) close(fd_);  // releases the lock
+}
+
+Status FolderLock::Lock(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Error(path + ": cannot create folder " + dir.string() + " (" + ec.message() + ")");
+  fd_ = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd_ < 0) return Error(path + ": cannot open folder " + dir.string() + " (" + std::strerror(errno) + ")");
+  while (flock(fd_, LOCK_EX) != 0) {
+    if (errno != EINTR) return Error(path + ": cannot lock folder " + dir.string() + " (" + std::strerror(errno) + ")");
+  }
+  return OkStatus();
+}
+
+Status AppendLinesLocked(const std::string& path, const std::string& header, const std::vector<std::string>& lines) {
+  FolderLock lock;
+  T81_RETURN_IF_ERROR(lock.Lock(path));
+  std::string content;
+  if (std::ifstream in(path, std::ios::binary); in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return Error(path + ": cannot read");
+    content = ss.str();
+  }
+  if (content.empty()) content = header + "\n";
+  if (content.back() != '\n') content += '\n';
+  for (const std::string& l : lines) content += l + "\n";
+  return WriteFileAtomic(path, content);
+}
+
+Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error(path + ": cannot open");
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > max_bytes)
+    return Error(path + ": " + std::to_string(size) + " bytes, more than t81's limit of " + std::to_string(max_bytes) +
+                 " for this file");
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();

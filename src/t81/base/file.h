@@ -1,19 +1,22 @@
-// File output that is whole or absent: everything is written to path.tmp and renamed over path
-// only when complete, so a failure (disk full, a bad input found half-way) never leaves a partial
-// file at path. Errors name the file and the system's reason.
+// File output that is whole or absent: everything is written to a temp file beside path
+// ("<path>.<pid>.tmp": one per process, so concurrent writers never share it, and never named like
+// an output) and renamed over path only when complete, so a failure (disk full, a bad input found
+// half-way, SIGKILL) never leaves a partial file at path. A temp file left by a killed process is
+// removed by the next writer of the same path. Errors name the file and the system's reason.
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "t81/base/status.h"
 
 namespace t81::base {
 
-// A file written in pieces. Open creates missing parent folders and path.tmp; Commit flushes,
-// closes and renames it into place; destroyed without Commit (any error on the way), the temp
-// file is removed.
+// A file written in pieces. Open creates missing parent folders and the temp file (and removes
+// stale temp files of path whose process is gone); Commit flushes, closes and renames it into
+// place; destroyed without Commit (any error on the way), the temp file is removed.
 class AtomicFileWriter {
  public:
   AtomicFileWriter() = default;
@@ -35,9 +38,30 @@ class AtomicFileWriter {
   uint64_t written_ = 0;
 };
 
-// Writes content to path through path.tmp + rename; creates missing parent folders.
+// The temp file AtomicFileWriter uses for path in this process.
+std::string TempPathFor(const std::string& path);
+// Writes content to path through a temp file + rename; creates missing parent folders.
 Status WriteFileAtomic(const std::string& path, const std::string& content);
-// Whole file into memory.
-Result<std::string> ReadFile(const std::string& path);
+// An exclusive lock (flock) on the folder that holds path, held for the object's life: writers
+// that read, change and replace a file there (CSV appends) take it so that concurrent processes
+// never lose or interleave each other's rows. Creates the folder if missing.
+class FolderLock {
+ public:
+  FolderLock() = default;
+  ~FolderLock();
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+  Status Lock(const std::string& path);
+
+ private:
+  int fd_ = -1;
+};
+
+// Appends lines to a text file (header first when the file is new or empty) by rewriting it
+// whole through a temp file, under the FolderLock: concurrent appenders keep every line, each in
+// one piece, and a failure or kill leaves the old file.
+Status AppendLinesLocked(const std::string& path, const std::string& header, const std::vector<std::string>& lines);
+// Whole file into memory; an error naming the file if it is larger than max_bytes.
+Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes = UINT64_MAX);
 
 }  // namespace t81::base

@@ -19,16 +19,7 @@ Status WriteFileAtomic(const std::string& path, const std::string& content) {
 
 Status AppendCsv(const std::string& path, const std::string& header,
                  const std::vector<std::string>& rows) {
-  std::string content;
-  if (std::ifstream in(path, std::ios::binary); in) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    content = ss.str();
-  }
-  if (content.empty()) content = header + "\n";
-  if (content.back() != '\n') content += '\n';
-  for (const std::string& r : rows) content += r + "\n";
-  return WriteFileAtomic(path, content);
+  return base::AppendLinesLocked(path, header, rows);
 }
 
 RatioStats PairedRatios(const std::vector<double>& num, const std::vector<double>& den) {

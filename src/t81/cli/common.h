@@ -8,10 +8,11 @@
 
 namespace t81::cli {
 
-// Writes content to path through path.tmp + rename; creates missing parent folders.
+// Writes content to path through a temp file + rename; creates missing parent folders.
 Status WriteFileAtomic(const std::string& path, const std::string& content);
 // Appends rows to a CSV file, writing the header only when the file is new or empty.
-// The whole file is rewritten atomically, so a failure leaves the old file intact.
+// The whole file is rewritten atomically, so a failure leaves the old file intact, under a lock
+// on its folder, so concurrent runs appending to it keep every row, whole and in one piece.
 Status AppendCsv(const std::string& path, const std::string& header,
                  const std::vector<std::string>& rows);
 std::string Timestamp();  // UTC, ISO 8601

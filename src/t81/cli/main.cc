@@ -1,6 +1,7 @@
 // t81: command-line entry point. The only place that turns a Status into an exit code.
 #include <malloc.h>
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -21,6 +22,9 @@ int main(int argc, char** argv) {
   // went there); from the heap, freed buffers are reused. Peak memory is unchanged.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // A file-size limit (ulimit -f) then fails the write with EFBIG, reported as a one-line error
+  // with the temp file removed, instead of killing the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"t81: ternary (1.58-bit) neural networks: quantize, train, run, benchmark"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("t81 ") + T81_VERSION + " (git " + T81_GIT_REVISION + ")");

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "t81/base/json_limits.h"
 #include "t81/base/file.h"
 
 namespace t81::data {
@@ -40,6 +41,7 @@ Result<std::vector<std::string>> ReadTexts(const std::string& path) {
     const std::string_view s(all.data() + pos, end - pos);
     pos = end + 1;
     if (s.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    T81_RETURN_IF_ERROR(base::CheckJsonLimits(s, path + ": line " + std::to_string(line)));
     const nlohmann::json j = nlohmann::json::parse(s, nullptr, false, false);
     if (j.is_discarded() || !j.is_object()) return Error(path + ": line " + std::to_string(line) + " is not a JSON object");
     auto it = j.find("text");

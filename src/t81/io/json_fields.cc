@@ -1,13 +1,15 @@
 #include "t81/io/json_fields.h"
 
 #include "t81/base/file.h"
+#include "t81/base/json_limits.h"
 
 namespace t81::io {
 
 using Json = nlohmann::json;
 
 Result<Json> ReadJsonObject(const std::string& path) {
-  T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(path));
+  T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(path, base::kMaxJsonBytes));
+  T81_RETURN_IF_ERROR(base::CheckJsonLimits(text, path));
   Json j = Json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Error(path + ": not a JSON object");
   return j;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "t81/base/json_limits.h"
 #include "t81/base/fp16.h"
 #include "t81/base/file.h"
 #include "t81/base/mapped_file.h"
@@ -60,6 +61,7 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
                  std::to_string(size) + " bytes)");
   const uint64_t data_size = size - 8 - hlen;
   f->data_ = p + 8 + hlen;
+  T81_RETURN_IF_ERROR(base::CheckJsonLimits(std::string_view(reinterpret_cast<const char*>(p + 8), hlen), path + ": header"));
   nlohmann::json h = nlohmann::json::parse(p + 8, p + 8 + hlen, nullptr, /*allow_exceptions=*/false);
   if (h.is_discarded() || !h.is_object()) return Error(path + ": header is not a JSON object");
   std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> ranges;  // ((begin, end), name)
@@ -81,10 +83,13 @@ Result<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::string
       return Error(where + ": unknown dtype " + v["dtype"].dump());
     if (!v["shape"].is_array()) return Error(where + ": shape is not an array");
     uint64_t numel = 1;
+    if (v["shape"].size() > 8) return Error(where + ": shape has " + std::to_string(v["shape"].size()) + " dimensions (at most 8)");
     for (const auto& d : v["shape"]) {
       if (!d.is_number_unsigned()) return Error(where + ": shape holds a non-integer or negative value");
       const uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && numel > (uint64_t(1) << 50) / dim) return Error(where + ": shape is absurdly large");
+      // Each dimension and their product within 2^50 (also when another dimension is 0).
+      if (dim > (uint64_t(1) << 50) || (dim != 0 && numel > (uint64_t(1) << 50) / dim))
+        return Error(where + ": shape is absurdly large");
       numel *= dim;
       t.shape.push_back(int64_t(dim));
     }
@@ -212,7 +217,8 @@ Result<Checkpoint> OpenCheckpoint(const std::string& dir) {
     T81_ASSIGN_OR_RETURN(auto f, SafeTensorsFile::Open(single));
     c.files.push_back(std::move(f));
   } else if (std::filesystem::exists(index, ec)) {
-    T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(index));
+    T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(index, base::kMaxJsonBytes));
+    T81_RETURN_IF_ERROR(base::CheckJsonLimits(text, index));
     const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.contains("weight_map") || !j["weight_map"].is_object())
       return Error(index + ": no weight_map object");

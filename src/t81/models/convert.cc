@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 
+#include "t81/base/json_limits.h"
 #include "t81/base/file.h"
 #include "t81/base/fp16.h"
 #include "t81/base/timer.h"
@@ -168,7 +169,7 @@ Result<ConvertReport> ConvertCheckpoint(const std::string& dir, const std::strin
     }
   }
   T81_RETURN_IF_ERROR(w.Finish());
-  T81_ASSIGN_OR_RETURN(std::string cfg_text, base::ReadFile(dir + "/config.json"));
+  T81_ASSIGN_OR_RETURN(std::string cfg_text, base::ReadFile(dir + "/config.json", base::kMaxJsonBytes));
   T81_RETURN_IF_ERROR(base::WriteFileAtomic(out_dir + "/config.json", cfg_text));
   // The tokenizer files beside the model go along, so the checkpoint folder is self-contained
   // (t81 gguf --from-t81 and t81 tokenize read them there).

@@ -2,6 +2,7 @@
 // checkpoints (ConvertCheckpoint's model.t81.safetensors: ternary block linears as TQ blocks).
 #include <cstring>
 
+#include "t81/base/json_limits.h"
 #include "t81/base/file.h"
 #include "t81/base/memory.h"
 #include "t81/io/safetensors.h"
@@ -15,7 +16,7 @@ Result<std::unique_ptr<DecoderLM>> DecoderLM::FromConfig(const std::string& dir)
   const std::string cfg_path = dir + "/config.json";
   T81_ASSIGN_OR_RETURN(DecoderConfig cfg, LoadDecoderConfig(cfg_path));
   std::unique_ptr<DecoderLM> m(new DecoderLM(cfg));
-  T81_ASSIGN_OR_RETURN(m->config_json_, base::ReadFile(cfg_path));
+  T81_ASSIGN_OR_RETURN(m->config_json_, base::ReadFile(cfg_path, base::kMaxJsonBytes));
   m->Layout();
   return m;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "t81/base/json_limits.h"
 #include "t81/base/file.h"
 #include "t81/base/memory.h"
 #include "t81/io/json_fields.h"
@@ -171,7 +172,7 @@ Result<std::unique_ptr<Vit>> Vit::Load(const std::string& dir) {
   for (const HfTensor& h : HfTensorList(cfg)) params += h.numel();
   T81_RETURN_IF_ERROR(base::CheckFits(4 * params, dir + ": the model as float32 (" + std::to_string(params) + " parameters)"));
   std::unique_ptr<Vit> m(new Vit(cfg));
-  T81_ASSIGN_OR_RETURN(m->config_json_, base::ReadFile(cfg_path));
+  T81_ASSIGN_OR_RETURN(m->config_json_, base::ReadFile(cfg_path, base::kMaxJsonBytes));
   m->Layout();
   T81_ASSIGN_OR_RETURN(io::Checkpoint ckpt, io::OpenCheckpoint(dir));  // one file or shards
   T81_RETURN_IF_ERROR(ReadHfTensors(m->hf_, ckpt, dir, m->arena_.params()));

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "t81/base/json_limits.h"
 #include "t81/base/file.h"
 #include "t81/io/gguf.h"
 #include "t81/io/json_fields.h"
@@ -69,7 +70,8 @@ std::string Quote(std::string_view s) {
 namespace {
 
 Result<Json> ReadJson(const std::string& path) {
-  T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(path));
+  T81_ASSIGN_OR_RETURN(std::string text, base::ReadFile(path, base::kMaxJsonBytes));
+  T81_RETURN_IF_ERROR(base::CheckJsonLimits(text, path));
   Json j = Json::parse(text, nullptr, false);
   if (j.is_discarded()) return Error(path + ": not valid JSON");
   if (!j.is_object()) return Error(path + ": not a JSON object");
@@ -416,7 +418,7 @@ Status Loader::ReadTokenizerJsonObject(const Json& j, const std::string& path) {
 Status Loader::ReadVocabMerges(const std::string& vocab_path, const std::string& merges_path) {
   T81_ASSIGN_OR_RETURN(const Json v, ReadJson(vocab_path));
   T81_RETURN_IF_ERROR(ReadVocabObject(v, vocab_path));
-  T81_ASSIGN_OR_RETURN(const std::string text, base::ReadFile(merges_path));
+  T81_ASSIGN_OR_RETURN(const std::string text, base::ReadFile(merges_path, base::kMaxJsonBytes));
   merges_where_ = merges_path;
   size_t pos = 0;
   int32_t line_no = 0;
