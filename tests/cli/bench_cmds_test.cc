@@ -37,12 +37,18 @@ TEST(BenchGemm, ChecksThenReportsEveryRow) {
   EXPECT_NE(r.out.find("gemm_ternary OK (64, 48)"), std::string::npos) << r.out;
   const auto j = ReadJson(json);
   ASSERT_FALSE(j.is_discarded());
-  for (const char* k : {"gemm_speedup_vs_sgemm", "gemv_speedup_vs_sgemv", "gemm", "gemv", "threads", "isa"})
+  for (const char* k : {"gemm_speedup_vs_sgemm", "gemv_speedup_vs_sgemv", "gemm", "gemv", "threads", "isa", "timestamp",
+                        "git_revision", "cpu_model"})
     EXPECT_TRUE(j.contains(k)) << k;
   ASSERT_EQ(j["gemm"]["rows"].size(), 3u);
   for (const auto& row : j["gemm"]["rows"]) {
     EXPECT_GT(row["median_s"].get<double>(), 0.0);
     EXPECT_GT(row["weight_bytes"].get<int64_t>(), 0);
+    // Every round's time, and the GFLOP/s range over them around the median's.
+    ASSERT_EQ(row["round_s"].size(), 3u);
+    const double lo = row["gflops_range"][0].get<double>(), hi = row["gflops_range"][1].get<double>();
+    EXPECT_LE(lo, row["gflops"].get<double>());
+    EXPECT_GE(hi, row["gflops"].get<double>());
   }
   // TQ2_0 bytes of a 48 x 300 matrix: 48 rows x 2 blocks x 66
   EXPECT_EQ(j["gemm"]["rows"][1]["weight_bytes"].get<int64_t>(), 48 * 2 * 66);

@@ -208,5 +208,38 @@ TEST(Cli, ShortRealRunWritesAndAppendsCsv) {
   fs::remove_all(dir);
 }
 
+// A CSV written before the run columns (git_revision, cpu_model) were added gets the new header;
+// its old rows are kept as they were. A CSV of another table is refused and left alone.
+TEST(Cli, OlderCsvGetsTheNewHeaderOtherCsvIsRefused) {
+  if (!fs::is_directory(kFashionDir)) GTEST_SKIP() << kFashionDir << " not installed";
+  const fs::path dir = FreshDir();
+  const fs::path csv = dir / "runs.csv";
+  const std::string old_header =
+      "mode,accuracy,loss,latency_s,bytes,model,threshold,granularity,format,activations,seed,"
+      "fp32_epochs,qat_epochs,batch_size,lr,train_s,threads,isa,timestamp";
+  const std::string old_row = "fp32,0.8,0.5,0.0001,31400,linear,0.45,block,tq2_0,f32,0,3,3,128,0.03,1.000,2,openblas,2026-01-01T00:00:00Z";
+  {
+    std::ofstream(csv) << old_header << "\n" << old_row << "\n";
+  }
+  const std::string args = "bench fashion-mnist --fp32-epochs 1 --qat-epochs 1 --train-limit 500 --output '" + csv.string() + "'";
+  const RunResult r = RunT81(args, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> lines = Lines(Slurp(csv));
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0], old_header + ",git_revision,cpu_model");
+  EXPECT_EQ(lines[1], old_row);
+  EXPECT_GE(Split(lines[2], ',').size(), Split(lines[0], ',').size());
+
+  const fs::path other = dir / "other.csv";
+  {
+    std::ofstream(other) << "a,b\n1,2\n";
+  }
+  const RunResult bad = RunT81("bench fashion-mnist --fp32-epochs 1 --qat-epochs 1 --train-limit 500 --output '" + other.string() + "'", dir);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find(other.string() + ": its header is not this command's"), std::string::npos) << bad.err;
+  EXPECT_EQ(Slurp(other), "a,b\n1,2\n");
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace t81::cli

@@ -139,6 +139,15 @@ Status AppendLinesLocked(const std::string& path, const std::string& header, con
   }
   if (content.empty()) content = header + "\n";
   if (content.back() != '\n') content += '\n';
+  // A file written before columns were added at the end gets the new header; its old rows keep
+  // their fewer fields. Any other header is another table: refuse rather than mix them.
+  const size_t eol = content.find('\n');
+  const std::string old = content.substr(0, eol > 0 && content[eol - 1] == '\r' ? eol - 1 : eol);
+  if (old != header) {
+    if (header.rfind(old + ",", 0) != 0)
+      return Error(path + ": its header is not this command's (" + header.substr(0, 40) + "...); move the file aside");
+    content = header + content.substr(eol);
+  }
   for (const std::string& l : lines) content += l + "\n";
   return WriteFileAtomic(path, content);
 }

@@ -58,7 +58,9 @@ class FolderLock {
 };
 
 // Appends lines to a text file (header first when the file is new or empty) by rewriting it
-// whole through a temp file, under the FolderLock: concurrent appenders keep every line, each in
+// whole through a temp file, under the FolderLock. A file whose header is a prefix of header
+// (columns since added at the end) gets the new header; one with another header is an error.
+// Under the lock, concurrent appenders keep every line, each in
 // one piece, and a failure or kill leaves the old file.
 Status AppendLinesLocked(const std::string& path, const std::string& header, const std::vector<std::string>& lines);
 // Whole file into memory; an error naming the file if it is larger than max_bytes.

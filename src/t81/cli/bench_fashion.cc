@@ -13,6 +13,7 @@
 #include "t81/base/timer.h"
 #include "t81/cli/commands.h"
 #include "t81/cli/common.h"
+#include "t81/cli/run_info.h"
 #include "t81/data/idx.h"
 #include "t81/kernels/kernels.h"
 #include "t81/models/classifier.h"
@@ -144,9 +145,9 @@ Status RunFashion(const FashionFlags& f) {
 
   const std::string header =
       "mode,accuracy,loss,latency_s,bytes,model,threshold,granularity,format,activations,seed,"
-      "fp32_epochs,qat_epochs,batch_size,lr,train_s,threads,isa,timestamp";
+      "fp32_epochs,qat_epochs,batch_size,lr,train_s,threads,isa,timestamp,git_revision,cpu_model";
   std::vector<std::string> lines;
-  const std::string ts = Timestamp();
+  const std::string ts = Timestamp(), run_tail = "," + CsvField(GitRevision()) + "," + CsvField(CpuModel());
   for (const ModeRow& r : rows) {
     char buf[512];
     std::snprintf(buf, sizeof(buf), "%s,%.6f,%.6f,%.9f,%lld,%s,%g,%s,%s,%s,%llu,%d,%d,%lld,%g,%.3f,%d,%s,%s",
@@ -155,7 +156,7 @@ Status RunFashion(const FashionFlags& f) {
                   r.mode == "fp32" ? "f32" : nn::ActPathName(act), (unsigned long long)f.seed,
                   f.fp32_epochs, f.qat_epochs, (long long)f.batch_size, double(r.mode == "qat" ? f.qat_lr : lr), r.train_s, threads,
                   r.mode == "fp32" ? "openblas" : kernels::IsaName(kt.isa), ts.c_str());
-    lines.push_back(buf);
+    lines.push_back(buf + run_tail);
   }
   T81_RETURN_IF_ERROR(AppendCsv(f.output, header, lines));
 

@@ -17,6 +17,7 @@
 #include "t81/base/timer.h"
 #include "t81/cli/commands.h"
 #include "t81/cli/common.h"
+#include "t81/cli/run_info.h"
 #include "t81/kernels/kernels.h"
 
 namespace t81::cli {
@@ -151,15 +152,21 @@ nlohmann::json RunShape(Problem& p, const kernels::KernelTable& kt, int repeats,
   const std::vector<Row> rows = {{std::string("openblas_") + blas_name, med[0], p.n * p.k * 4},
                                  {"t81_f32", med[1], p.tm.bytes()},
                                  {"t81_int8", med[2], p.tm.bytes()}};
+  T81_CHECK(rows.size() == times.size());
   const double flops = 2.0 * double(p.m) * double(p.n) * double(p.k);
   std::printf("%-16s %14s %12s %14s %12s\n", "kernel", "median_s", "GFLOP/s", "weight_bytes", "weight_GB/s");
   nlohmann::json out = nlohmann::json::array();
-  for (const Row& r : rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
     std::printf("%-16s %14.6f %12.1f %14lld %12.2f\n", r.name.c_str(), r.median_s, flops / r.median_s * 1e-9,
                 (long long)r.weight_bytes, double(r.weight_bytes) / r.median_s * 1e-9);
+    // Every round's time is kept, so a chart can show the spread behind the median.
+    const auto [fast, slow] = std::minmax_element(times[i].begin(), times[i].end());
     out.push_back({{"kernel", r.name},
                    {"median_s", r.median_s},
                    {"gflops", flops / r.median_s * 1e-9},
+                   {"gflops_range", {flops / *slow * 1e-9, flops / *fast * 1e-9}},
+                   {"round_s", times[i]},
                    {"weight_bytes", r.weight_bytes},
                    {"weight_gbps", double(r.weight_bytes) / r.median_s * 1e-9}});
   }
@@ -195,19 +202,17 @@ Status RunGemm(const GemmFlags& f) {
   nlohmann::json gemv_rows = RunShape(gemv, kt, f.repeats, &gemv_speedup, "sgemv");
 
   if (!f.json_output.empty()) {
-    nlohmann::json j = {{"threads", threads},
-                        {"isa", kernels::IsaName(kt.isa)},
-                        {"threshold", f.threshold},
+    nlohmann::json j = {{"threshold", f.threshold},
                         {"granularity", f.granularity},
                         {"weight_format", "tq2_0"},
                         {"repeats", f.repeats},
-                        {"timestamp", Timestamp()},
                         {"gemm", {{"m", f.m}, {"n", f.n}, {"k", f.k}, {"rows", gemm_rows}}},
                         {"gemv", {{"m", 1}, {"n", f.gemv_n}, {"k", f.gemv_k}, {"rows", gemv_rows}}},
                         {"gemm_speedup_vs_sgemm", gemm_speedup.median},
                         {"gemm_speedup_range", {gemm_speedup.min, gemm_speedup.max}},
                         {"gemv_speedup_vs_sgemv", gemv_speedup.median},
                         {"gemv_speedup_range", {gemv_speedup.min, gemv_speedup.max}}};
+    AddRunInfo(j, threads, kernels::IsaName(kt.isa));
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));
     std::printf("\nwrote %s\n", f.json_output.c_str());
   }

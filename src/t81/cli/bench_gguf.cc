@@ -21,6 +21,7 @@
 #include "t81/base/timer.h"
 #include "t81/cli/commands.h"
 #include "t81/cli/common.h"
+#include "t81/cli/run_info.h"
 #include "t81/io/gguf.h"
 #include "t81/io/llama_log.h"
 #include "t81/kernels/kernels.h"
@@ -97,7 +98,8 @@ nlohmann::json SideJson(const Side& s) {
           {"prompt_ms_per_token", base::Median(s.prompt_ms)},
           {"eval_ms_per_token", e},
           {"eval_tok_s", 1000.0 / e},
-          {"eval_ms_per_token_runs", s.eval_ms}};
+          {"eval_ms_per_token_runs", s.eval_ms},
+          {"prompt_ms_per_token_runs", s.prompt_ms}};
 }
 
 Status RunGgufBench(const GgufBenchFlags& f) {
@@ -195,7 +197,6 @@ Status RunGgufBench(const GgufBenchFlags& f) {
                         {"size_mib", size_mib},
                         {"arch", models::ArchName(c.arch)},
                         {"params", model->num_params()},
-                        {"threads", threads},
                         {"prompt_tokens", f.prompt_tokens},
                         {"n_predict", f.n_predict},
                         {"runs", f.runs},
@@ -213,8 +214,8 @@ Status RunGgufBench(const GgufBenchFlags& f) {
                         {"read_bandwidth_gbs", bandwidth},
                         {"read_bandwidth_gbs_runs", bandwidth_gbs},
                         {"t81_bandwidth_fraction", bw_fraction.median},
-                        {"t81_bandwidth_fraction_range", {bw_fraction.min, bw_fraction.max}},
-                        {"timestamp", Timestamp()}};
+                        {"t81_bandwidth_fraction_range", {bw_fraction.min, bw_fraction.max}}};
+    AddRunInfo(j, threads, ActiveIsa());
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));
   }
   return OkStatus();

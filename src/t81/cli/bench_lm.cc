@@ -18,6 +18,7 @@
 #include "t81/cli/commands.h"
 #include "t81/cli/common.h"
 #include "t81/cli/lm_common.h"
+#include "t81/cli/run_info.h"
 #include "t81/data/texts.h"
 #include "t81/io/hf_cache.h"
 #include "t81/models/perplexity.h"
@@ -298,7 +299,7 @@ Status RunBenchLm(BenchLmFlags f) {
       j["qat_train_seconds"] = qat_train_s;
       j["output_dir"] = f.output_dir;
     }
-    j["timestamp"] = Timestamp();
+    AddRunInfo(j, base::NumThreads(), ActiveIsa());
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));
   }
   return OkStatus();

@@ -15,6 +15,7 @@
 #include "t81/base/timer.h"
 #include "t81/cli/commands.h"
 #include "t81/cli/common.h"
+#include "t81/cli/run_info.h"
 #include "t81/data/texts.h"
 #include "t81/text/tokenizer.h"
 
@@ -114,10 +115,10 @@ Status RunBenchTokenize(const TokBenchFlags& f) {
     }
   }
   if (!f.json_output.empty()) {
-    const nlohmann::json j = {{"text", source},         {"bytes", bytes}, {"tokenizer", tok.path()},
-                              {"tokens", ids->size()},  {"t81_mb_per_s", base::Median(warm)},  {"t81_cold_mb_per_s", cold},
-                              {"t81_load_s", load_s},   {"repeats", f.repeats},          {"threads", 1},
-                              {"npm", npm},             {"timestamp", Timestamp()}};
+    nlohmann::json j = {{"text", source},         {"bytes", bytes}, {"tokenizer", tok.path()},
+                        {"tokens", ids->size()},  {"t81_mb_per_s", base::Median(warm)},  {"t81_cold_mb_per_s", cold},
+                        {"t81_load_s", load_s},   {"repeats", f.repeats},          {"npm", npm}};
+    AddRunInfo(j, 1, ActiveIsa());  // one thread; the tokenizer runs no kernels
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));
   }
   return OkStatus();

@@ -11,6 +11,7 @@
 #include "t81/base/timer.h"
 #include "t81/cli/commands.h"
 #include "t81/cli/common.h"
+#include "t81/cli/run_info.h"
 #include "t81/models/decoder.h"
 
 namespace t81::cli {
@@ -112,13 +113,12 @@ Status RunTrain(const TrainFlags& f) {
   if (!f.json_output.empty()) {
     nlohmann::json j = {{"config", {{"n_layer", f.n_layer}, {"n_embd", f.n_embd}, {"n_head", f.n_head}, {"vocab", f.vocab},
                                     {"seq", f.seq}, {"batch", f.batch}}},
-                        {"threads", threads},
                         {"steps", f.steps},
-                        {"timestamp", Timestamp()},
                         {"t81_fp32", {{"step_s_median", fp32.step_s}, {"tokens_per_s", fp32.tokens_per_s}}},
                         {"t81_qat", {{"step_s_median", qat.step_s}, {"tokens_per_s", qat.tokens_per_s}}},
                         {"pytorch", torch_j},
                         {"qat_over_fp32_step", qat.step_s / fp32.step_s}};
+    AddRunInfo(j, threads, ActiveIsa());
     if (!torch_j.is_null()) j["speedup_vs_pytorch"] = fp32.tokens_per_s / torch_j["tokens_per_s"].get<double>();
     T81_RETURN_IF_ERROR(WriteFileAtomic(f.json_output, j.dump(2) + "\n"));
   }

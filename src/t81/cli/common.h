@@ -10,7 +10,8 @@ namespace t81::cli {
 
 // Writes content to path through a temp file + rename; creates missing parent folders.
 Status WriteFileAtomic(const std::string& path, const std::string& content);
-// Appends rows to a CSV file, writing the header only when the file is new or empty.
+// Appends rows to a CSV file, writing the header only when the file is new or empty
+// (base::AppendLinesLocked: an older header that is a prefix of header is upgraded, another is an error).
 // The whole file is rewritten atomically, so a failure leaves the old file intact, under a lock
 // on its folder, so concurrent runs appending to it keep every row, whole and in one piece.
 Status AppendCsv(const std::string& path, const std::string& header,
