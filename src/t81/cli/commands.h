@@ -28,5 +28,6 @@ void AddTokenize(CLI::App& app, Runner* run);
 void AddPerplexity(CLI::App& app, Runner* run);
 void AddGenerate(CLI::App& app, Runner* run);
 void AddTrain(CLI::App& app, Runner* run);
+void AddReport(CLI::App& app, Runner* run);
 
 }  // namespace t81::cli

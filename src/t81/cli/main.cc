@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   t81::cli::AddPerplexity(app, &run);
   t81::cli::AddGenerate(app, &run);
   t81::cli::AddTrain(app, &run);
+  t81::cli::AddReport(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
