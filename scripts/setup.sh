@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS=(g++ cmake ninja-build pkg-config zlib1g-dev nlohmann-json3-dev libcli11-dev libopenblas-dev
       libgtest-dev libgmock-dev libbenchmark-dev libpcre2-dev dataset-fashion-mnist)
 PKGS+=(clang libclang-rt-dev libomp-dev)  # scripts/fuzz.sh: clang, libFuzzer + sanitizer runtimes, clang's OpenMP
+PKGS+=(python3 chromium)  # t81 report's tests: the SVG parsed as XML, the page rendered headless
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
