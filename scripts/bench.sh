@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: sets up (scripts/setup.sh), then runs the benchmark suite on its default data and
-# prints each table. Results are appended to benchmarks/*.csv and written to benchmarks/*.json.
+# prints each table. Results are appended to benchmarks/*.csv and written to benchmarks/*.json;
+# it ends by drawing them (t81 report) into benchmarks/report.html and report.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -61,3 +62,7 @@ else
   echo "(training-throughput comparison skipped: PyTorch for /usr/bin/python3 is not installed;"
   echo " apt-get install python3-torch, then: $T81 bench train --torch-script bench/train_torch.py)"
 fi
+echo
+echo "== Report: every chart from the files above (nothing re-run) =="
+"$T81" report --in benchmarks --out benchmarks/report.html
+echo "report: $(pwd)/benchmarks/report.html (summary: benchmarks/report.md)"
