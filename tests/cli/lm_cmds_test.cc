@@ -52,6 +52,9 @@ TEST(LmCli, TrainWritesAnHfFolderAndResumes) {
   const std::string log = t81::testing::ReadText(d / "m/train_log.csv");
   EXPECT_EQ(log.rfind("step,tokens,train_loss,val_loss,val_ppl,lr,lambda,tokens_per_s,elapsed_s\n4,768,", 0), 0u) << log;
   EXPECT_NE(log.find("\n8,1536,"), std::string::npos) << log;
+  const std::string run = t81::testing::ReadText(d / "m/train_run.json");  // the run that wrote the log
+  for (const char* k : {"\"timestamp\"", "\"git_revision\"", "\"cpu_model\"", "\"isa\"", "\"threads\"", "\"step\": 8"})
+    EXPECT_NE(run.find(k), std::string::npos) << k << "\n" << run;
   // The folder is a model the other commands read.
   ExecResult g = Exec("generate " + (d / "m") + " --prompt ab -n 3");
   EXPECT_EQ(g.rc, 0) << g.out;

@@ -36,6 +36,9 @@ inline void WriteGoldenBenchmarks(const std::filesystem::path& dir) {
             "step,tokens,train_loss,val_loss,val_ppl,lr,lambda,tokens_per_s,elapsed_s\n"
             "100,1000,6.0,5.5,244.7,0.002,0,900,10\n200,2000,5.0,4.75,115.6,0.001,0,900,20\n"
             "300,3000,4.5,4.5,90.0,0.0002,0,900,30\n");
+  WriteText(dir / "models/tiny-lm/train_run.json",
+            R"({"log": "train_log.csv", "step": 300, "steps": 300, "timestamp": "2026-01-15T00:00:00Z",
+                "git_revision": "cccc3333", "cpu_model": "Test CPU", "isa": "avx2", "threads": 2})");
   WriteText(dir / "lm_tiny.json", R"({"model_id": "benchmarks/models/tiny-lm", "dataset": "sotu",
     "baseline": {"size_gib": 0.0625, "ppl": 90.0, "tok_s": 50.0},
     "ptq": {"size_gib": 0.015625, "ppl": 180.0, "tok_s": 120.0},

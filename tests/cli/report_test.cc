@@ -137,6 +137,8 @@ TEST_F(ReportTest, GoldenNumbersInThePage) {
   EXPECT_EQ(Elements(loss, "polyline", "class=\"curve\"").size(), 2u);
   EXPECT_EQ(Elements(loss, "circle", "data-x=\"300\" data-y=\"4.5\"").size(), 2u);
   EXPECT_TRUE(fs::exists(dir / "out/report_loss-2.svg"));
+  EXPECT_NE(page.find("train_log.csv: run 2026-01-15T00:00:00Z · git cccc3333 · CPU Test CPU · ISA avx2 · threads 2"),
+            std::string::npos) << "the run train lm recorded beside its log";
 
   // Benchmark 2: perplexity against size in MiB; decode tok/s bars.
   const std::string ppl = Slurp(dir / "out/report_lm-ppl.svg");

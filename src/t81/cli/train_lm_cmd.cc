@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "t81/base/file.h"
@@ -14,6 +15,7 @@
 #include "t81/cli/commands.h"
 #include "t81/cli/common.h"
 #include "t81/cli/lm_common.h"
+#include "t81/cli/run_info.h"
 #include "t81/data/texts.h"
 #include "t81/io/hf_cache.h"
 #include "t81/models/lm_train.h"
@@ -24,6 +26,7 @@ namespace {
 constexpr const char* kStateFile = "train_state.safetensors";
 constexpr const char* kLogFile = "train_log.csv";
 constexpr const char* kLogHeader = "step,tokens,train_loss,val_loss,val_ppl,lr,lambda,tokens_per_s,elapsed_s";
+constexpr const char* kRunFile = "train_run.json";  // the run that wrote the log's latest rows
 
 struct TrainLmFlags {
   std::string corpus = "sotu", out, arch = "gpt2", init_from, tokenizer, granularity = "row";
@@ -165,6 +168,9 @@ Status RunTrainLm(TrainLmFlags f) {
     saved_once = true;
     T81_RETURN_IF_ERROR(tr.SaveState(state));
     T81_RETURN_IF_ERROR(AppendCsv(log, kLogHeader, {row}));
+    nlohmann::json run_info = {{"log", kLogFile}, {"step", s}, {"steps", f.o.steps}};
+    AddRunInfo(run_info, base::NumThreads(), ActiveIsa());
+    T81_RETURN_IF_ERROR(base::WriteFileAtomic(f.out + "/" + kRunFile, run_info.dump(2) + "\n"));
     loss_sum = 0;
     loss_n = 0;
     tokens0 = tr.tokens();

@@ -80,6 +80,11 @@ Result<EngineSpeed> Engine(const Json& j, const std::string& path, const char* w
 
 }  // namespace
 
+Result<RunMeta> ReadRunMeta(const std::string& path) {
+  T81_ASSIGN_OR_RETURN(const Json j, io::ReadJsonObject(path));
+  return Meta(io::JsonFields(j, path));
+}
+
 Status ReadLmJson(const std::string& path, BenchData* d) {
   T81_ASSIGN_OR_RETURN(const Json j, io::ReadJsonObject(path));
   io::JsonFields f(j, path);

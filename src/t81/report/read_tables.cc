@@ -1,6 +1,8 @@
 // Readers of the text tables the benchmarks write: benchmark 1's appended CSV, train lm's
 // train_log.csv and the Markdown table of scripts/bench-lm-formats.sh.
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
 #include "t81/base/file.h"
@@ -61,6 +63,14 @@ Status ReadTrainLog(const std::string& path, const std::string& name, BenchData*
   LossCurve c;
   c.name = name;
   c.meta.source = path;
+  // train lm records its run beside the log (older folders lack the file).
+  const std::string run = (std::filesystem::path(path).parent_path() / "train_run.json").string();
+  std::error_code ec;
+  if (std::filesystem::exists(run, ec)) {
+    Result<RunMeta> m = ReadRunMeta(run);
+    if (m.ok()) c.meta = *m, c.meta.source = path;
+    else d->problems.push_back({run, m.status().message().substr(std::min(m.status().message().size(), run.size() + 2))});
+  }
   for (size_t r = 0; r < t.rows.size(); ++r) {
     double s, tl, vl = NAN;
     if (!Field(t, r, step, path, &s, d) || !Field(t, r, train, path, &tl, d)) continue;

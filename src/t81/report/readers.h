@@ -17,5 +17,8 @@ Status ReadLmJson(const std::string& path, BenchData* d);                   // l
 Status ReadVitJson(const std::string& path, BenchData* d);                  // vit_*.json
 Status ReadGgufJson(const std::string& path, BenchData* d);                 // gguf_*.json
 Status ReadGemmJson(const std::string& path, BenchData* d);                 // gemm.json
+// The run fields (timestamp, git_revision, cpu_model, isa, threads) of a JSON file, e.g. the
+// train_run.json that train lm writes beside train_log.csv.
+Result<RunMeta> ReadRunMeta(const std::string& path);
 
 }  // namespace t81::report::internal

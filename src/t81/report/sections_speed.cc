@@ -2,6 +2,7 @@
 // on the same GGUF: decode and prompt tok/s with the paired runs' ranges, peak RSS) and
 // benchmark 5 (packed ternary GEMM/GEMV vs OpenBLAS, GFLOP/s with the rounds' ranges).
 #include <cmath>
+#include <utility>
 
 #include "t81/report/chart.h"
 #include "t81/report/page.h"
@@ -27,8 +28,10 @@ Section GgufSection(const BenchData& d) {
             "error bars: the range over the runs.";
   if (d.gguf.empty()) {
     const std::string why = "no readable gguf_*.json";
-    for (const char* id : {"gguf-decode", "gguf-prompt", "gguf-rss"})
-      s.figures.push_back({id, id, DrawNoData(id, std::string("GGUF ") + (id + 5), why), ""});
+    const std::pair<const char*, const char*> charts[] = {{"gguf-decode", "Decode tokens/s: t81 vs llama.cpp"},
+                                                          {"gguf-prompt", "Prompt tokens/s: t81 vs llama.cpp"},
+                                                          {"gguf-rss", "Peak resident memory"}};
+    for (const auto& [id, title] : charts) s.figures.push_back({id, title, DrawNoData(id, title, why), ""});
     return s;
   }
   BarChart dec{"gguf-decode", "Decode tokens/s: t81 vs llama.cpp", "decode tokens/s", {"t81", "llama.cpp"}, {}};
