@@ -116,10 +116,10 @@ TEST_F(ReportTest, GoldenNumbersInThePage) {
 
   // Benchmark 1: the latest run per (model, mode) is drawn; the older run is in the history only.
   const std::string acc = Slurp(dir / "out/report_accuracy-bytes.svg");
-  const auto fp32 = Elements(acc, "circle", "data-x=\"31400\"");
+  const auto fp32 = Elements(acc, "(circle|rect)", "data-x=\"31400\"");
   ASSERT_EQ(fp32.size(), 1u) << "one linear fp32 point";
   EXPECT_EQ(fp32[0].at("data-y"), "0.8443");
-  EXPECT_EQ(Elements(acc, "circle", "class=\"pt\"").size(), 5u);  // linear fp32/ptq/qat, mlp fp32/qat
+  EXPECT_EQ(Elements(acc, "(circle|rect)", "class=\"pt\"").size(), 5u);  // linear fp32/ptq/qat, mlp fp32/qat
   const auto yaxis = Elements(acc, "g", "class=\"axis y\"");
   ASSERT_EQ(yaxis.size(), 1u);
   EXPECT_EQ(yaxis[0].at("data-min"), "0.7");
@@ -143,7 +143,7 @@ TEST_F(ReportTest, GoldenNumbersInThePage) {
   // Benchmark 2: perplexity against size in MiB; decode tok/s bars.
   const std::string ppl = Slurp(dir / "out/report_lm-ppl.svg");
   EXPECT_EQ(Elements(ppl, "circle", "data-x=\"64\" data-y=\"90\"").size(), 1u);
-  EXPECT_EQ(Elements(ppl, "circle", "data-x=\"16\" data-y=\"180\"").size(), 1u);
+  EXPECT_EQ(Elements(ppl, "(circle|rect)", "data-x=\"16\" data-y=\"180\"").size(), 1u);
   ExpectBar(Slurp(dir / "out/report_lm-toks.svg"), "ptq", 150, 200);  // 150 -> 162 -> 0..200
 
   // Benchmark 3 and the format table have no files: their charts say so.
@@ -199,7 +199,7 @@ TEST_F(ReportTest, BadFilesAreNamedAndTheRestIsDrawn) {
   EXPECT_NE(page.find("no data: no readable lm_*.json"), std::string::npos);
   // What was readable is still drawn.
   ExpectBar(Slurp(dir / "out/report_gguf-decode.svg"), "t81", 100, 150);
-  EXPECT_EQ(Elements(Slurp(dir / "out/report_accuracy-bytes.svg"), "circle", "class=\"pt\"").size(), 5u);
+  EXPECT_EQ(Elements(Slurp(dir / "out/report_accuracy-bytes.svg"), "(circle|rect)", "class=\"pt\"").size(), 5u);
 }
 
 TEST_F(ReportTest, EmptyFolderStillWritesThePage) {
