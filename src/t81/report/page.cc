@@ -105,6 +105,7 @@ Page BuildPage(const BenchData& d) {
   for (const VitRun& r : d.vit) Newest(r.meta, &p.data_date);
   for (const GgufRun& r : d.gguf) Newest(r.meta, &p.data_date);
   for (const GemmRun& r : d.gemm) Newest(r.meta, &p.data_date);
+  for (const LmFormats& f : d.formats) Newest(f.meta, &p.data_date);
   return p;
 }
 
