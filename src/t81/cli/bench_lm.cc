@@ -322,7 +322,7 @@ void AddBenchLm(CLI::App& bench, Runner* run) {
   c->add_flag("--skip-latency", f->skip_latency, "skip tok/s (reported 0.0)");
   c->add_flag("--skip-ptq-ppl", f->skip_ptq_ppl, "skip PTQ perplexity (reported null)");
   c->add_flag("--run-qat", f->run_qat, "run the QAT stage");
-  c->add_option("--qat-steps", f->qat_steps)->capture_default_str();
+  c->add_option("--qat-steps", f->qat_steps, "QAT fine-tuning steps on the training split")->capture_default_str();
   c->add_option("--train-split", f->train_split, "QAT rows: train, train[:20], train[10:50], train[:1%]")->capture_default_str();
   c->add_option("--learning-rate", f->learning_rate, "QAT learning rate")->capture_default_str();
   c->add_option("--output-dir", f->output_dir, "where the QAT model is saved (HF folder)")->capture_default_str();

@@ -130,16 +130,16 @@ Status RunTrain(const TrainFlags& f) {
 void AddBenchTrain(CLI::App& bench, Runner* run) {
   auto f = std::make_shared<TrainFlags>();
   CLI::App* c = bench.add_subcommand("train", "training throughput (GPT-2 config), FP32 and QAT, vs PyTorch");
-  c->add_option("--n-layer", f->n_layer)->capture_default_str();
-  c->add_option("--n-embd", f->n_embd)->capture_default_str();
-  c->add_option("--n-head", f->n_head)->capture_default_str();
-  c->add_option("--vocab", f->vocab)->capture_default_str();
-  c->add_option("--seq", f->seq)->capture_default_str();
-  c->add_option("--batch", f->batch)->capture_default_str();
+  c->add_option("--n-layer", f->n_layer, "transformer blocks")->capture_default_str();
+  c->add_option("--n-embd", f->n_embd, "model width")->capture_default_str();
+  c->add_option("--n-head", f->n_head, "attention heads")->capture_default_str();
+  c->add_option("--vocab", f->vocab, "vocabulary size")->capture_default_str();
+  c->add_option("--seq", f->seq, "tokens per sequence")->capture_default_str();
+  c->add_option("--batch", f->batch, "sequences per step")->capture_default_str();
   c->add_option("--steps", f->steps, "timed steps")->capture_default_str();
   c->add_option("--warmup", f->warmup, "untimed first steps")->capture_default_str();
   c->add_option("--threads", f->threads, "threads for t81 and PyTorch (default: all cores)");
-  c->add_option("--seed", f->seed)->capture_default_str();
+  c->add_option("--seed", f->seed, "seed for weights and token ids")->capture_default_str();
   c->add_option("--torch-script", f->torch_script, "run this PyTorch baseline (bench/train_torch.py) too");
   c->add_option("--python", f->python, "interpreter for --torch-script")->capture_default_str();
   c->add_option("--json-output", f->json_output, "write the results as JSON");

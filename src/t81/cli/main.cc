@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"t81: ternary (1.58-bit) neural networks: quantize, train, run, benchmark"};
   app.require_subcommand(1);
+  app.footer(
+      "Run `t81 COMMAND --help` for a command's flags.\n"
+      "Exit codes: 0 success; 1 bad input or a failed run (one line on stderr names the file or flag and the\n"
+      "problem; no partial output is left); 2 usage error (unknown command or flag, missing argument).");
   app.set_version_flag("--version", std::string("t81 ") + T81_VERSION + " (git " + T81_GIT_REVISION + ")");
   CLI::App* bench = app.add_subcommand("bench", "benchmarks that write CSV/JSON");
   bench->require_subcommand(1);

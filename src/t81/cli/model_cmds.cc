@@ -202,14 +202,14 @@ void AddInit(CLI::App& app, Runner* run) {
   CLI::App* c = app.add_subcommand("init", "write a freshly initialized decoder checkpoint (HF layout), tensor by tensor");
   c->add_option("out", f->out, "output folder")->required();
   c->add_option("--arch", f->arch, "gpt2 | llama | phi3")->capture_default_str();
-  c->add_option("--vocab", f->vocab)->capture_default_str();
-  c->add_option("--n-embd", f->n_embd)->capture_default_str();
-  c->add_option("--n-layer", f->n_layer)->capture_default_str();
-  c->add_option("--n-head", f->n_head)->capture_default_str();
+  c->add_option("--vocab", f->vocab, "vocabulary size")->capture_default_str();
+  c->add_option("--n-embd", f->n_embd, "model width (hidden size)")->capture_default_str();
+  c->add_option("--n-layer", f->n_layer, "transformer blocks")->capture_default_str();
+  c->add_option("--n-head", f->n_head, "attention heads")->capture_default_str();
   c->add_option("--n-kv-head", f->n_kv_head, "default: --n-head");
-  c->add_option("--n-ff", f->n_ff)->capture_default_str();
+  c->add_option("--n-ff", f->n_ff, "MLP width (intermediate size)")->capture_default_str();
   c->add_option("--ctx", f->ctx, "positions")->capture_default_str();
-  c->add_option("--seed", f->seed)->capture_default_str();
+  c->add_option("--seed", f->seed, "seed for the initial weights")->capture_default_str();
   c->add_option("--dtype", f->dtype, "f32 | bf16 | f16 (real checkpoints are bf16)")->capture_default_str();
   c->callback([f, run] { *run = [f] { return RunInit(*f); }; });
 }
