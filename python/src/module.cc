@@ -226,17 +226,20 @@ py::array_t<float> Linear(py::handle x, py::handle packed, py::handle bias, py::
   return out;
 }
 
-// dst (cols, rows) = srcᵀ for a row-major src (rows, cols), in 32 × 32 tiles.
+// dst (cols, rows) = srcᵀ for a row-major src (rows, cols), in 8 × 8 tiles: 8 rows of a tile
+// read and 8 written stay within an 8-way L1 even when the row strides are multiples of 4 KiB.
 void Transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
-  constexpr int64_t T = 32;
+  constexpr int64_t T = 8;
   const int64_t tiles_r = (rows + T - 1) / T;
 #pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
-  for (int64_t tr = 0; tr < tiles_r; ++tr)
+  for (int64_t tr = 0; tr < tiles_r; ++tr) {
+    const int64_t r0 = tr * T, r1 = std::min(rows, r0 + T);
     for (int64_t c0 = 0; c0 < cols; c0 += T) {
-      const int64_t r1 = std::min(rows, (tr + 1) * T), c1 = std::min(cols, c0 + T);
-      for (int64_t r = tr * T; r < r1; ++r)
-        for (int64_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
+      const int64_t c1 = std::min(cols, c0 + T);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) dst[c * rows + r] = src[r * cols + c];
     }
+  }
 }
 
 // out (m, n) = alpha · A·B + beta · out, A (m, k) packed, B (k, n) float32 or packed (dequantized).
@@ -275,21 +278,22 @@ void GemmTernary(py::handle a, py::handle b, py::handle out, py::handle m_, py::
     py::gil_scoped_release nogil;
     ThreadScope ts(nthreads);
     double t0 = Now();
-    std::vector<float> x(size_t(n * k)), y(size_t(n * m));
+    // Uninitialized: every element is written before it is read (beta = 0: y is not read).
+    const std::unique_ptr<float[]> x(new float[size_t(n * k)]), y(new float[size_t(n * m)]);
     if (B) {
-      std::vector<float> bd(size_t(k * n));
-      quant::Dequantize(B->tm, bd.data());
-      Transpose(bd.data(), k, n, x.data());
+      const std::unique_ptr<float[]> bd(new float[size_t(k * n)]);
+      quant::Dequantize(B->tm, bd.get());
+      Transpose(bd.get(), k, n, x.get());
     } else {
-      Transpose(bp, k, n, x.data());
+      Transpose(bp, k, n, x.get());
     }
-    if (beta != 0.0f) Transpose(op, m, n, y.data());
+    if (beta != 0.0f) Transpose(op, m, n, y.get());
     double t1 = Now();
     t_in = t1 - t0;
-    kernels::GemmF32(kernels::Active(), A->pw, x.data(), n, k, y.data(), m, alpha, beta);
+    kernels::GemmF32(kernels::Active(), A->pw, x.get(), n, k, y.get(), m, alpha, beta);
     t0 = Now();
     t_kernel = t0 - t1;
-    Transpose(y.data(), n, m, op);
+    Transpose(y.get(), n, m, op);
     t_out = Now() - t0;
   }
   if (!timings.is_none()) {
