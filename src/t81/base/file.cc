@@ -131,11 +131,9 @@ Status AppendLinesLocked(const std::string& path, const std::string& header, con
   FolderLock lock;
   T81_RETURN_IF_ERROR(lock.Lock(path));
   std::string content;
-  if (std::ifstream in(path, std::ios::binary); in) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return Error(path + ": cannot read");
-    content = ss.str();
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    T81_ASSIGN_OR_RETURN(content, ReadFile(path));
   }
   if (content.empty()) content = header + "\n";
   if (content.back() != '\n') content += '\n';

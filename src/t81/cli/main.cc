@@ -8,12 +8,10 @@
 
 #include "t81/base/threads.h"
 #include "t81/cli/commands.h"
+#include "t81/cli/run_info.h"
 
 #ifndef T81_VERSION
 #define T81_VERSION "?"
-#endif
-#ifndef T81_GIT_REVISION
-#define T81_GIT_REVISION "unknown"
 #endif
 
 int main(int argc, char** argv) {
@@ -31,7 +29,7 @@ int main(int argc, char** argv) {
       "Run `t81 COMMAND --help` for a command's flags.\n"
       "Exit codes: 0 success; 1 bad input or a failed run (one line on stderr names the file or flag and the\n"
       "problem; no partial output is left); 2 usage error (unknown command or flag, missing argument).");
-  app.set_version_flag("--version", std::string("t81 ") + T81_VERSION + " (git " + T81_GIT_REVISION + ")");
+  app.set_version_flag("--version", std::string("t81 ") + T81_VERSION + " (git " + t81::cli::GitRevision() + ")");
   CLI::App* bench = app.add_subcommand("bench", "benchmarks that write CSV/JSON");
   bench->require_subcommand(1);
   t81::cli::Runner run;
