@@ -183,6 +183,26 @@ def idx_seeds():
     put("idx", "labels_only", labels)
 
 
+# ---- CIFAR binary and preprocessor_config.json -----------------------------------------------
+def cifar_seeds():
+    pixels = lambda i: bytes((i * 11 + k) % 256 for k in range(3072))
+    put("cifar", "cifar10_two", b"".join(bytes([l]) + pixels(i) for i, l in enumerate([0, 9])))
+    put("cifar", "cifar100_two", b"".join(bytes([c, f]) + pixels(i) for i, (c, f) in enumerate([(19, 99), (0, 3)])))
+    put("cifar", "cifar10_one", bytes([5]) + bytes(3072))
+
+
+def image_processor_seeds():
+    put("image_processor", "vit_base", js({"do_normalize": True, "do_rescale": True, "do_resize": True,
+                                           "image_mean": [0.5, 0.5, 0.5], "image_processor_type": "ViTImageProcessor",
+                                           "image_std": [0.5, 0.5, 0.5], "resample": 2,
+                                           "rescale_factor": 0.00392156862745098,
+                                           "size": {"height": 224, "width": 224}}))
+    put("image_processor", "feature_extractor", js({"feature_extractor_type": "ViTFeatureExtractor", "size": 32,
+                                                    "image_mean": 0.5, "image_std": 0.25, "do_normalize": False}))
+    put("image_processor", "imagenet", js({"image_processor_type": "ViTImageProcessor", "size": {"height": 40, "width": 56},
+                                           "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}))
+
+
 # ---- tokenizers --------------------------------------------------------------------------------
 def tokenizer_seeds():
     bl_vocab = {t: i for i, t in enumerate(BYTE_LEVEL[:-1])}
@@ -252,4 +272,6 @@ if __name__ == "__main__":
     gguf_seeds()
     config_seeds()
     idx_seeds()
+    cifar_seeds()
+    image_processor_seeds()
     tokenizer_seeds()

@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "t81/data/idx.h"
+#include "t81/data/images.h"
 #include "t81/io/gguf.h"
 #include "t81/io/safetensors.h"
 #include "t81/models/model.h"
@@ -170,6 +173,89 @@ Status FeedIdx(const uint8_t* data, size_t size) {
   const fs::path dir = ScratchDir("idx");
   PutParts(dir, CutParts(AsText(data, size), 2), {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"});
   return data::LoadFashionMnist(dir.string(), "train").status();
+}
+
+// A broken promise of an accepted input: the fuzzer's finding.
+[[noreturn]] void Broken(const std::string& what) {
+  std::fprintf(stderr, "t81 fuzz: %s\n", what.c_str());
+  std::abort();
+}
+
+// Preprocess of the first (at most two) images of set to (side x side), checked finite.
+void WalkImages(const data::ImageSet& set, int64_t side) {
+  data::ImageProcessor p;
+  p.height = p.width = side;
+  p.mean = {0.485f, 0.456f, 0.406f};
+  p.std = {0.229f, 0.224f, 0.225f};
+  const int64_t idx[2] = {0, set.n - 1};
+  const int64_t count = std::min<int64_t>(2, set.n);
+  std::vector<float> out(size_t(count * 3 * side * side));
+  const Status s = data::Preprocess(out.data(), set, idx, count, p, 3);
+  if (!s.ok()) Broken("Preprocess of an accepted CIFAR set: " + s.message());
+  for (float v : out)
+    if (!std::isfinite(v)) Broken("Preprocess wrote a non-finite value");
+}
+
+Status FeedCifar(const uint8_t* data, size_t size) {
+  const std::vector<uint8_t> bytes(data, data + size);
+  const fs::path dir = ScratchDir("cifar");
+  Put(dir / "test_batch.bin", AsText(data, size));
+  Put(dir / "test.bin", AsText(data, size));
+  Status first;
+  bool accepted = false;
+  for (int classes : {10, 100}) {
+    const std::string name = "cifar" + std::to_string(classes);
+    const auto set = data::ParseCifar(bytes, name, classes);
+    if (data::LoadImageSet(name, dir.string(), "test").ok() != set.ok())
+      Broken("LoadImageSet and ParseCifar disagree on " + name);
+    if (!set.ok()) {
+      if (classes == 10) first = set.status();
+      continue;
+    }
+    accepted = true;
+    if (set->n <= 0 || int64_t(set->pixels.size()) != set->n * 3 * 32 * 32 || int64_t(set->labels.size()) != set->n)
+      Broken("ParseCifar: sizes do not match the set's shape");
+    for (int32_t l : set->labels)
+      if (l < 0 || l >= classes) Broken("ParseCifar: a label outside 0..classes-1");
+    WalkImages(*set, 8);
+    WalkImages(*set, 40);
+  }
+  return accepted ? OkStatus() : first;
+}
+
+Status FeedImageProcessor(const uint8_t* data, size_t size) {
+  const fs::path dir = ScratchDir("image_processor");
+  Put(dir / "preprocessor_config.json", AsText(data, size));
+  Status first;
+  for (int64_t channels : {3, 1}) {
+    const auto p = data::LoadImageProcessor(dir.string(), 32, channels);
+    if (!p.ok()) {
+      if (channels == 3) Keep(&first, p.status());  // a 3-channel file is refused for 1 channel
+      continue;
+    }
+    const fs::path back_dir = ScratchDir("image_processor_back");
+    Put(back_dir / "preprocessor_config.json", data::ImageProcessorJson(*p));
+    const auto q = data::LoadImageProcessor(back_dir.string(), 32, channels);
+    if (!q.ok()) Broken("ImageProcessorJson wrote a file LoadImageProcessor refuses: " + q.status().message());
+    if (q->do_resize != p->do_resize || q->do_rescale != p->do_rescale || q->do_normalize != p->do_normalize ||
+        q->height != p->height || q->width != p->width || q->rescale_factor != p->rescale_factor ||
+        q->mean != p->mean || q->std != p->std)
+      Broken("preprocessor_config.json does not read back equal");
+    if (channels != 3 || p->height * p->width > 128 * 128) continue;
+    data::ImageSet set;
+    set.name = "fuzz";
+    set.n = 2;
+    set.channels = 3;
+    set.height = set.width = 8;
+    set.classes = 2;
+    set.labels = {0, 1};
+    set.pixels.resize(2 * 3 * 64);
+    for (size_t i = 0; i < set.pixels.size(); ++i) set.pixels[i] = uint8_t(i * 37);
+    const int64_t idx[2] = {1, 0};
+    std::vector<float> out(size_t(2 * 3 * p->height * p->width));
+    Keep(&first, data::Preprocess(out.data(), set, idx, 2, *p, 3));
+  }
+  return first;
 }
 
 Status FeedTokenizerJson(const uint8_t* data, size_t size) {

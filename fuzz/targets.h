@@ -33,6 +33,15 @@ Status FeedConfig(const uint8_t* data, size_t size);
 // IDX: ParseIdxImages / ParseIdxLabels on the bytes; then the input cut in two (images, labels)
 // as a Fashion-MNIST "train" split for LoadFashionMnist (gzip or plain), whose status it returns.
 Status FeedIdx(const uint8_t* data, size_t size);
+// CIFAR binary: ParseCifar of the bytes as CIFAR-10 and as CIFAR-100, each set accepted walked
+// through Preprocess (3 x 8 x 8 and 3 x 40 x 40), then LoadImageSet of the bytes as test_batch.bin
+// and test.bin. OK when either kind accepts the input; else the CIFAR-10 error. Aborts when an
+// accepted set breaks its promises (shape, labels in range, finite outputs).
+Status FeedCifar(const uint8_t* data, size_t size);
+// preprocessor_config.json: LoadImageProcessor of a folder holding only it, for 3 channels (whose
+// status it returns) and 1 channel; an accepted processor is written back with ImageProcessorJson and must read back equal (else
+// abort), then preprocesses two 3 x 8 x 8 images when its size is at most 128 x 128.
+Status FeedImageProcessor(const uint8_t* data, size_t size);
 // tokenizer.json [+ tokenizer_config.json [+ config.json]] (cut at kPartSeparator), then
 // Tokenizer::Load of the folder and an Encode / Decode round trip.
 Status FeedTokenizerJson(const uint8_t* data, size_t size);

@@ -11,13 +11,13 @@ cd "$(dirname "$0")/.."
 
 SECS=${1:-60}
 shift || true
-ALL=(gguf safetensors config idx tokenizer_json tokenizer_bpe)
+ALL=(gguf safetensors config idx cifar image_processor tokenizer_json tokenizer_bpe)
 NAMES=("${ALL[@]}")
 if (($#)); then NAMES=("$@"); fi
 BUILD=${T81_FUZZ_BUILD_DIR:-build-fuzz}
 
 dict_of() { case $1 in tokenizer_*) echo tokenizer ;; *) echo "$1" ;; esac; }
-max_len_of() { case $1 in gguf) echo 16384 ;; safetensors | tokenizer_json) echo 8192 ;; *) echo 4096 ;; esac; }
+max_len_of() { case $1 in gguf) echo 16384 ;; cifar) echo 16384 ;; safetensors | tokenizer_json) echo 8192 ;; *) echo 4096 ;; esac; }
 
 targets=()
 for n in "${NAMES[@]}"; do

@@ -25,6 +25,7 @@ const std::map<std::string, FeedFn>& Harnesses() {
   static const std::map<std::string, FeedFn> m = {
       {"gguf", fuzz::FeedGguf},           {"safetensors", fuzz::FeedSafetensors},
       {"config", fuzz::FeedConfig},       {"idx", fuzz::FeedIdx},
+      {"cifar", fuzz::FeedCifar},         {"image_processor", fuzz::FeedImageProcessor},
       {"tokenizer_json", fuzz::FeedTokenizerJson}, {"tokenizer_bpe", fuzz::FeedTokenizerBpe},
   };
   return m;
@@ -73,7 +74,8 @@ TEST_P(FuzzRegression, SeedsRunAndMostAreAccepted) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Harnesses, FuzzRegression,
-                         ::testing::Values("gguf", "safetensors", "config", "idx", "tokenizer_json", "tokenizer_bpe"),
+                         ::testing::Values("gguf", "safetensors", "config", "idx", "cifar", "image_processor",
+                                           "tokenizer_json", "tokenizer_bpe"),
                          [](const auto& info) { return info.param; });
 
 TEST(FuzzTargets, CutPartsSplitsAtTheSeparator) {
