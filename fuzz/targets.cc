@@ -217,8 +217,8 @@ Status FeedCifar(const uint8_t* data, size_t size) {
       Broken("ParseCifar: sizes do not match the set's shape");
     for (int32_t l : set->labels)
       if (l < 0 || l >= classes) Broken("ParseCifar: a label outside 0..classes-1");
-    WalkImages(*set, 8);
-    WalkImages(*set, 40);
+    WalkImages(set.value(), 8);
+    WalkImages(set.value(), 40);
   }
   return accepted ? OkStatus() : first;
 }
@@ -234,7 +234,7 @@ Status FeedImageProcessor(const uint8_t* data, size_t size) {
       continue;
     }
     const fs::path back_dir = ScratchDir("image_processor_back");
-    Put(back_dir / "preprocessor_config.json", data::ImageProcessorJson(*p));
+    Put(back_dir / "preprocessor_config.json", data::ImageProcessorJson(p.value()));
     const auto q = data::LoadImageProcessor(back_dir.string(), 32, channels);
     if (!q.ok()) Broken("ImageProcessorJson wrote a file LoadImageProcessor refuses: " + q.status().message());
     if (q->do_resize != p->do_resize || q->do_rescale != p->do_rescale || q->do_normalize != p->do_normalize ||
@@ -253,7 +253,7 @@ Status FeedImageProcessor(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < set.pixels.size(); ++i) set.pixels[i] = uint8_t(i * 37);
     const int64_t idx[2] = {1, 0};
     std::vector<float> out(size_t(2 * 3 * p->height * p->width));
-    Keep(&first, data::Preprocess(out.data(), set, idx, 2, *p, 3));
+    Keep(&first, data::Preprocess(out.data(), set, idx, 2, p.value(), 3));
   }
   return first;
 }

@@ -267,6 +267,10 @@ TEST(ImageProcessorConfig, ReadsTheHubForms) {
   EXPECT_EQ(p->height, 384);
   EXPECT_EQ(p->width, 384);
   EXPECT_EQ(p->rescale_factor, 1.0 / 255.0);
+  p = LoadText(dir, R"({"image_processor_type": "ViTImageProcessorFast", "size": {"height": 30, "width": 20}})");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->height, 30);
+  EXPECT_EQ(p->width, 20);
   p = LoadText(dir, "{}");  // ViTImageProcessor's own defaults: 224 x 224
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(p->height, 224);

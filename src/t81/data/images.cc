@@ -346,7 +346,8 @@ Result<ImageProcessor> LoadImageProcessor(const std::string& model_dir, int64_t 
   const io::JsonFields f(j, path);
   for (const char* key : {"image_processor_type", "feature_extractor_type"}) {
     T81_ASSIGN_OR_RETURN(std::string type, f.String(key, ""));
-    if (!type.empty() && type != "ViTImageProcessor" && type != "ViTFeatureExtractor")
+    if (!type.empty() && type != "ViTImageProcessor" && type != "ViTImageProcessorFast" &&
+        type != "ViTFeatureExtractor")
       return Error(path + ": field '" + key + "' is '" + type + "'; t81 implements only ViTImageProcessor");
   }
   if (f.Has("resample") && !(j["resample"].is_number_integer() && j["resample"].get<int64_t>() == 2))
