@@ -54,15 +54,21 @@ Bytes CifarRecords(int classes, int n, int label0 = 0, int seed = 0) {
 
 // ---- CIFAR ---------------------------------------------------------------------------------------
 
+void ExpectShape(const ImageSet& s, const std::string& name, int64_t n, int64_t channels, int64_t side, int64_t classes) {
+  EXPECT_EQ(s.name, name);
+  EXPECT_EQ(s.n, n);
+  EXPECT_EQ(s.channels, channels);
+  EXPECT_EQ(s.height, side);
+  EXPECT_EQ(s.width, side);
+  EXPECT_EQ(s.classes, classes);
+  EXPECT_EQ(int64_t(s.pixels.size()), n * channels * side * side);
+  EXPECT_EQ(int64_t(s.labels.size()), n);
+}
+
 TEST(Cifar, ParsesCifar10Records) {
   const Result<ImageSet> r = ParseCifar(CifarRecords(10, 3, 8), "b.bin", 10);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->name, "cifar10");
-  EXPECT_EQ(r->n, 3);
-  EXPECT_EQ(r->channels, 3);
-  EXPECT_EQ(r->height, 32);
-  EXPECT_EQ(r->width, 32);
-  EXPECT_EQ(r->classes, 10);
+  ExpectShape(r.value(), "cifar10", 3, 3, 32, 10);
   EXPECT_EQ(r->labels, (std::vector<int32_t>{8, 9, 0}));
   ASSERT_EQ(r->pixels.size(), 3u * 3072);
   for (int i = 0; i < 3; ++i)
@@ -72,8 +78,7 @@ TEST(Cifar, ParsesCifar10Records) {
 TEST(Cifar, Cifar100KeepsTheFineLabel) {
   const Result<ImageSet> r = ParseCifar(CifarRecords(100, 4, 97), "train.bin", 100);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->name, "cifar100");
-  EXPECT_EQ(r->classes, 100);
+  ExpectShape(r.value(), "cifar100", 4, 3, 32, 100);
   EXPECT_EQ(r->labels, (std::vector<int32_t>{97, 98, 99, 0}));
   EXPECT_EQ(r->pixels[3072 + 5], (7 + 5) % 251);
 }
@@ -185,11 +190,7 @@ TEST(FashionImages, KeepsRawPixels) {
   WriteIdxGz(dir.path() / "t10k-labels-idx1-ubyte.gz", {2}, {9, 0});
   const Result<ImageSet> r = LoadImageSet("fashion-mnist", dir.path().string(), "test");
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->name, "fashion-mnist");
-  EXPECT_EQ(r->n, 2);
-  EXPECT_EQ(r->channels, 1);
-  EXPECT_EQ(r->height, 28);
-  EXPECT_EQ(r->classes, 10);
+  ExpectShape(r.value(), "fashion-mnist", 2, 1, 28, 10);
   EXPECT_EQ(r->pixels, px);
   EXPECT_EQ(r->labels, (std::vector<int32_t>{9, 0}));
   WriteIdxGz(dir.path() / "t10k-labels-idx1-ubyte.gz", {2}, {9, 10});

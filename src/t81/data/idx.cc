@@ -98,14 +98,16 @@ Result<IdxLabels> ReadIdxLabels(const std::string& path) {
   return ParseIdxLabels(bytes, path);
 }
 
-Result<Dataset> LoadFashionMnist(const std::string& dir, const std::string& split) {
+Result<FashionRaw> ReadFashionMnistRaw(const std::string& dir, const std::string& split) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
     return Error("data folder '" + dir +
                  "' not found (install the Debian package dataset-fashion-mnist, or pass --data-dir)");
   const std::string images = dir + "/" + split + "-images-idx3-ubyte.gz";
   const std::string labels = dir + "/" + split + "-labels-idx1-ubyte.gz";
-  T81_ASSIGN_OR_RETURN(IdxImages im, ReadIdxImages(images));
+  FashionRaw raw;
+  T81_ASSIGN_OR_RETURN(raw.images, ReadIdxImages(images));
+  const IdxImages& im = raw.images;
   if (im.rows != kFashionSide || im.cols != kFashionSide)
     return Error(images + ": images are " + std::to_string(im.rows) + " x " + std::to_string(im.cols) +
                  " pixels; Fashion-MNIST's are 28 x 28");
@@ -113,19 +115,25 @@ Result<Dataset> LoadFashionMnist(const std::string& dir, const std::string& spli
   if (lb.n != im.n)
     return Error(labels + ": " + std::to_string(lb.n) + " labels for " + std::to_string(im.n) +
                  " images in " + images);
-  Dataset ds;
-  ds.n = im.n;
-  ds.dim = im.rows * im.cols;
-  ds.x.resize(size_t(ds.n * ds.dim));
-  for (size_t i = 0; i < ds.x.size(); ++i)
-    ds.x[i] = (float(im.pixels[i]) / 255.0f - kFashionMean) / kFashionStd;
-  ds.y.resize(size_t(ds.n));
-  for (int64_t i = 0; i < ds.n; ++i) {
-    if (lb.labels[size_t(i)] >= ds.classes)
+  raw.labels.resize(size_t(lb.n));
+  for (int64_t i = 0; i < lb.n; ++i) {
+    if (lb.labels[size_t(i)] >= 10)
       return Error(labels + ": label " + std::to_string(lb.labels[size_t(i)]) + " at index " +
                    std::to_string(i) + " is outside 0..9");
-    ds.y[size_t(i)] = lb.labels[size_t(i)];
+    raw.labels[size_t(i)] = lb.labels[size_t(i)];
   }
+  return raw;
+}
+
+Result<Dataset> LoadFashionMnist(const std::string& dir, const std::string& split) {
+  T81_ASSIGN_OR_RETURN(FashionRaw raw, ReadFashionMnistRaw(dir, split));
+  Dataset ds;
+  ds.n = raw.images.n;
+  ds.dim = raw.images.rows * raw.images.cols;
+  ds.x.resize(size_t(ds.n * ds.dim));
+  for (size_t i = 0; i < ds.x.size(); ++i)
+    ds.x[i] = (float(raw.images.pixels[i]) / 255.0f - kFashionMean) / kFashionStd;
+  ds.y = std::move(raw.labels);
   return ds;
 }
 

@@ -37,6 +37,14 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 inline constexpr int64_t kFashionSide = 28;  // images are 28 x 28; anything else is refused
 inline constexpr float kFashionMean = 0.2860f, kFashionStd = 0.3530f;
 
+// A split as stored: 28 x 28 8-bit images and their labels (each checked in 0..9). split: "train"
+// or "t10k". Errors name the file, or the Debian package when the folder is missing.
+struct FashionRaw {
+  IdxImages images;
+  std::vector<int32_t> labels;
+};
+Result<FashionRaw> ReadFashionMnistRaw(const std::string& dir, const std::string& split);
+
 // split: "train" (60,000) or "t10k" (10,000), 28 x 28 images. Pixels scaled to [0,1] then standardized with the
 // training set's mean/std. Errors name the file and the Debian package when the folder is missing.
 Result<Dataset> LoadFashionMnist(const std::string& dir, const std::string& split);

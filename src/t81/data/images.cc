@@ -109,38 +109,18 @@ Result<ImageSet> LoadCifar(int classes, const std::string& dir, const std::strin
   return set;
 }
 
-Result<ImageSet> LoadFashionImages(const std::string& dir_arg, const std::string& split) {
-  const std::string dir = dir_arg.empty() ? kFashionMnistDir : dir_arg;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    return Error("data folder '" + dir +
-                 "' not found (install the Debian package dataset-fashion-mnist, or pass --data-dir)");
-  const std::string prefix = dir + "/" + (split == "train" ? "train" : "t10k");
-  const std::string images = prefix + "-images-idx3-ubyte.gz", labels = prefix + "-labels-idx1-ubyte.gz";
-  T81_ASSIGN_OR_RETURN(IdxImages im, ReadIdxImages(images));
-  if (im.rows != kFashionSide || im.cols != kFashionSide)
-    return Error(images + ": images are " + std::to_string(im.rows) + " x " + std::to_string(im.cols) +
-                 " pixels; Fashion-MNIST's are 28 x 28");
-  T81_ASSIGN_OR_RETURN(IdxLabels lb, ReadIdxLabels(labels));
-  if (lb.n != im.n)
-    return Error(labels + ": " + std::to_string(lb.n) + " labels for " + std::to_string(im.n) + " images in " +
-                 images);
+Result<ImageSet> LoadFashionImages(const std::string& dir, const std::string& split) {
+  T81_ASSIGN_OR_RETURN(FashionRaw raw, ReadFashionMnistRaw(dir.empty() ? kFashionMnistDir : dir,
+                                                           split == "train" ? "train" : "t10k"));
   ImageSet set;
   set.name = "fashion-mnist";
-  set.n = im.n;
+  set.n = raw.images.n;
   set.channels = 1;
-  set.height = im.rows;
-  set.width = im.cols;
+  set.height = raw.images.rows;
+  set.width = raw.images.cols;
   set.classes = 10;
-  set.labels.resize(size_t(set.n));
-  for (int64_t i = 0; i < set.n; ++i) {
-    const int label = lb.labels[size_t(i)];
-    if (label >= set.classes)
-      return Error(labels + ": label " + std::to_string(label) + " at index " + std::to_string(i) +
-                   " is outside 0..9");
-    set.labels[size_t(i)] = label;
-  }
-  set.pixels = std::move(im.pixels);
+  set.pixels = std::move(raw.images.pixels);
+  set.labels = std::move(raw.labels);
   return set;
 }
 
