@@ -39,8 +39,9 @@ Status FeedIdx(const uint8_t* data, size_t size);
 // accepted set breaks its promises (shape, labels in range, finite outputs).
 Status FeedCifar(const uint8_t* data, size_t size);
 // preprocessor_config.json: LoadImageProcessor of a folder holding only it, for 3 channels (whose
-// status it returns) and 1 channel; an accepted processor is written back with ImageProcessorJson and must read back equal (else
-// abort), then preprocesses two 3 x 8 x 8 images when its size is at most 128 x 128.
+// status it returns) and 1 channel; an accepted processor is written back with ImageProcessorJson
+// and must read back equal (else abort), then preprocesses two 3 x 8 x 8 images when its size is
+// at most 128 x 128.
 Status FeedImageProcessor(const uint8_t* data, size_t size);
 // tokenizer.json [+ tokenizer_config.json [+ config.json]] (cut at kPartSeparator), then
 // Tokenizer::Load of the folder and an Encode / Decode round trip.

@@ -54,7 +54,8 @@ Bytes CifarRecords(int classes, int n, int label0 = 0, int seed = 0) {
 
 // ---- CIFAR ---------------------------------------------------------------------------------------
 
-void ExpectShape(const ImageSet& s, const std::string& name, int64_t n, int64_t channels, int64_t side, int64_t classes) {
+void ExpectShape(const ImageSet& s, const std::string& name, int64_t n, int64_t channels, int64_t side,
+                 int64_t classes) {
   EXPECT_EQ(s.name, name);
   EXPECT_EQ(s.n, n);
   EXPECT_EQ(s.channels, channels);
@@ -110,7 +111,8 @@ TEST(Cifar, RefusesBadBytes) {
 
 TEST(Cifar, LoadsCifar10SplitsInFileOrder) {
   testing::TempDir dir("t81_images");
-  for (int i = 1; i <= 5; ++i) WriteBytes(dir.path() / ("data_batch_" + std::to_string(i) + ".bin"), CifarRecords(10, i, i, i));
+  for (int i = 1; i <= 5; ++i)
+    WriteBytes(dir.path() / ("data_batch_" + std::to_string(i) + ".bin"), CifarRecords(10, i, i, i));
   WriteBytes(dir.path() / "test_batch.bin", CifarRecords(10, 2, 4));
   const Result<ImageSet> train = LoadImageSet("cifar10", dir.path().string(), "train");
   ASSERT_TRUE(train.ok()) << train.status().message();
@@ -442,7 +444,8 @@ void ExpectPreprocessMatchesPython(const ImageSet& set, const ImageProcessor& p,
   ASSERT_TRUE(s.ok()) << s.message();
   size_t bad = 0;
   for (size_t i = 0; i < count; ++i)
-    if (!(std::fabs(got[i] - want[i]) <= 1e-6f) && bad++ < 5) ADD_FAILURE() << "at " << i << ": " << got[i] << " vs " << want[i];
+    if (!(std::fabs(got[i] - want[i]) <= 1e-6f) && bad++ < 5)
+      ADD_FAILURE() << "at " << i << ": " << got[i] << " vs " << want[i];
   EXPECT_EQ(bad, 0u);
 }
 
