@@ -19,6 +19,7 @@ void AddBenchGguf(CLI::App& bench, Runner* run);
 void AddBenchMemory(CLI::App& bench, Runner* run);
 void AddBenchTokenize(CLI::App& bench, Runner* run);
 void AddBenchLm(CLI::App& bench, Runner* run);
+void AddBenchVit(CLI::App& bench, Runner* run);
 void AddInfo(CLI::App& app, Runner* run);
 void AddGguf(CLI::App& app, Runner* run);
 void AddInit(CLI::App& app, Runner* run);
@@ -28,6 +29,7 @@ void AddTokenize(CLI::App& app, Runner* run);
 void AddPerplexity(CLI::App& app, Runner* run);
 void AddGenerate(CLI::App& app, Runner* run);
 void AddTrain(CLI::App& app, Runner* run);
+void AddTrainVit(CLI::App& train, Runner* run);  // `train vit`, under AddTrain's `train`
 void AddReport(CLI::App& app, Runner* run);
 
 }  // namespace t81::cli

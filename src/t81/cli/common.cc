@@ -5,6 +5,8 @@
 #include "t81/base/timer.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -50,6 +52,31 @@ std::string HumanBytes(int64_t bytes) {
 Status WriteStdout(const std::string& s) {
   if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::fflush(stdout) != 0) return Error("stdout: write failed");
   return OkStatus();
+}
+
+std::string HumanDuration(double s) {
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(std::fmod(s, 3600) / 60));
+  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(std::fmod(s, 60)));
+  else std::snprintf(buf, sizeof buf, "%.0fs", s);
+  return buf;
+}
+
+Status TruncateCsvAfter(const std::string& path, int64_t step, int column) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return OkStatus();
+  T81_ASSIGN_OR_RETURN(const std::string text, base::ReadFile(path));
+  std::istringstream in(text);
+  std::string line, out;
+  for (bool first = true; std::getline(in, line); first = false) {
+    size_t at = 0;
+    for (int c = 0; c < column && at != std::string::npos; ++c) {
+      at = line.find(',', at);
+      if (at != std::string::npos) ++at;
+    }
+    if (first || (!line.empty() && at != std::string::npos && std::atoll(line.c_str() + at) <= step)) out += line + "\n";
+  }
+  return base::WriteFileAtomic(path, out);
 }
 
 }  // namespace t81::cli

@@ -25,5 +25,9 @@ struct RatioStats {
 };
 RatioStats PairedRatios(const std::vector<double>& num, const std::vector<double>& den);
 std::string HumanBytes(int64_t bytes);
+std::string HumanDuration(double seconds);  // "42s", "3m07s", "1h05m"
+// A training log (CSV whose column `column` is the step number) without the rows after step, for
+// a resumed run that writes them again. A missing file is fine.
+Status TruncateCsvAfter(const std::string& path, int64_t step, int column = 0);
 
 }  // namespace t81::cli

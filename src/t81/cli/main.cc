@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   t81::cli::AddBenchMemory(*bench, &run);
   t81::cli::AddBenchTokenize(*bench, &run);
   t81::cli::AddBenchLm(*bench, &run);
+  t81::cli::AddBenchVit(*bench, &run);
   t81::cli::AddInfo(app, &run);
   t81::cli::AddForward(app, &run);
   t81::cli::AddGguf(app, &run);

@@ -13,6 +13,8 @@
 #include "t81/models/decoder.h"
 #include "t81/models/convert.h"
 #include "t81/models/model.h"
+#include "t81/models/vit.h"
+#include "t81/data/images.h"
 
 namespace t81::cli {
 namespace {
@@ -163,14 +165,45 @@ Status RunForward(const ForwardFlags& f) {
 struct InitFlags {
   std::string out, arch = "llama", dtype = "f32";
   int64_t vocab = 256, n_embd = 256, n_layer = 2, n_head = 4, n_kv_head = 0, n_ff = 512, ctx = 256;
+  int64_t image_size = 224, patch = 16, channels = 3, labels = 1000;  // --arch vit
   uint64_t seed = 0;
 };
+
+// A ViTForImageClassification folder: config.json, model.safetensors, and the default
+// preprocessor_config.json of google/vit-base-patch16-224 at this image size.
+Status RunInitVit(const InitFlags& f) {
+  for (auto [v, n] : {std::pair{f.image_size, "--image-size"}, {f.patch, "--patch"}, {f.channels, "--channels"},
+                      {f.labels, "--labels"}})
+    if (v <= 0) return Error(std::string(n) + " must be positive");
+  models::VitConfig c;
+  c.C = f.n_embd;
+  c.L = f.n_layer;
+  c.NH = f.n_head;
+  c.FF = f.n_ff;
+  c.image = f.image_size;
+  c.patch = f.patch;
+  c.channels = f.channels;
+  c.labels = f.labels;
+  T81_ASSIGN_OR_RETURN(const io::DType dtype, io::ParseFloatDType(f.dtype));
+  T81_RETURN_IF_ERROR(models::WriteVitInitCheckpoint(c, f.seed, dtype, f.out));
+  data::ImageProcessor p;  // ViTImageProcessor's defaults: mean and std 0.5 per channel
+  p.height = p.width = c.image;
+  p.mean.assign(size_t(c.channels), 0.5f);
+  p.std.assign(size_t(c.channels), 0.5f);
+  T81_RETURN_IF_ERROR(base::WriteFileAtomic(f.out + "/preprocessor_config.json", data::ImageProcessorJson(p)));
+  int64_t params = 0;
+  for (const models::HfTensor& h : models::Vit::HfTensorList(c)) params += h.numel();
+  std::printf("wrote %s: vit %lldx%lld patch %lld, %lld parameters (%s)\n", f.out.c_str(), (long long)c.image,
+              (long long)c.image, (long long)c.patch, (long long)params, f.dtype.c_str());
+  return OkStatus();
+}
 
 Status RunInit(const InitFlags& f) {
   for (auto [v, n] : {std::pair{f.vocab, "--vocab"}, {f.n_embd, "--n-embd"}, {f.n_layer, "--n-layer"}, {f.n_head, "--n-head"},
                       {f.n_ff, "--n-ff"}, {f.ctx, "--ctx"}})
     if (v <= 0) return Error(std::string(n) + " must be positive");
   if (f.n_embd % f.n_head) return Error("--n-embd must be a multiple of --n-head");
+  if (f.arch == "vit") return RunInitVit(f);
   models::DecoderConfig c;
   auto arch = models::ParseArch(f.arch);
   if (!arch.ok()) return Error("--arch: " + arch.status().message());
@@ -199,9 +232,9 @@ Status RunInit(const InitFlags& f) {
 
 void AddInit(CLI::App& app, Runner* run) {
   auto f = std::make_shared<InitFlags>();
-  CLI::App* c = app.add_subcommand("init", "write a freshly initialized decoder checkpoint (HF layout), tensor by tensor");
+  CLI::App* c = app.add_subcommand("init", "write a freshly initialized checkpoint (HF layout), tensor by tensor");
   c->add_option("out", f->out, "output folder")->required();
-  c->add_option("--arch", f->arch, "gpt2 | llama | phi3")->capture_default_str();
+  c->add_option("--arch", f->arch, "gpt2 | llama | phi3 | vit")->capture_default_str();
   c->add_option("--vocab", f->vocab, "vocabulary size")->capture_default_str();
   c->add_option("--n-embd", f->n_embd, "model width (hidden size)")->capture_default_str();
   c->add_option("--n-layer", f->n_layer, "transformer blocks")->capture_default_str();
@@ -211,6 +244,10 @@ void AddInit(CLI::App& app, Runner* run) {
   c->add_option("--ctx", f->ctx, "positions")->capture_default_str();
   c->add_option("--seed", f->seed, "seed for the initial weights")->capture_default_str();
   c->add_option("--dtype", f->dtype, "f32 | bf16 | f16 (real checkpoints are bf16)")->capture_default_str();
+  c->add_option("--image-size", f->image_size, "vit: input image size")->capture_default_str();
+  c->add_option("--patch", f->patch, "vit: patch size")->capture_default_str();
+  c->add_option("--channels", f->channels, "vit: image channels")->capture_default_str();
+  c->add_option("--labels", f->labels, "vit: classifier outputs")->capture_default_str();
   c->callback([f, run] { *run = [f] { return RunInit(*f); }; });
 }
 

@@ -78,26 +78,6 @@ Result<std::unique_ptr<models::DecoderLM>> MakeModel(const TrainLmFlags& f, int6
   return models::DecoderLM::Create(c, f.o.seed);
 }
 
-// train_log.csv without the rows after step (a resumed run writes them again).
-Status TruncateLog(const std::string& path, int64_t step) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return OkStatus();
-  T81_ASSIGN_OR_RETURN(const std::string text, base::ReadFile(path));
-  std::istringstream in(text);
-  std::string line, out;
-  for (bool first = true; std::getline(in, line); first = false)
-    if (first || (!line.empty() && std::atoll(line.c_str()) <= step)) out += line + "\n";
-  return base::WriteFileAtomic(path, out);
-}
-
-std::string Duration(double s) {
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(std::fmod(s, 3600) / 60));
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(std::fmod(s, 60)));
-  else std::snprintf(buf, sizeof buf, "%.0fs", s);
-  return buf;
-}
-
 Status RunTrainLm(TrainLmFlags f) {
   namespace fs = std::filesystem;
   if (f.threads > 0) base::SetNumThreads(f.threads);
@@ -129,7 +109,7 @@ Status RunTrainLm(TrainLmFlags f) {
   T81_ASSIGN_OR_RETURN(models::LmTrainer tr, models::LmTrainer::Create(m.get(), f.o, std::move(train), std::move(val)));
   if (f.resume) {
     T81_RETURN_IF_ERROR(tr.LoadState(state));
-    T81_RETURN_IF_ERROR(TruncateLog(log, tr.step()));
+    T81_RETURN_IF_ERROR(TruncateCsvAfter(log, tr.step()));
     std::fprintf(stderr, "[train lm] resumed %s at step %lld\n", f.out.c_str(), (long long)tr.step());
   }
   const models::DecoderConfig& c = m->config();
@@ -151,8 +131,8 @@ Status RunTrainLm(TrainLmFlags f) {
       std::fprintf(stderr, "%s[train lm] step %lld/%lld loss %.4f lr %.2e%s%s %.0f tok/s, %s elapsed, ETA %s   %s",
                    tty ? "\r" : "", (long long)s, (long long)f.o.steps, loss, models::LmLearningRate(f.o, s - 1),
                    f.o.qat ? " lambda " : "", f.o.qat ? std::to_string(models::LmQatLambda(f.o, s - 1)).substr(0, 4).c_str() : "",
-                   double(tr.tokens() - tokens0) / std::max(1e-9, tr.elapsed_s() - elapsed0), Duration(tr.elapsed_s()).c_str(),
-                   Duration(per_step * double(f.o.steps - s)).c_str(), tty ? "" : "\n");
+                   double(tr.tokens() - tokens0) / std::max(1e-9, tr.elapsed_s() - elapsed0), HumanDuration(tr.elapsed_s()).c_str(),
+                   HumanDuration(per_step * double(f.o.steps - s)).c_str(), tty ? "" : "\n");
     if (s != f.o.steps && (f.eval_every == 0 || s % f.eval_every)) continue;
     const double tok_s = double(tr.tokens() - tokens0) / std::max(1e-9, tr.elapsed_s() - elapsed0);
     T81_ASSIGN_OR_RETURN(const double val_loss, tr.Evaluate());
@@ -177,7 +157,7 @@ Status RunTrainLm(TrainLmFlags f) {
     elapsed0 = tr.elapsed_s();
   }
   std::printf("trained %s: %lld steps, %lld tokens, %s; model in %s (log: %s)\n", models::ArchName(c.arch),
-              (long long)tr.step(), (long long)tr.tokens(), Duration(tr.elapsed_s()).c_str(), f.out.c_str(), log.c_str());
+              (long long)tr.step(), (long long)tr.tokens(), HumanDuration(tr.elapsed_s()).c_str(), f.out.c_str(), log.c_str());
   return OkStatus();
 }
 
@@ -217,6 +197,7 @@ void AddTrain(CLI::App& app, Runner* run) {
   c->add_option("--tokenizer", f->tokenizer, "tokenizer folder (default: GPT-2's, or --init-from's)");
   c->add_flag("--resume", f->resume, "continue the run saved in --out");
   c->callback([f, run] { *run = [f] { return RunTrainLm(*f); }; });
+  AddTrainVit(*train, run);
 }
 
 }  // namespace t81::cli

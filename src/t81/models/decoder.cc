@@ -165,21 +165,7 @@ std::unique_ptr<DecoderLM> DecoderLM::Create(const DecoderConfig& cfg, uint64_t 
 }
 
 Status WriteInitCheckpoint(const DecoderConfig& cfg, uint64_t seed, io::DType dtype, const std::string& out_dir) {
-  const std::vector<HfTensor> map = DecoderLM::HfTensorList(cfg);
-  std::vector<io::SafeTensorsStreamWriter::Entry> entries;
-  for (const HfTensor& h : map)
-    entries.push_back({h.name, dtype, h.shape, uint64_t(h.numel()) * uint64_t(io::DTypeSize(dtype))});
-  io::SafeTensorsStreamWriter w;
-  T81_RETURN_IF_ERROR(w.Begin(out_dir + "/model.safetensors", entries, {{"format", "pt"}}));
-  std::vector<float> v;
-  for (size_t i = 0; i < map.size(); ++i) {  // one tensor in memory at a time
-    v.resize(size_t(map[i].numel()));
-    InitHfValues(map[i], i, seed, v.data());
-    const std::vector<uint8_t> bytes = io::EncodeFloats(v.data(), v.size(), dtype);
-    T81_RETURN_IF_ERROR(w.Append(bytes.data(), bytes.size()));
-  }
-  T81_RETURN_IF_ERROR(w.Finish());
-  return base::WriteFileAtomic(out_dir + "/config.json", DecoderConfigJson(cfg));
+  return WriteInitFolder(DecoderLM::HfTensorList(cfg), DecoderConfigJson(cfg), seed, dtype, out_dir);
 }
 
 std::vector<HfTensor> DecoderLM::HfTensorList(const DecoderConfig& cfg) {
@@ -397,17 +383,7 @@ Status DecoderLM::Backward() {
   return OkStatus();
 }
 
-void DecoderLM::DecayMatricesOnly() {
-  std::vector<std::pair<size_t, size_t>> r;
-  for (const HfTensor& h : hf_)
-    if (h.shape.size() == 1) r.emplace_back(h.first(), h.first() + size_t(h.numel()));
-  std::sort(r.begin(), r.end());
-  std::vector<std::pair<size_t, size_t>> merged;
-  for (const auto& x : r)
-    if (!merged.empty() && x.first <= merged.back().second) merged.back().second = std::max(merged.back().second, x.second);
-    else merged.push_back(x);
-  arena_.SetNoDecay(std::move(merged));
-}
+void DecoderLM::DecayMatricesOnly() { arena_.SetNoDecay(NoDecayRanges(hf_)); }
 
 Status DecoderLM::QuantizeHeadQ8() {
   const DecoderConfig& c = cfg_;

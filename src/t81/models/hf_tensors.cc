@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "t81/base/file.h"
 #include "t81/base/rng.h"
 
 namespace t81::models {
@@ -20,6 +21,38 @@ void InitHfValues(const HfTensor& h, size_t i, uint64_t seed, float* values) {
     base::Rng rng(seed ^ (0x9E3779B97F4A7C15ull * (uint64_t(i) + 1)) ^ (0xBF58476D1CE4E5B9ull * uint64_t(ch)));
     for (int64_t k = ch * kChunk; k < std::min(n, (ch + 1) * kChunk); ++k) values[k] = float(rng.Normal() * 0.02);
   }
+}
+
+Status WriteInitFolder(const std::vector<HfTensor>& map, const std::string& config_json, uint64_t seed, io::DType dtype,
+                       const std::string& out_dir) {
+  std::vector<io::SafeTensorsStreamWriter::Entry> entries;
+  for (const HfTensor& h : map)
+    entries.push_back({h.name, dtype, h.shape, uint64_t(h.numel()) * uint64_t(io::DTypeSize(dtype))});
+  io::SafeTensorsStreamWriter w;
+  T81_RETURN_IF_ERROR(w.Begin(out_dir + "/model.safetensors", entries, {{"format", "pt"}}));
+  std::vector<float> v;
+  for (size_t i = 0; i < map.size(); ++i) {
+    v.resize(size_t(map[i].numel()));
+    InitHfValues(map[i], i, seed, v.data());
+    const std::vector<uint8_t> bytes = io::EncodeFloats(v.data(), v.size(), dtype);
+    T81_RETURN_IF_ERROR(w.Append(bytes.data(), bytes.size()));
+  }
+  T81_RETURN_IF_ERROR(w.Finish());
+  return base::WriteFileAtomic(out_dir + "/config.json", config_json);
+}
+
+std::vector<std::pair<size_t, size_t>> NoDecayRanges(const std::vector<HfTensor>& map,
+                                                     const std::vector<std::string>& also) {
+  std::vector<std::pair<size_t, size_t>> r;
+  for (const HfTensor& h : map)
+    if (h.shape.size() == 1 || std::find(also.begin(), also.end(), h.name) != also.end())
+      r.emplace_back(h.first(), h.first() + size_t(h.numel()));
+  std::sort(r.begin(), r.end());
+  std::vector<std::pair<size_t, size_t>> merged;
+  for (const auto& x : r)
+    if (!merged.empty() && x.first <= merged.back().second) merged.back().second = std::max(merged.back().second, x.second);
+    else merged.push_back(x);
+  return merged;
 }
 
 std::string ShapeString(const std::vector<int64_t>& s) {

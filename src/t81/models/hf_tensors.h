@@ -47,6 +47,15 @@ struct HfTensor {
 // so a model can be made tensor by tensor, in any order, with the same values.
 void InitHfValues(const HfTensor& h, size_t i, uint64_t seed, float* values);
 
+// A model folder made tensor by tensor (one tensor in memory at a time): model.safetensors with
+// the map's tensors in `dtype`, each InitHfValues(h, i, seed), then config.json; both atomic.
+Status WriteInitFolder(const std::vector<HfTensor>& map, const std::string& config_json, uint64_t seed, io::DType dtype,
+                       const std::string& out_dir);
+// Arena ranges [begin, end) of the map's 1-D tensors (norms, biases) and of the tensors named in
+// also (by checkpoint name): sorted and merged, for ParamArena::SetNoDecay.
+std::vector<std::pair<size_t, size_t>> NoDecayRanges(const std::vector<HfTensor>& map,
+                                                     const std::vector<std::string>& also = {});
+
 // "[2, 3]"
 std::string ShapeString(const std::vector<int64_t>& shape);
 // hf (checkpoint layout, numel values) -> rows (nrows, cols) in the internal orientation.

@@ -7,7 +7,7 @@
 
 #include "t81/base/rng.h"
 #include "t81/base/timer.h"
-#include "t81/io/safetensors.h"
+#include "t81/models/train_state.h"
 
 namespace t81::models {
 
@@ -128,75 +128,15 @@ std::string LmTrainer::Fingerprint() const {
 }
 
 Status LmTrainer::SaveState(const std::string& path) const {
-  ParamArena& a = m_->arena();
-  const uint64_t n = a.size();
-  const std::vector<std::pair<const char*, const float*>> parts = {
-      {"params", a.params()}, {"adam_m", a.moment1()}, {"adam_v", a.moment2()}};
-  std::vector<io::SafeTensorsStreamWriter::Entry> entries;
-  for (const auto& [name, data] : parts) entries.push_back({name, io::DType::kF32, {int64_t(n)}, n * 4});
-  char elapsed[64];
-  std::snprintf(elapsed, sizeof elapsed, "%.17g", elapsed_);
-  const std::map<std::string, std::string> meta = {{"t81.train.options", Fingerprint()},
-                                                   {"t81.train.step", std::to_string(step_)},
-                                                   {"t81.train.tokens", std::to_string(tokens_)},
-                                                   {"t81.train.elapsed_s", elapsed},
-                                                   {"t81.train.adam_step", std::to_string(a.adam_step())}};
-  io::SafeTensorsStreamWriter w;
-  T81_RETURN_IF_ERROR(w.Begin(path, entries, meta));
-  for (const auto& [name, data] : parts) T81_RETURN_IF_ERROR(w.Append(data, n * 4));
-  return w.Finish();
+  return SaveTrainState(path, m_->arena(), Fingerprint(), {step_, tokens_, elapsed_});
 }
 
 Status LmTrainer::LoadState(const std::string& path) {
-  T81_ASSIGN_OR_RETURN(auto f, io::SafeTensorsFile::Open(path));
-  auto meta = [&](const std::string& key) -> Result<std::string> {
-    auto it = f->metadata().find(key);
-    if (it == f->metadata().end()) return Error(path + ": not a t81 training state (no " + key + ")");
-    return it->second;
-  };
-  T81_ASSIGN_OR_RETURN(const std::string saved, meta("t81.train.options"));
-  if (saved != Fingerprint()) {
-    const nlohmann::json a = nlohmann::json::parse(saved, nullptr, false), b = nlohmann::json::parse(Fingerprint());
-    std::string diff;
-    for (auto it = b.begin(); it != b.end(); ++it)
-      if (!a.is_object() || !a.contains(it.key()) || a[it.key()] != it.value())
-        diff += (diff.empty() ? "" : ", ") + it.key() + " " + (a.is_object() && a.contains(it.key()) ? a[it.key()].dump() : "?") +
-                " -> " + it.value().dump();
-    return Error(path + ": saved by a run with other settings (" + diff + "); resume with the same ones");
-  }
-  auto number = [&](const std::string& key, auto* out) -> Status {
-    T81_ASSIGN_OR_RETURN(const std::string s, meta(key));
-    try {
-      size_t used = 0;
-      if constexpr (std::is_same_v<std::remove_pointer_t<decltype(out)>, double>) *out = std::stod(s, &used);
-      else *out = std::stoll(s, &used);
-      if (used != s.size()) throw std::invalid_argument(s);
-    } catch (const std::exception&) {
-      return Error(path + ": bad " + key + " '" + s + "'");
-    }
-    return OkStatus();
-  };
-  int64_t step = 0, tokens = 0, adam_step = 0;
-  double elapsed = 0;
-  T81_RETURN_IF_ERROR(number("t81.train.step", &step));
-  T81_RETURN_IF_ERROR(number("t81.train.tokens", &tokens));
-  T81_RETURN_IF_ERROR(number("t81.train.adam_step", &adam_step));
-  T81_RETURN_IF_ERROR(number("t81.train.elapsed_s", &elapsed));
-  if (step < 0 || step > o_.steps || adam_step < 0 || adam_step > step + (int64_t(1) << 30))
-    return Error(path + ": step " + std::to_string(step) + " is outside this run's " + std::to_string(o_.steps) + " steps");
-  ParamArena& a = m_->arena();
-  const std::vector<std::pair<const char*, float*>> parts = {
-      {"params", a.params()}, {"adam_m", a.moment1()}, {"adam_v", a.moment2()}};
-  for (const auto& [name, dst] : parts) {
-    const io::TensorInfo* t = f->Find(name);
-    if (!t || t->dtype != io::DType::kF32 || t->numel() != int64_t(a.size()))
-      return Error(path + ": tensor " + name + " missing or not " + std::to_string(a.size()) + " F32 values");
-    std::memcpy(dst, f->data(*t), a.size() * 4);
-  }
-  a.set_adam_step(int(adam_step));
-  step_ = step;
-  tokens_ = tokens;
-  elapsed_ = elapsed;
+  TrainCounters c;
+  T81_RETURN_IF_ERROR(LoadTrainState(path, m_->arena(), Fingerprint(), o_.steps, &c));
+  step_ = c.step;
+  tokens_ = c.items;
+  elapsed_ = c.elapsed_s;
   return OkStatus();
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "t81/base/json_limits.h"
 #include "t81/base/file.h"
@@ -65,6 +66,41 @@ Result<VitConfig> LoadVitConfig(const std::string& path) {
   if (biggest > double(int64_t(1) << 40))
     return Error(path + ": a tensor of this model would hold more than 2^40 values (t81's limit)");
   return c;
+}
+
+Status CheckVitConfig(const VitConfig& c) {
+  for (auto [v, n] : {std::pair{c.C, "width"}, {c.L, "layers"}, {c.NH, "heads"}, {c.FF, "MLP width"},
+                      {c.image, "image size"}, {c.patch, "patch size"}, {c.channels, "channels"}, {c.labels, "labels"}})
+    if (v <= 0) return Error(std::string("the ViT's ") + n + " must be positive");
+  if (c.L > kMaxLayers) return Error("more than " + std::to_string(kMaxLayers) + " layers");
+  if (c.image % c.patch)
+    return Error("image size " + std::to_string(c.image) + " is not divisible by the patch size " + std::to_string(c.patch));
+  if (c.C % c.NH) return Error("width " + std::to_string(c.C) + " is not a multiple of the head count " + std::to_string(c.NH));
+  if (c.C > (1 << 16) || c.FF > (1 << 18) || c.image > (1 << 14) || c.channels > 64 || c.labels > (1 << 20))
+    return Error("ViT sizes beyond t81's limits (width 65536, MLP 262144, image 16384, 64 channels, 2^20 labels)");
+  return OkStatus();
+}
+
+std::string VitConfigJson(const VitConfig& c, const std::vector<std::string>& names) {
+  nlohmann::ordered_json id2label = nlohmann::ordered_json::object(), label2id = nlohmann::ordered_json::object();
+  for (int64_t i = 0; i < c.labels; ++i) {
+    const std::string name = size_t(i) < names.size() ? names[size_t(i)] : "LABEL_" + std::to_string(i);
+    id2label[std::to_string(i)] = name;
+    label2id[name] = i;
+  }
+  const nlohmann::ordered_json j = {
+      {"architectures", {"ViTForImageClassification"}}, {"model_type", "vit"}, {"hidden_size", c.C},
+      {"num_hidden_layers", c.L}, {"num_attention_heads", c.NH}, {"intermediate_size", c.FF},
+      {"hidden_act", "gelu"}, {"hidden_dropout_prob", 0.0}, {"attention_probs_dropout_prob", 0.0},
+      {"initializer_range", 0.02}, {"layer_norm_eps", c.eps}, {"image_size", c.image}, {"patch_size", c.patch},
+      {"num_channels", c.channels}, {"qkv_bias", true}, {"encoder_stride", c.patch}, {"num_labels", c.labels},
+      {"id2label", id2label}, {"label2id", label2id}, {"torch_dtype", "float32"}};
+  return j.dump(2) + "\n";
+}
+
+Status WriteVitInitCheckpoint(const VitConfig& cfg, uint64_t seed, io::DType dtype, const std::string& out_dir) {
+  T81_RETURN_IF_ERROR(CheckVitConfig(cfg));
+  return WriteInitFolder(Vit::HfTensorList(cfg), VitConfigJson(cfg), seed, dtype, out_dir);
 }
 
 // What the training forward keeps for backward (N = B·T rows), in one arena.
@@ -177,6 +213,54 @@ Result<std::unique_ptr<Vit>> Vit::Load(const std::string& dir) {
   T81_ASSIGN_OR_RETURN(io::Checkpoint ckpt, io::OpenCheckpoint(dir));  // one file or shards
   T81_RETURN_IF_ERROR(ReadHfTensors(m->hf_, ckpt, dir, m->arena_.params()));
   return m;
+}
+
+Result<std::unique_ptr<Vit>> Vit::Create(const VitConfig& cfg, uint64_t seed, const std::vector<std::string>& names) {
+  T81_RETURN_IF_ERROR(CheckVitConfig(cfg));
+  int64_t params = 0;
+  for (const HfTensor& h : HfTensorList(cfg)) params += h.numel();
+  T81_RETURN_IF_ERROR(base::CheckFits(4 * params, "a ViT of " + std::to_string(params) + " parameters as float32"));
+  std::unique_ptr<Vit> m(new Vit(cfg));
+  m->config_json_ = VitConfigJson(cfg, names);
+  m->Layout();
+  std::vector<float> v;
+  for (size_t i = 0; i < m->hf_.size(); ++i) {
+    const HfTensor& h = m->hf_[i];
+    v.resize(size_t(h.numel()));
+    InitHfValues(h, i, seed, v.data());
+    HfToRows(h, v.data(), m->P(h.first()));
+  }
+  return m;
+}
+
+void Vit::DecayMatricesOnly() {
+  arena_.SetNoDecay(NoDecayRanges(hf_, {"vit.embeddings.cls_token", "vit.embeddings.position_embeddings"}));
+}
+
+Status Vit::ResetHead(int64_t labels, uint64_t seed, const std::vector<std::string>& names) {
+  VitConfig c = cfg_;
+  c.labels = labels;
+  T81_RETURN_IF_ERROR(CheckVitConfig(c));
+  nlohmann::json j = nlohmann::json::parse(config_json_, nullptr, false);
+  if (!j.is_object()) return Error("the model's config.json is not an object");
+  const nlohmann::json fresh = nlohmann::json::parse(VitConfigJson(c, names));
+  for (const char* k : {"num_labels", "id2label", "label2id"}) j[k] = fresh[k];
+  const std::vector<float> keep(P(0), P(0) + off_head_w_);  // everything before the head
+  cfg_ = c;
+  config_json_ = j.dump(2) + "\n";
+  Layout();  // the head is last: the layout before it is unchanged
+  std::copy(keep.begin(), keep.end(), P(0));
+  std::vector<float> v;
+  for (size_t i = 0; i < hf_.size(); ++i) {
+    const HfTensor& h = hf_[i];
+    if (h.first() < off_head_w_) continue;
+    v.resize(size_t(h.numel()));
+    InitHfValues(h, i, seed, v.data());
+    HfToRows(h, v.data(), P(h.first()));
+  }
+  acts_ = std::make_unique<Acts>();
+  logits_.clear();
+  return OkStatus();
 }
 
 std::vector<NamedTensor> Vit::HfParams() const { return ExportHf(hf_, arena_.params(), false); }
@@ -327,6 +411,8 @@ Result<double> Vit::Forward(const Batch& b) {
   if (b.has_labels() && int64_t(b.labels.size()) != b.B) return Error("batch: one label per image expected");
   return Forward(b.pixels.data(), b.has_labels() ? b.labels.data() : nullptr, b.B);
 }
+
+const float* Vit::cls_features() const { return acts_->cls; }
 
 std::vector<int64_t> Vit::logits_shape() const { return {acts_->B, cfg_.labels}; }
 

@@ -28,10 +28,20 @@ struct VitConfig {
   nn::BlockConfig block() const;
 };
 Result<VitConfig> LoadVitConfig(const std::string& config_path);
+// Checks a config made here (sizes positive, image a multiple of patch, width of heads, limits).
+Status CheckVitConfig(const VitConfig& c);
+// config.json of a ViTForImageClassification (transformers' keys; id2label from label_names, or
+// LABEL_i when empty).
+std::string VitConfigJson(const VitConfig& c, const std::vector<std::string>& label_names = {});
+// A random ViT of cfg written tensor by tensor (InitHfValues; dtype f32 / bf16 / f16).
+Status WriteVitInitCheckpoint(const VitConfig& cfg, uint64_t seed, io::DType dtype, const std::string& out_dir);
 
 class Vit : public Model {
  public:
   static Result<std::unique_ptr<Vit>> Load(const std::string& model_dir);
+  // A freshly initialized ViT, the values WriteVitInitCheckpoint writes for the same seed.
+  static Result<std::unique_ptr<Vit>> Create(const VitConfig& cfg, uint64_t seed,
+                                             const std::vector<std::string>& label_names = {});
   // The model's HF tensors for cfg (names, shapes and what each is), without any weights.
   static std::vector<HfTensor> HfTensorList(const VitConfig& cfg);
   ~Vit() override;
@@ -53,6 +63,23 @@ class Vit : public Model {
   Status Backward() override;
   Status AdamWStep(double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
                  double weight_decay = 0.0) override;
+
+  // Training helpers, as DecoderLM's: QAT's λ, gradient clipping, weight decay on matrices only
+  // (not on norms, biases, the [CLS] token or the positions).
+  void SetQatLambda(float lambda) { lin_.set_qat_lambda(lambda); }
+  double ClipGradNorm(double max_norm) { return arena_.ClipGradNorm(max_norm); }
+  void DecayMatricesOnly();
+  ParamArena& arena() { return arena_; }
+  // A fresh classifier of `labels` outputs (HF init: N(0, 0.02) weight, zero bias; seed), the rest
+  // kept — transformers' ignore_mismatched_sizes. Drops gradients and optimizer state.
+  Status ResetHead(int64_t labels, uint64_t seed, const std::vector<std::string>& label_names = {});
+  // The final-LayerNorm [CLS] rows of the last Forward (B, C): the classifier's input.
+  const float* cls_features() const;
+  // The classifier in the arena: weight (labels, C), bias (labels).
+  float* head_weight() { return P(off_head_w_); }
+  float* head_bias() { return P(off_head_b_); }
+  // Bytes of the block linears as they run now (packed: TQ blocks; else 4 a weight).
+  int64_t LinearBytes() const { return lin_.Bytes(); }
 
   std::vector<NamedTensor> HfParams() const override;  // checkpoint names
   std::vector<NamedTensor> HfGrads() const override;   // parameter (module) names

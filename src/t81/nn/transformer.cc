@@ -103,19 +103,19 @@ void GeluTanhBackward(float* dinp, const float* inp, const float* dout, int64_t 
   }
 }
 
+// Exact-erf GELU x·Φ(x) in float through libm's erff / expf (under 1 ulp each).
 void GeluErfForward(float* out, const float* inp, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const double x = inp[i];
-    out[i] = float(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))));
-  }
+#pragma omp parallel for schedule(static) if (n > (1 << 15))
+  for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * inp[i] * (1.0f + std::erf(inp[i] * 0.70710678118654752f));
 }
 
 void GeluErfBackward(float* dinp, const float* inp, const float* dout, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > (1 << 15))
   for (int64_t i = 0; i < n; ++i) {
-    const double x = inp[i];
-    const double cdf = 0.5 * (1.0 + std::erf(x / std::sqrt(2.0)));
-    const double pdf = std::exp(-0.5 * x * x) / std::sqrt(2.0 * 3.141592653589793);
-    dinp[i] += float((cdf + x * pdf) * dout[i]);
+    const float x = inp[i];
+    const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752f));
+    const float pdf = std::exp(-0.5f * x * x) * 0.39894228040143268f;  // φ(x)
+    dinp[i] += (cdf + x * pdf) * dout[i];
   }
 }
 
@@ -213,7 +213,9 @@ void AttentionRow(float* out, float* a, const float* q, const float* k, int64_t 
   for (int64_t i = 0; i < HD; ++i) out[i] = 0.0f;
   for (int64_t s = 0; s < n; ++s) {
     const float* vs = v + s * vstride;
-    for (int64_t i = 0; i < HD; ++i) out[i] += a[s] * vs[i];
+    const float as = a[s];
+#pragma omp simd
+    for (int64_t i = 0; i < HD; ++i) out[i] += as * vs[i];
   }
 }
 
@@ -242,42 +244,45 @@ void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const f
   const int64_t W = (NH + 2 * NKV) * HD;
   const int64_t group = NH / NKV;
   const float scale = float(1.0 / std::sqrt(double(HD)));
-  std::vector<float> dscore(static_cast<size_t>(T));
-  // Heads sharing a KV head write the same dk/dv: loop serially (small models; exact order).
+  // Heads sharing a KV head write the same dk/dv: each (batch row, KV head) is one task that runs
+  // its heads and positions in order, so the sums are the same on any thread count.
+#pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < NH; ++h) {
-      const int64_t g = h / group;
-      for (int64_t t = 0; t < T; ++t) {
-        const float* a = att + ((b * NH + h) * T + t) * T;
-        const float* dy = dout + (b * T + t) * NH * HD + h * HD;
-        const int64_t last = causal ? t : T - 1;
-        // dv and d(probability)
-        double dot_pd = 0;
-        for (int64_t s = 0; s <= last; ++s) {
-          const float* v = qkv + (b * T + s) * W + (NH + NKV + g) * HD;
-          float* dv = dqkv + (b * T + s) * W + (NH + NKV + g) * HD;
-          float dp = 0;
+    for (int64_t g = 0; g < NKV; ++g) {
+      std::vector<float> dscore(static_cast<size_t>(T));
+      for (int64_t h = g * group; h < (g + 1) * group; ++h)
+        for (int64_t t = 0; t < T; ++t) {
+          const float* a = att + ((b * NH + h) * T + t) * T;
+          const float* dy = dout + (b * T + t) * NH * HD + h * HD;
+          const int64_t last = causal ? t : T - 1;
+          // dv and d(probability)
+          double dot_pd = 0;
+          for (int64_t s = 0; s <= last; ++s) {
+            const float* v = qkv + (b * T + s) * W + (NH + NKV + g) * HD;
+            float* dv = dqkv + (b * T + s) * W + (NH + NKV + g) * HD;
+            float dp = 0;
 #pragma omp simd reduction(+ : dp)
-          for (int64_t i = 0; i < HD; ++i) {
-            dv[i] += a[s] * dy[i];
-            dp += dy[i] * v[i];
+            for (int64_t i = 0; i < HD; ++i) {
+              dv[i] += a[s] * dy[i];
+              dp += dy[i] * v[i];
+            }
+            dscore[size_t(s)] = dp;
+            dot_pd += double(a[s]) * dp;
           }
-          dscore[size_t(s)] = dp;
-          dot_pd += double(a[s]) * dp;
-        }
-        // through the softmax, then the scaled dot product
-        const float* q = qkv + (b * T + t) * W + h * HD;
-        float* dq = dqkv + (b * T + t) * W + h * HD;
-        for (int64_t s = 0; s <= last; ++s) {
-          const float ds = float(a[s] * (dscore[size_t(s)] - dot_pd)) * scale;
-          const float* k = qkv + (b * T + s) * W + (NH + g) * HD;
-          float* dk = dqkv + (b * T + s) * W + (NH + g) * HD;
-          for (int64_t i = 0; i < HD; ++i) {
-            dq[i] += ds * k[i];
-            dk[i] += ds * q[i];
+          // through the softmax, then the scaled dot product
+          const float* q = qkv + (b * T + t) * W + h * HD;
+          float* dq = dqkv + (b * T + t) * W + h * HD;
+          for (int64_t s = 0; s <= last; ++s) {
+            const float ds = float(a[s] * (dscore[size_t(s)] - dot_pd)) * scale;
+            const float* k = qkv + (b * T + s) * W + (NH + g) * HD;
+            float* dk = dqkv + (b * T + s) * W + (NH + g) * HD;  // the K part: never overlaps dq
+#pragma omp simd
+            for (int64_t i = 0; i < HD; ++i) {
+              dq[i] += ds * k[i];
+              dk[i] += ds * q[i];
+            }
           }
         }
-      }
     }
 }
 

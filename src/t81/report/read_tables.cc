@@ -57,7 +57,8 @@ Status ReadFashionCsv(const std::string& path, BenchData* d) {
 
 Status ReadTrainLog(const std::string& path, const std::string& name, BenchData* d) {
   T81_ASSIGN_OR_RETURN(const CsvTable t, LoadCsv(path));
-  const int step = t.Col("step"), train = t.Col("train_loss"), val = t.Col("val_loss");
+  // val_loss: t81 train lm; test_loss: t81 train vit (its held-out split is the test set).
+  const int step = t.Col("step"), train = t.Col("train_loss"), val = t.Col("val_loss") >= 0 ? t.Col("val_loss") : t.Col("test_loss");
   if (step < 0 || train < 0) return Error(path + ": no step and train_loss columns in its header");
   if (t.rows.empty()) return Error(path + ": a header and no rows");
   LossCurve c;
