@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "args.h"
+#include "models.h"
 #include "t81/base/fp16.h"
 #include "t81/kernels/kernels.h"
 #include "t81/nn/packed_linear.h"
@@ -193,7 +194,8 @@ py::object QuantizeToTrits(py::handle values, py::handle threshold, py::handle g
   return trits;
 }
 
-py::array_t<float> Linear(py::handle x, py::handle packed, py::handle bias, py::handle activations, py::handle threads) {
+py::array_t<float> Linear(py::handle x, py::handle packed, py::handle bias, py::handle activations, py::handle threads,
+                          py::handle out_obj) {
   const Packed p = AsPacked(packed, "packed");
   const py::array_t<float> xa = Float32Array(x, "x", 1, 32);
   const nn::ActPath act = ValueOr(nn::ParseActPath(ToStr(activations, "activations")));
@@ -212,7 +214,13 @@ py::array_t<float> Linear(py::handle x, py::handle packed, py::handle bias, py::
   int64_t N = 1;
   for (size_t i = 0; i + 1 < shape.size(); ++i) N *= shape[i];
   shape.back() = OC;
-  py::array_t<float> out(shape);
+  // out=: written in place (float32, C-contiguous, x.shape[:-1] + (rows,)); never aliasing x.
+  py::array_t<float> out = out_obj.is_none() ? py::array_t<float>(shape) : OutArray(out_obj, "out", shape);
+  if (!out_obj.is_none()) {
+    const char* o0 = static_cast<const char*>(out.request().ptr);
+    const char* x0 = reinterpret_cast<const char*>(xa.data());
+    if (o0 < x0 + xa.nbytes() && x0 < o0 + out.nbytes()) ValueError("out must not overlap x");
+  }
   const float* xp = xa.data();
   const float* bp = bias.is_none() ? nullptr : ba.data();
   float* op = out.mutable_data();
@@ -350,12 +358,14 @@ PYBIND11_MODULE(_t81lib, mod) {
           "Trits (int8, the shape of values) of t81's quantizer over the last axis; with return_scales, "
           "also the α of every 256-block (float32, shape[:-1] + (blocks,)).");
   mod.def("linear", &Linear, py::arg("x"), py::arg("packed"), py::arg("bias") = py::none(), py::kw_only(),
-          py::arg("activations") = "f32", py::arg("threads") = py::none(),
-          "x · Wᵀ (+ bias) through t81's packed kernels; activations 'f32', 'int8' or 'auto'.");
+          py::arg("activations") = "f32", py::arg("threads") = py::none(), py::arg("out") = py::none(),
+          "x · Wᵀ (+ bias) through t81's packed kernels; activations 'f32', 'int8' or 'auto'; "
+          "out: a float32 C-contiguous array of the result's shape, written in place and returned.");
   mod.def("gemm_ternary", &GemmTernary, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("m"), py::arg("n"),
           py::arg("k"), py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::kw_only(), py::arg("threads") = py::none(),
           py::arg("timings") = py::none(),
           "out = alpha · A·B + beta · out in place; A packed (m, k), B float32 or packed (k, n).");
+  BindModels(mod);
   mod.def("isa", [] { return kernels::IsaName(kernels::Active().isa); },
           "The kernel table in use: scalar, avx2 or avx512 (T81_ISA overrides, read once).");
   mod.def("supported_isas", [] {

@@ -1,4 +1,5 @@
 # Type stub of t81lib (the extension _t81lib re-exported).
+import os
 from typing import Literal, overload
 
 import numpy as np
@@ -69,6 +70,7 @@ def linear(
     *,
     activations: Activations = "f32",
     threads: int | None = None,
+    out: F32Array | None = None,
 ) -> F32Array: ...
 def gemm_ternary(
     a: PackedMatrix,
@@ -85,3 +87,42 @@ def gemm_ternary(
 ) -> None: ...
 def isa() -> Literal["scalar", "avx2", "avx512"]: ...
 def supported_isas() -> list[str]: ...
+
+IdsLike = npt.NDArray[np.integer] | list[int] | tuple[int, ...]
+
+class Model:
+    """A GPT-2 / Llama / Phi-3 language model run by t81's engine (load)."""
+
+    def forward(self, ids: IdsLike) -> F32Array: ...
+    def perplexity(self, ids: IdsLike | str, *, ctx: int = 0, stride: int = 0) -> tuple[float, float, int]: ...
+    def generate(
+        self,
+        ids: IdsLike | str,
+        max_new_tokens: int,
+        *,
+        temperature: float = 0.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        eos_id: int | None = None,
+    ) -> npt.NDArray[np.int64]: ...
+    @property
+    def config(self) -> dict[str, int | str]: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Model: ...
+    def __exit__(self, *args: object) -> None: ...
+
+def load(path: str | os.PathLike[str]) -> Model: ...
+def convert_checkpoint(
+    hf_dir: str,
+    out_dir: str,
+    threshold: float = 0.45,
+    *,
+    granularity: Granularity = "row",
+    format: Format = "tq2_0",
+    float_type: Literal["f32", "f16", "q8_0"] = "f32",
+) -> dict[str, int]: ...
