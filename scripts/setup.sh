@@ -8,7 +8,8 @@ PKGS=(g++ cmake ninja-build pkg-config zlib1g-dev nlohmann-json3-dev libcli11-de
       libgtest-dev libgmock-dev libbenchmark-dev libpcre2-dev dataset-fashion-mnist)
 PKGS+=(clang libclang-rt-dev libomp-dev)  # scripts/fuzz.sh: clang, libFuzzer + sanitizer runtimes, clang's OpenMP
 PKGS+=(python3 chromium)  # t81 report's tests: the SVG parsed as XML, the page rendered headless
-PKGS+=(python3-dev pybind11-dev python3-numpy python3-pil)  # t81lib: the numpy module (built for /usr/bin/python3), its tests; data_test: resize vs PIL
+PKGS+=(python3-dev pybind11-dev python3-numpy python3-torch)  # t81lib: the numpy module (built for /usr/bin/python3), t81lib.torch, their tests
+PKGS+=(python3-pil)  # data_test: the bilinear resize against PIL's, bit for bit; bench/vit_torch.py: torch above
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
