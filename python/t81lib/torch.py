@@ -44,7 +44,8 @@ def _check_threshold(threshold):
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
         raise TypeError(f"threshold must be a float (got {type(threshold).__name__})")
     t = float(threshold)
-    if not (math.isfinite(t) and t > 0 and np.isfinite(np.float32(t)) and np.float32(t) > 0):
+    # Positive and finite as the float32 the C++ quantizer receives.
+    if not (math.isfinite(t) and t > 0 and t <= float(np.finfo(np.float32).max) and np.float32(t) > 0):
         raise ValueError(f"threshold must be positive and finite (got {t:g})")
     return t
 
@@ -346,4 +347,7 @@ def save_t81(model, out_dir, *, config=None, threshold=None, granularity=None, f
             for fn in os.listdir(tokenizer_dir):
                 if fn.startswith(("tokenizer", "vocab", "merges", "special_tokens", "encoder", "generation_config")):
                     shutil.copy(os.path.join(tokenizer_dir, fn), hf)
-        return _t81lib.convert_checkpoint(hf, out_dir, thr, granularity=gran, format=format, float_type=float_type)
+        try:
+            return _t81lib.convert_checkpoint(hf, out_dir, thr, granularity=gran, format=format, float_type=float_type)
+        except ValueError as e:  # name the state dict, not the temporary folder
+            raise ValueError(str(e).replace(hf + "/model.safetensors", "the state dict").replace(hf, "the state dict")) from None

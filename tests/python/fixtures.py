@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "fixtures")
+FIXTURES = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "fixtures"))
 
 
 def fixture(name):

@@ -1,16 +1,27 @@
 """Bad input to t81lib: every case raises the documented exception type with a one-line message,
 and the interpreter survives them all (the last test still computes after every case ran)."""
 
+import os
+import shutil
+import tempfile
 import unittest
 
 import numpy as np
 
 import t81lib
+from fixtures import fixture
 
 W = np.random.default_rng(0).standard_normal((16, 300), dtype=np.float32)
 P = t81lib.pack_dense_matrix(W)
 X = np.ones((4, 300), np.float32)
 B = np.ones((300, 16), np.float32)
+M = t81lib.load(fixture("gpt2-tiny"))  # V 1024, 64 positions
+CLOSED = t81lib.load(fixture("gpt2-tiny"))
+CLOSED.close()
+TMP = tempfile.mkdtemp(prefix="t81_bad_")
+NOT_A_MODEL = os.path.join(TMP, "x.gguf")
+with open(NOT_A_MODEL, "wb") as f:
+    f.write(b"GGUF" + b"\0" * 60)
 
 
 def out(shape=(16, 16), dtype=np.float32, order="C"):
@@ -110,7 +121,54 @@ CASES = [
     ("str alpha", lambda: t81lib.gemm_ternary(P, B, out(), 16, 16, 300, alpha="1"), TypeError, "alpha"),
     ("list timings", lambda: t81lib.gemm_ternary(P, B, out(), 16, 16, 300, timings=[]), TypeError, "timings"),
     ("missing k", lambda: t81lib.gemm_ternary(P, B, out(), 16, 16), TypeError, "argument"),
+    # linear's out=
+    ("float64 out (linear)", lambda: t81lib.linear(X, P, out=np.zeros((4, 16))), TypeError, "out"),
+    ("out of another shape (linear)", lambda: t81lib.linear(X, P, out=np.zeros((4, 15), np.float32)), ValueError, "out"),
+    ("strided out (linear)", lambda: t81lib.linear(X, P, out=np.zeros((4, 32), np.float32)[:, ::2]), ValueError,
+     "C-contiguous"),
+    # load and Model
+    ("load of a missing path", lambda: t81lib.load(os.path.join(TMP, "none")), ValueError, "not a model"),
+    ("load of a bad GGUF", lambda: t81lib.load(NOT_A_MODEL), ValueError, "x.gguf"),
+    ("load of an empty folder", lambda: t81lib.load(TMP), ValueError, "config.json"),
+    ("load(None)", lambda: t81lib.load(None), TypeError, "NoneType"),
+    ("float ids", lambda: M.forward(np.ones(4)), TypeError, "integer"),
+    ("str ids (forward)", lambda: M.forward("hello"), TypeError, "ids"),
+    ("float in list ids", lambda: M.forward([1, 2.0]), TypeError, "ids[1]"),
+    ("3-D ids", lambda: M.forward(np.zeros((1, 1, 4), np.int64)), ValueError, "ids"),
+    ("empty ids", lambda: M.forward(np.zeros(0, np.int64)), ValueError, "empty"),
+    ("id past the vocabulary", lambda: M.forward([1, 1024]), ValueError, "outside"),
+    ("negative id", lambda: M.forward([-1, 2]), ValueError, "outside"),
+    ("ids past the context", lambda: M.forward(np.zeros(65, np.int64)), ValueError, "positions"),
+    ("2-D ids (generate)", lambda: M.generate(np.zeros((2, 3), np.int64), 2), ValueError, "1-D"),
+    ("negative max_new_tokens", lambda: M.generate([1, 2], -1), ValueError, "max_new_tokens"),
+    ("float max_new_tokens", lambda: M.generate([1, 2], 2.0), TypeError, "max_new_tokens"),
+    ("generate past the context", lambda: M.generate([1, 2], 63), ValueError, "positions"),
+    ("NaN temperature", lambda: M.generate([1, 2], 2, temperature=float("nan")), ValueError, "temperature"),
+    ("negative temperature", lambda: M.generate([1, 2], 2, temperature=-1.0), ValueError, "temperature"),
+    ("perplexity of one token", lambda: M.perplexity([5]), ValueError, "2 tokens"),
+    ("negative ctx", lambda: M.perplexity([5, 6, 7], ctx=-1), ValueError, "ctx"),
+    ("text without a tokenizer", lambda: M.perplexity("some text"), ValueError, "tokenizer"),
+    ("forward after close", lambda: CLOSED.forward([1, 2]), ValueError, "closed"),
+    ("generate after close", lambda: CLOSED.generate([1, 2], 1), ValueError, "closed"),
+    ("perplexity after close", lambda: CLOSED.perplexity([1, 2]), ValueError, "closed"),
+    ("config after close", lambda: CLOSED.config, ValueError, "closed"),
+    ("Model()", lambda: t81lib.Model(), TypeError, "constructor"),
+    # convert_checkpoint
+    ("convert: negative threshold", lambda: t81lib.convert_checkpoint(fixture("gpt2-tiny"), TMP + "/o", -1.0),
+     ValueError, "threshold"),
+    ("convert: NaN threshold", lambda: t81lib.convert_checkpoint(fixture("gpt2-tiny"), TMP + "/o", float("nan")),
+     ValueError, "threshold"),
+    ("convert: unknown granularity",
+     lambda: t81lib.convert_checkpoint(fixture("gpt2-tiny"), TMP + "/o", granularity="col"), ValueError, "granularity"),
+    ("convert: unknown float type",
+     lambda: t81lib.convert_checkpoint(fixture("gpt2-tiny"), TMP + "/o", float_type="bf16"), ValueError, "f32"),
+    ("convert: missing folder", lambda: t81lib.convert_checkpoint(TMP + "/none", TMP + "/o"), ValueError, "none"),
 ]
+
+
+def tearDownModule():
+    M.close()
+    shutil.rmtree(TMP, ignore_errors=True)
 
 
 class BadInputTest(unittest.TestCase):
@@ -128,6 +186,8 @@ class BadInputTest(unittest.TestCase):
     def test_zz_interpreter_still_computes(self):
         y = t81lib.linear(X, P)
         np.testing.assert_allclose(y, X @ P.dequantize().T, rtol=1e-4, atol=1e-3)
+        self.assertEqual(M.forward([1, 2, 3]).shape, (3, 1024))
+        self.assertEqual(len(M.generate([1, 2], 3)), 5)
 
 
 if __name__ == "__main__":
