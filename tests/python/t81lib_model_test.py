@@ -9,6 +9,7 @@ perplexity's mean NLL within 1e-4 relative of the NLL computed here from the gol
 """
 
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -20,6 +21,25 @@ from fixtures import fixture, read_safetensors
 
 T81_BIN = os.environ.get("T81_BIN", "")
 MODELS = ("gpt2-tiny", "llama-tiny", "phi3-tiny")
+
+
+# A 10-token SentencePiece-style BPE (tests/cli/tiny_tokenizer.h's): "ab a b" -> ▁ab ▁a ▁ b = 8 6 3 5,
+# after <s> = 1 when special tokens are added.
+TINY_TOKENIZER = r"""{
+  "added_tokens": [{"id": 0, "content": "<unk>", "special": true}, {"id": 1, "content": "<s>", "special": true},
+                   {"id": 2, "content": "</s>", "special": true}],
+  "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                 {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+  "pre_tokenizer": null,
+  "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}}, {"Sequence": {"id": "A"}}],
+                     "special_tokens": {"<s>": {"id": "<s>", "ids": [1]}}},
+  "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+              {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+  "model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": true,
+            "vocab": {"<unk>": 0, "<s>": 1, "</s>": 2, "\u2581": 3, "a": 4, "b": 5, "\u2581a": 6, "ab": 7, "\u2581ab": 8,
+                      "<0x0A>": 9},
+            "merges": ["\u2581 a", "a b", "\u2581a b"]}
+}"""
 
 
 def nll_of(logits, ids):
@@ -66,6 +86,18 @@ class LoadGolden(unittest.TestCase):
                 self.assertAlmostEqual(ppl, np.exp(nll), delta=1e-9 * ppl)
                 m.close()
                 self.assertTrue(m.closed)
+
+    def test_text_through_the_model_tokenizer(self):
+        with tempfile.TemporaryDirectory() as d:
+            for f in ("config.json", "model.safetensors"):
+                shutil.copy(os.path.join(fixture("llama-tiny"), f), d)
+            with open(os.path.join(d, "tokenizer.json"), "w") as f:
+                f.write(TINY_TOKENIZER)
+            with t81lib.load(d) as m:
+                ids = [1, 8, 6, 3, 5]
+                self.assertEqual(m.perplexity("ab a b"), m.perplexity(ids))
+                np.testing.assert_array_equal(m.generate("ab a b", 3), m.generate(ids, 3))
+                self.assertNotEqual(m.perplexity("ab ab")[0], m.perplexity(ids)[0])
 
     def test_closed_model_raises(self):
         m = t81lib.load(fixture("gpt2-tiny"))
