@@ -23,23 +23,11 @@ T81_BIN = os.environ.get("T81_BIN", "")
 MODELS = ("gpt2-tiny", "llama-tiny", "phi3-tiny")
 
 
-# A 10-token SentencePiece-style BPE (tests/cli/tiny_tokenizer.h's): "ab a b" -> ▁ab ▁a ▁ b = 8 6 3 5,
-# after <s> = 1 when special tokens are added.
-TINY_TOKENIZER = r"""{
-  "added_tokens": [{"id": 0, "content": "<unk>", "special": true}, {"id": 1, "content": "<s>", "special": true},
-                   {"id": 2, "content": "</s>", "special": true}],
-  "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
-                 {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
-  "pre_tokenizer": null,
-  "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}}, {"Sequence": {"id": "A"}}],
-                     "special_tokens": {"<s>": {"id": "<s>", "ids": [1]}}},
-  "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
-              {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
-  "model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": true,
-            "vocab": {"<unk>": 0, "<s>": 1, "</s>": 2, "\u2581": 3, "a": 4, "b": 5, "\u2581a": 6, "ab": 7, "\u2581ab": 8,
-                      "<0x0A>": 9},
-            "merges": ["\u2581 a", "a b", "\u2581a b"]}
-}"""
+# The C++ tests' 10-token SentencePiece-style BPE (tests/cli/tiny_tokenizer.h): "ab a b" ->
+# ▁ab ▁a ▁ b = 8 6 3 5, after <s> = 1 when special tokens are added.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli", "tiny_tokenizer.h")) as _f:
+    _h = _f.read()
+TINY_TOKENIZER = _h[_h.index('R"(') + 3 : _h.index(')";')]
 
 
 def nll_of(logits, ids):
