@@ -101,17 +101,6 @@ class TernaryLinear(nn.Linear):
         self.from_conv1d = False  # made from a GPT-2 Conv1D: its checkpoint tensor is weightᵀ
         self.register_buffer("qat_step", torch.zeros((), dtype=torch.int64))
 
-    @classmethod
-    def from_linear(cls, module, **kw):
-        """A TernaryLinear holding a copy of an nn.Linear's weight and bias."""
-        t = cls(module.in_features, module.out_features, bias=module.bias is not None,
-                device=module.weight.device, dtype=module.weight.dtype, **kw)
-        with torch.no_grad():
-            t.weight.copy_(module.weight)
-            if module.bias is not None:
-                t.bias.copy_(module.bias)
-        return t
-
     def current_lambda(self):
         """λ of the next training forward (training) or of the last one (eval)."""
         s = int(self.qat_step)
