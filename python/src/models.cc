@@ -2,8 +2,9 @@
 // Llama or Phi-3, run by t81's DecoderLM as `t81 perplexity` / `t81 generate` load them) and
 // convert_checkpoint (t81 convert's ConvertCheckpoint: HF folder -> t81 checkpoint).
 //
-// A Model owns its DecoderLM until close(); every call takes the model's mutex with the GIL
-// released, so Python threads may share one model, and a closed model raises ValueError.
+// A Model owns its DecoderLM until close(); every call takes the model's mutex (waiting for it
+// with the GIL released) and runs t81 without the GIL, so Python threads may share one model; a
+// closed model raises ValueError.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -37,6 +38,15 @@ struct Model {
   }
 };
 using ModelPtr = std::shared_ptr<Model>;
+
+// The model's lock, taken with the GIL released: a thread never waits for it while holding the
+// GIL, which the holder may need back (no deadlock between two Python threads on one model).
+std::unique_lock<std::mutex> Lock(Model& m) {
+  std::unique_lock<std::mutex> lock(m.mu, std::defer_lock);
+  py::gil_scoped_release nogil;
+  lock.lock();
+  return lock;
+}
 
 // Token ids: a numpy integer array or a sequence of ints (never floats or bools), as int64 with
 // its shape; ndim 1 or 2 when `allow_batch`, else 1.
@@ -83,7 +93,7 @@ py::array_t<float> Forward(Model& m, py::handle ids_obj) {
   const py::array_t<int64_t> ids = ToIds(ids_obj, true);
   const int64_t B = ids.ndim() == 2 ? ids.shape(0) : 1, T = ids.shape(ids.ndim() - 1);
   std::vector<int64_t> shape = Shape(ids);
-  std::lock_guard<std::mutex> lock(m.mu);
+  const auto lock = Lock(m);
   models::DecoderLM& lm = m.Open();
   shape.push_back(lm.config().V);
   py::array_t<float> out(shape);
@@ -110,7 +120,7 @@ std::vector<int64_t> Encode(Model& m, const std::string& text, bool add_special)
 py::tuple Perplexity(Model& m, py::handle data, py::handle ctx_obj, py::handle stride_obj) {
   const int64_t ctx = ToInt(ctx_obj, "ctx"), stride = ToInt(stride_obj, "stride");
   if (ctx < 0 || stride < 0) ValueError("ctx and stride must not be negative");
-  std::lock_guard<std::mutex> lock(m.mu);
+  const auto lock = Lock(m);
   models::DecoderLM& lm = m.Open();
   models::PerplexityOptions opt;
   opt.ctx = ctx;
@@ -146,7 +156,7 @@ py::array_t<int64_t> Generate(Model& m, py::handle ids_obj, py::handle n_obj, py
   if (s < 0) ValueError("seed must not be negative");
   sp.seed = uint64_t(s);
   sp.stop_id = eos_id.is_none() ? -1 : ToInt(eos_id, "eos_id");
-  std::lock_guard<std::mutex> lock(m.mu);
+  const auto lock = Lock(m);
   models::DecoderLM& lm = m.Open();
   std::vector<int64_t> prompt;
   if (PyUnicode_Check(ids_obj.ptr())) {
@@ -168,7 +178,7 @@ py::array_t<int64_t> Generate(Model& m, py::handle ids_obj, py::handle n_obj, py
 }
 
 py::dict Config(Model& m) {
-  std::lock_guard<std::mutex> lock(m.mu);
+  const auto lock = Lock(m);
   const models::DecoderConfig& c = m.Open().config();
   py::dict d;
   d["arch"] = models::ArchName(c.arch);
@@ -219,22 +229,22 @@ void BindModels(py::module_& mod) {
       .def_property_readonly("config", &Config)
       .def_property_readonly("path", [](const Model& m) { return m.path; })
       .def_property_readonly("closed", [](Model& m) {
-        std::lock_guard<std::mutex> lock(m.mu);
+        const auto lock = Lock(m);
         return !m.lm;
       })
       .def("close", [](Model& m) {
-        std::unique_ptr<models::DecoderLM> old;
-        std::lock_guard<std::mutex> lock(m.mu);
+        std::unique_ptr<models::DecoderLM> old;  // freed after the lock is released
+        const auto lock = Lock(m);
         old.swap(m.lm);
         m.tok.reset();
       }, "Frees the model; later calls raise ValueError.")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](Model& m, py::args) {
-        std::lock_guard<std::mutex> lock(m.mu);
+        const auto lock = Lock(m);
         m.lm.reset();
       })
       .def("__repr__", [](Model& m) {
-        std::lock_guard<std::mutex> lock(m.mu);
+        const auto lock = Lock(m);
         if (!m.lm) return "Model('" + m.path + "', closed)";
         return "Model('" + m.path + "', arch='" + models::ArchName(m.lm->config().arch) + "')";
       });

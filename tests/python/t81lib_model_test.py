@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import unittest
 
 import numpy as np
@@ -86,6 +87,31 @@ class LoadGolden(unittest.TestCase):
                 self.assertEqual(m.perplexity("ab a b"), m.perplexity(ids))
                 np.testing.assert_array_equal(m.generate("ab a b", 3), m.generate(ids, 3))
                 self.assertNotEqual(m.perplexity("ab ab")[0], m.perplexity(ids)[0])
+
+    def test_threads_share_a_model(self):
+        # Four threads on one model: every result as computed alone, and no deadlock (the model's
+        # lock is never awaited while holding the GIL).
+        with t81lib.load(fixture("llama-tiny")) as m:
+            ids = np.arange(3, 19, dtype=np.int64)
+            want_f, want_g = m.forward(ids), m.generate(ids[:4], 6)
+            errors = []
+
+            def work():
+                try:
+                    for _ in range(10):
+                        np.testing.assert_array_equal(m.forward(ids), want_f)
+                        np.testing.assert_array_equal(m.generate(ids[:4], 6), want_g)
+                        m.config  # a GIL-holding call between the others
+                except Exception as e:  # reported below
+                    errors.append(e)
+
+            ts = [threading.Thread(target=work) for _ in range(4)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(timeout=120)
+            self.assertFalse(any(t.is_alive() for t in ts), "threads did not finish: deadlock")
+            self.assertEqual(errors, [])
 
     def test_closed_model_raises(self):
         m = t81lib.load(fixture("gpt2-tiny"))
