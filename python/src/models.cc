@@ -196,6 +196,7 @@ py::dict Config(Model& m) {
 py::dict ConvertCheckpoint(py::handle hf_dir, py::handle out_dir, py::handle threshold, py::handle granularity,
                            py::handle format, py::handle float_type) {
   models::ConvertOptions opt;
+  opt.progress = false;  // a library call: no progress lines on stderr
   opt.ternary.threshold = ToThreshold(threshold);
   opt.ternary.granularity = ValueOr(quant::ParseGranularity(ToStr(granularity, "granularity")));
   opt.ternary.format = ValueOr(quant::ParseTqFormat(ToStr(format, "format")));

@@ -144,7 +144,7 @@ Result<ConvertReport> ConvertCheckpoint(const std::string& dir, const std::strin
   size_t done = 0;
   for (const Plan& p : plan) {
     ++done;
-    if (tty || done == plan.size() || done % std::max<size_t>(1, plan.size() / 10) == 0) {
+    if (opt.progress && (tty || done == plan.size() || done % std::max<size_t>(1, plan.size() / 10) == 0)) {
       const double el = base::NowSeconds() - t0, frac = double(done) / double(plan.size());
       std::fprintf(stderr, "%s[convert] %zu/%zu tensors, %.1fs elapsed, ETA %.1fs   %s", tty ? "\r" : "", done, plan.size(),
                    el, el / frac - el, done == plan.size() || !tty ? "\n" : "");

@@ -24,6 +24,7 @@ struct ConvertOptions {
   quant::TernaryOptions ternary;           // the block linears
   FloatType float_type = FloatType::kF32;  // non-ternary tensors (Q8_0: 2-D ones whose rows are
                                            // whole 32-blocks; the rest F32)
+  bool progress = true;                    // "[convert] i/n tensors" lines on stderr
 };
 
 struct ConvertReport {
