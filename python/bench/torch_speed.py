@@ -5,7 +5,8 @@
         --threads 1 --json-output torch_speed.json
 
 (a) t81lib.linear against `t81 bench gemm` on the same shapes, weights (TQ2_0, row scales) and
-    activation paths (f32, int8): the binding's overhead; target ratio <= 1.1.
+    activation paths (f32, int8): the binding's overhead; target ratio <= 1.1. Each round pairs
+    one CLI run with one t81lib round, and the ratios are per pair.
 (b) the packed torch module (t81lib.torch.PackedTernaryLinear) against torch's float F.linear,
     4096 x 4096 at batch 1, the same thread count; target >= 10x.
 (c) gemm_ternary's cost split: transposing B in, the kernel, transposing the result out.
@@ -71,20 +72,29 @@ def cli_gemm(t81, m, n, k, threads, rounds, seed):
 
 
 def bench_linear(t81lib, t81, m, n, k, threads, rounds, seed):
+    """Pairs in time: each round runs `t81 bench gemm --repeats 1`, then t81lib.linear's round on
+    the same shapes; the ratio of each pair, then their median (the host drifts between processes)."""
     rng = np.random.default_rng(seed)
-    cli = cli_gemm(t81, m, n, k, threads, rounds, seed)
     packed = t81lib.pack_dense_matrix(rng.standard_normal((n, k), dtype=np.float32), granularity="row")
-    rows = []
+    cases = []
     for shape, mm in (("gemm", m), ("gemv", 1)):
         x = rng.standard_normal((mm, k), dtype=np.float32)
         out = np.empty((mm, n), np.float32)
-        fns = [lambda act=act: t81lib.linear(x, packed, activations=act, threads=threads, out=out)
-               for act in ("f32", "int8")]
-        times = time_rounds(fns, rounds)
-        for act, t in zip(("f32", "int8"), times):
-            py = statistics.median(t)
-            c = cli[(shape, f"t81_{act}")]
-            rows.append({"shape": [mm, n, k], "path": act, "t81lib_s": py, "cli_s": c, "ratio": py / c})
+        for act in ("f32", "int8"):
+            fn = lambda x=x, out=out, act=act: t81lib.linear(x, packed, activations=act, threads=threads, out=out)
+            cases.append((shape, mm, act, fn))
+    py = {c[:3]: [] for c in cases}
+    cli = {c[:3]: [] for c in cases}
+    for r in range(rounds):
+        c = cli_gemm(t81, m, n, k, threads, 1, seed)
+        times = time_rounds([case[3] for case in cases], 1)
+        for case, t in zip(cases, times):
+            py[case[:3]].append(t[0])
+            cli[case[:3]].append(c[(case[0], f"t81_{case[2]}")])
+    rows = []
+    for key in py:
+        rows.append({"shape": [key[1], n, k], "path": key[2], "t81lib_s": statistics.median(py[key]),
+                     "cli_s": statistics.median(cli[key]), "ratio": paired(py[key], cli[key])})
     return rows
 
 
@@ -150,8 +160,9 @@ def main():
     print("(a) t81lib.linear vs t81 bench gemm (TQ2_0, row scales); target ratio <= 1.1")
     print(f"{'shape (M,N,K)':>20} {'path':>5} {'t81lib ms':>10} {'CLI ms':>10} {'ratio':>6}")
     for r in lin:
+        q = r["ratio"]
         print(f"{str(tuple(r['shape'])):>20} {r['path']:>5} {r['t81lib_s'] * 1e3:10.3f} {r['cli_s'] * 1e3:10.3f} "
-              f"{r['ratio']:6.2f}")
+              f"{q['median']:6.2f} (range {q['min']:.2f}-{q['max']:.2f})")
     print(f"\n(b) {a.n} x {a.k} at batch 1, float vs packed module; target >= 10x")
     for r in tor:
         sp = r["speedup"]
