@@ -12,6 +12,7 @@
 
 import json
 import math
+import numbers
 import os
 import shutil
 import tempfile
@@ -41,7 +42,7 @@ __all__ = [
 
 
 def _check_threshold(threshold):
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise TypeError(f"threshold must be a float (got {type(threshold).__name__})")
     t = float(threshold)
     # Positive and finite as the float32 the C++ quantizer receives.
@@ -99,6 +100,7 @@ class TernaryLinear(nn.Linear):
         self.granularity = _check_granularity(granularity)
         self.lambda_warmup = _check_warmup(lambda_warmup)
         self.from_conv1d = False  # made from a GPT-2 Conv1D: its checkpoint tensor is weightᵀ
+        # The λ warm-up's step: in the state dict, so a resumed run continues the schedule.
         self.register_buffer("qat_step", torch.zeros((), dtype=torch.int64))
 
     def current_lambda(self):

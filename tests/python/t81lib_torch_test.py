@@ -114,6 +114,8 @@ class TernaryLinearQuantizer(unittest.TestCase):
             want = F.linear(x, q if lam == 1 else w + lam * (q - w), layer.bias)
             self.assertTrue(torch.equal(y, want), f"step {s}")
         self.assertEqual(seen, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
+        # numpy scalars are thresholds too; the result is the float's.
+        self.assertTrue(torch.equal(tt.quantize_weight(w, np.float32(0.5)), tt.quantize_weight(w, 0.5)))
         self.assertFalse(torch.equal(F.linear(x, w + 0.25 * (q - w)), F.linear(x, q)))
         # eval: the λ of the last training step; the step counter does not move.
         layer.eval()
