@@ -33,6 +33,32 @@ echo "-- the same model over its whole context (128 tokens, 32 lines), 64 new to
 "$T81" bench lm --model-id "$LM" --max-eval-tokens 128 --eval-texts 32 --max-new-tokens 64 \
   --json-output benchmarks/lm_sotu-gpt2.json
 echo
+echo "== Benchmark 3: a ViT trained here on Fashion-MNIST, FP32 / PTQ / QAT =="
+VIT=benchmarks/models/vit-fashion
+VITQ=benchmarks/models/vit-fashion-qat
+# The default recipe of `t81 train vit` (about 30 minutes on 2 cores) and its QAT fine-tuning,
+# trained once and cached like the language model above.
+if [ -f "$VIT/train_state.safetensors" ]; then
+  "$T81" train vit --out "$VIT" --resume || { rm -rf "$VIT" "$VITQ"; "$T81" train vit --out "$VIT"; }
+else
+  "$T81" train vit --out "$VIT"
+fi
+VITQ_ARGS=(--init-from "$VIT" --qat --epochs 2 --lr 5e-4 --warmup 50 --lambda-warmup 468)
+if [ -f "$VITQ/train_state.safetensors" ]; then
+  "$T81" train vit --out "$VITQ" "${VITQ_ARGS[@]}" --resume || { rm -rf "$VITQ"; "$T81" train vit --out "$VITQ" "${VITQ_ARGS[@]}"; }
+else
+  "$T81" train vit --out "$VITQ" "${VITQ_ARGS[@]}"
+fi
+TORCH_VIT=()
+/usr/bin/python3 -c "import torch" 2>/dev/null && TORCH_VIT=(--torch-script bench/vit_torch.py)
+echo "-- the seed's command (its flags; model: the float ViT trained above) --"
+"$T81" bench vit --model-id "$VIT" --device cpu --threshold 0.45 --batch-size 32 --max-train-samples 2048 \
+  --max-eval-samples 512 --eval-batches 16 --run-qat --qat-steps 50 --output-dir benchmarks/models/vit-fashion-qat-seed \
+  "${TORCH_VIT[@]}" --json-output benchmarks/vit_fashion_seed.json
+echo "-- the whole test split (10,000 images): the float model, then the QAT-trained one (PTQ = packed) --"
+"$T81" bench vit --model-id "$VIT" --max-eval-samples 0 --eval-batches 313 --json-output benchmarks/vit_fashion_full.json
+"$T81" bench vit --model-id "$VITQ" --max-eval-samples 0 --eval-batches 313 --json-output benchmarks/vit_fashion_qat_full.json
+echo
 echo "== Benchmark 5: packed ternary GEMM/GEMV vs OpenBLAS =="
 "$T81" bench gemm --m 1024 --n 1024 --k 1024 --threshold 0.45 --json-output benchmarks/gemm.json
 echo

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(g++ cmake ninja-build pkg-config zlib1g-dev nlohmann-json3-dev libcli11-dev libopenblas-dev
+PKGS=(g++ cmake ninja-build pkg-config zlib1g-dev nlohmann-json3-dev libcli11-dev libopenblas-dev libopenblas0-openmp
       libgtest-dev libgmock-dev libbenchmark-dev libpcre2-dev dataset-fashion-mnist)
 PKGS+=(clang libclang-rt-dev libomp-dev)  # scripts/fuzz.sh: clang, libFuzzer + sanitizer runtimes, clang's OpenMP
 PKGS+=(python3 chromium)  # t81 report's tests: the SVG parsed as XML, the page rendered headless

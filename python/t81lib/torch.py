@@ -125,7 +125,7 @@ class TernaryLinear(nn.Linear):
         w_eff = target + (w - wd)
         return nn.functional.linear(x, w_eff, self.bias)
 
-    def pack(self, *, activations="f32", threads=None, format="tq2_0"):
+    def pack(self, *, activations="int8", threads=None, format="tq2_0"):
         """The packed inference module of q(w) (λ = 1) and this bias."""
         return PackedTernaryLinear.from_float(self.weight, self.bias, threshold=self.threshold,
                                               granularity=self.granularity, activations=activations,
@@ -149,7 +149,7 @@ class PackedTernaryLinear(nn.Module):
     float32 tensors of any leading shape; x and y are shared with the kernels, never copied
     (a non-contiguous x is made contiguous once). No gradient flows through it."""
 
-    def __init__(self, packed, bias=None, *, activations="f32", threads=None, from_conv1d=False):
+    def __init__(self, packed, bias=None, *, activations="int8", threads=None, from_conv1d=False):
         super().__init__()
         if not isinstance(packed, PackedMatrix):
             raise TypeError(f"packed must be a t81lib.PackedMatrix (got {type(packed).__name__})")
@@ -210,7 +210,7 @@ def _skipped(name, skip):
 
 
 def convert(model, threshold=0.45, pack=False, skip=("lm_head",), granularity="block", *, lambda_warmup=0,
-            activations="f32", threads=None, format="tq2_0"):
+            activations="int8", threads=None, format="tq2_0"):
     """Swaps every nn.Linear and GPT-2 Conv1D of model (whose qualified name or a part of it is not
     in skip) for a TernaryLinear, or with pack=True for a PackedTernaryLinear, in place; returns
     the model (the new module if model itself is a linear)."""

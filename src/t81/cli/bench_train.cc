@@ -83,19 +83,8 @@ Status RunTrain(const TrainFlags& f) {
                   f.python.c_str(), f.torch_script.c_str(), (long long)f.n_layer, (long long)f.n_embd, (long long)f.n_head,
                   (long long)f.vocab, (long long)f.seq, (long long)f.batch, f.steps, f.warmup, threads,
                   (unsigned long long)f.seed);
-    std::fprintf(stderr, "running: %s\n", cmd);
-    FILE* p = popen(cmd, "r");
-    if (!p) return Error("cannot run " + f.torch_script);
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    const int rc = pclose(p);
-    torch_j = nlohmann::json::parse(out, nullptr, false);
-    auto number = [&torch_j](const char* k) { return torch_j.contains(k) && torch_j[k].is_number(); };
-    if (rc != 0 || torch_j.is_discarded() || !torch_j.is_object() || !number("tokens_per_s") ||
-        !number("step_s_median") || !number("first_loss"))
-      return Error(f.torch_script + ": PyTorch baseline failed (is python3-torch installed for " + f.python + "?)");
+    T81_ASSIGN_OR_RETURN(torch_j, RunJsonCommand(cmd, f.torch_script + " (PyTorch baseline; is python3-torch installed for " + f.python + "?)",
+                                                 {"tokens_per_s", "step_s_median", "first_loss"}));
   }
 
   std::printf("GPT-2 training step: L %lld, C %lld, heads %lld, T %lld, B %lld, vocab %lld; %d threads; median of %d steps\n",

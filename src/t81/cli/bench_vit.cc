@@ -108,18 +108,8 @@ Result<nlohmann::json> RunTorch(const BenchVitFlags& f, const models::VitConfig&
                 (long long)c.L, (long long)c.C, (long long)c.NH, (long long)c.FF, (long long)c.labels,
                 (long long)f.batch_size, (long long)std::max<int64_t>(1, batches), base::NumThreads(),
                 (unsigned long long)f.seed);
-  std::fprintf(stderr, "[bench vit] running: %s\n", cmd);
-  FILE* p = popen(cmd, "r");
-  if (!p) return Error("cannot run " + f.torch_script);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int rc = pclose(p);
-  nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
-  if (rc != 0 || !j.is_object() || !j.contains("images_per_s") || !j["images_per_s"].is_number())
-    return Error(f.torch_script + ": PyTorch baseline failed (is python3-torch installed for " + f.python + "?)");
-  return j;
+  return RunJsonCommand(cmd, f.torch_script + " (PyTorch baseline; is python3-torch installed for " + f.python + "?)",
+                        {"images_per_s"});
 }
 
 Status RunBenchVit(BenchVitFlags f) {

@@ -79,4 +79,21 @@ Status TruncateCsvAfter(const std::string& path, int64_t step, int column) {
   return base::WriteFileAtomic(path, out);
 }
 
+Result<nlohmann::json> RunJsonCommand(const std::string& cmd, const std::string& what,
+                                      const std::vector<std::string>& numbers) {
+  std::fprintf(stderr, "running: %s\n", cmd.c_str());
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return Error("cannot run " + what);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int rc = pclose(p);
+  nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+  bool ok = rc == 0 && j.is_object();
+  for (const std::string& k : numbers) ok = ok && j.contains(k) && j[k].is_number();
+  if (!ok) return Error(what + " failed or printed no result");
+  return j;
+}
+
 }  // namespace t81::cli

@@ -1,6 +1,7 @@
 // Helpers shared by the t81 subcommands: atomic file output, CSV append, JSON output.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,11 @@ struct RatioStats {
 };
 RatioStats PairedRatios(const std::vector<double>& num, const std::vector<double>& den);
 std::string HumanBytes(int64_t bytes);
-std::string HumanDuration(double seconds);  // "42s", "3m07s", "1h05m"
+std::string HumanDuration(double seconds);
+// Runs a shell command that prints one JSON object on stdout (a baseline script); the object,
+// or an error naming `what` when it fails, prints something else or lacks one of `numbers`.
+Result<nlohmann::json> RunJsonCommand(const std::string& cmd, const std::string& what,
+                                      const std::vector<std::string>& numbers);  // "42s", "3m07s", "1h05m"
 // A training log (CSV whose column `column` is the step number) without the rows after step, for
 // a resumed run that writes them again. A missing file is fine.
 Status TruncateCsvAfter(const std::string& path, int64_t step, int column = 0);

@@ -8,7 +8,14 @@
 #define T81_GIT_REVISION "unknown"
 #endif
 
+extern "C" char* openblas_get_config(void);  // OpenBLAS's build string (version, threading, core)
+
 namespace t81::cli {
+
+std::string BlasConfig() {
+  const char* c = openblas_get_config();
+  return c ? c : "unknown";
+}
 
 std::string GitRevision() { return T81_GIT_REVISION; }
 

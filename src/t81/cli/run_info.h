@@ -12,6 +12,7 @@ namespace t81::cli {
 std::string GitRevision();  // fixed at configure time ("unknown" outside a git checkout)
 std::string CpuModel();     // /proc/cpuinfo's "model name" ("unknown" when absent)
 std::string ActiveIsa();    // the kernel table's ISA (scalar, avx2, avx512)
+std::string BlasConfig();   // OpenBLAS's own description: version, OpenMP or pthreads, core
 
 // Sets timestamp, git_revision, cpu_model, isa and threads on a JSON object (json or ordered_json).
 template <typename Json>
@@ -21,6 +22,7 @@ void AddRunInfo(Json& j, int threads, const std::string& isa) {
   j["cpu_model"] = CpuModel();
   j["isa"] = isa;
   j["threads"] = threads;
+  j["blas"] = BlasConfig();
 }
 
 // One CSV field: quoted (RFC 4180) when it holds a comma, a quote or a line break.

@@ -16,6 +16,7 @@
 #include "t81/cli/common.h"
 #include "t81/cli/lm_common.h"
 #include "t81/cli/run_info.h"
+#include "t81/cli/train_flags.h"
 #include "t81/data/texts.h"
 #include "t81/io/hf_cache.h"
 #include "t81/models/lm_train.h"
@@ -179,23 +180,12 @@ void AddTrain(CLI::App& app, Runner* run) {
   c->add_option("--seq", f->o.seq, "tokens per training window (also the model's context)")->capture_default_str();
   c->add_option("--batch", f->o.batch, "windows per step")->capture_default_str();
   c->add_option("--steps", f->o.steps, "optimizer steps (total, also when resuming)")->capture_default_str();
-  c->add_option("--lr", f->o.lr, "peak learning rate")->capture_default_str();
-  c->add_option("--min-lr", f->o.min_lr, "learning rate at the end of the cosine")->capture_default_str();
-  c->add_option("--warmup", f->o.warmup, "steps of linear learning-rate warm-up")->capture_default_str();
-  c->add_option("--weight-decay", f->o.weight_decay, "AdamW decay (matrices and embeddings)")->capture_default_str();
-  c->add_option("--grad-clip", f->o.grad_clip, "global gradient-norm clip (0: none)")->capture_default_str();
-  c->add_option("--seed", f->o.seed, "seed for the initial weights and the batches")->capture_default_str();
-  c->add_option("--threads", f->threads, "threads (default: all cores)");
-  c->add_option("--init-from", f->init_from, "start from this HF model folder (its shape; e.g. QAT fine-tuning)");
-  c->add_flag("--qat", f->o.qat, "train the block linears ternary (fake-quant, straight-through)");
-  c->add_option("--threshold", f->threshold, "QAT: the quantizer's threshold")->capture_default_str();
-  c->add_option("--granularity", f->granularity, "QAT: scale group: tensor, row or block")->capture_default_str();
-  c->add_option("--lambda-warmup", f->o.lambda_warmup, "QAT: steps over which the quantized weight enters (λ 0 -> 1)")
-      ->capture_default_str();
   c->add_option("--eval-every", f->eval_every, "validate, log and save every N steps (0: at the end)")->capture_default_str();
   c->add_option("--eval-tokens", f->o.eval_tokens, "validation tokens per evaluation")->capture_default_str();
   c->add_option("--tokenizer", f->tokenizer, "tokenizer folder (default: GPT-2's, or --init-from's)");
-  c->add_flag("--resume", f->resume, "continue the run saved in --out");
+  AddSharedTrainFlags(c, f.get(), {.weight_decay = "AdamW decay (matrices and embeddings)",
+                                   .seed = "seed for the initial weights and the batches",
+                                   .init_from = "start from this HF model folder (its shape; e.g. QAT fine-tuning)"});
   c->callback([f, run] { *run = [f] { return RunTrainLm(*f); }; });
   AddTrainVit(*train, run);
 }

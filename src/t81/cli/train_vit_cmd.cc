@@ -13,6 +13,7 @@
 #include "t81/cli/commands.h"
 #include "t81/cli/common.h"
 #include "t81/cli/run_info.h"
+#include "t81/cli/train_flags.h"
 #include "t81/cli/vit_common.h"
 #include "t81/io/hf_cache.h"
 #include "t81/models/vit_train.h"
@@ -27,11 +28,22 @@ constexpr const char* kRunFile = "train_run.json";
 
 struct TrainVitFlags {
   std::string dataset = "fashion-mnist", data_dir, out, init_from, granularity = "row";
-  int64_t image_size = 0, patch = 4, n_layer = 6, n_embd = 192, n_head = 6, n_ff = 0, eval_images = 0;
+  int64_t image_size = 0, patch = 7, n_layer = 4, n_embd = 256, n_head = 8, n_ff = 0, eval_images = 0;
   float threshold = quant::kDefaultThreshold;
   bool resume = false, no_flip = false;
   int threads = 0;
   models::VitTrainOptions o;
+  // The default recipe (the main job's cached model): a 3.2 M-parameter ViT (width 256, 4 layers,
+  // 8 heads, patch 7: 16 patches + [CLS]), 7 epochs of Fashion-MNIST at 28×28 — under 30 minutes
+  // on 2 cores. (A peak learning rate of 2e-3 made the loss climb after warm-up.)
+  TrainVitFlags() {
+    o.epochs = 7;
+    o.batch = 128;
+    o.lr = 1e-3;
+    o.min_lr = 1e-5;
+    o.warmup = 300;
+    o.shift = 1;
+  }
 };
 
 Result<std::unique_ptr<models::Vit>> MakeModel(const TrainVitFlags& f, const data::ImageSet& train) {
@@ -159,23 +171,12 @@ void AddTrainVit(CLI::App& train, Runner* run) {
   c->add_option("--max-steps", f->o.max_steps, "stop after this many steps (0: all epochs)")->capture_default_str();
   c->add_option("--max-train", f->o.max_train, "use the first N training images (0: all)")->capture_default_str();
   c->add_option("--batch", f->o.batch, "images per step")->capture_default_str();
-  c->add_option("--lr", f->o.lr, "peak learning rate")->capture_default_str();
-  c->add_option("--min-lr", f->o.min_lr, "learning rate at the end of the cosine")->capture_default_str();
-  c->add_option("--warmup", f->o.warmup, "steps of linear learning-rate warm-up")->capture_default_str();
-  c->add_option("--weight-decay", f->o.weight_decay, "AdamW decay (matrices only)")->capture_default_str();
-  c->add_option("--grad-clip", f->o.grad_clip, "global gradient-norm clip (0: none)")->capture_default_str();
   c->add_option("--shift", f->o.shift, "augmentation: random shift by up to this many pixels (0: none)")->capture_default_str();
   c->add_flag("--no-flip", f->no_flip, "augmentation: no random horizontal flips");
-  c->add_option("--seed", f->o.seed, "seed for the initial weights, the image order and the augmentation")->capture_default_str();
-  c->add_option("--threads", f->threads, "threads (default: all cores)");
-  c->add_option("--init-from", f->init_from, "start from this HF ViT folder (e.g. QAT fine-tuning of a float model)");
-  c->add_flag("--qat", f->o.qat, "train the block linears ternary (fake-quant, straight-through)");
-  c->add_option("--threshold", f->threshold, "QAT: the quantizer's threshold")->capture_default_str();
-  c->add_option("--granularity", f->granularity, "QAT: scale group: tensor, row or block")->capture_default_str();
-  c->add_option("--lambda-warmup", f->o.lambda_warmup, "QAT: steps over which the quantized weight enters (λ 0 -> 1)")
-      ->capture_default_str();
   c->add_option("--eval-images", f->eval_images, "test images evaluated after each epoch (0: all)")->capture_default_str();
-  c->add_flag("--resume", f->resume, "continue the run saved in --out");
+  AddSharedTrainFlags(c, f.get(), {.weight_decay = "AdamW decay (matrices only)",
+                                   .seed = "seed for the initial weights, the image order and the augmentation",
+                                   .init_from = "start from this HF ViT folder (e.g. QAT fine-tuning of a float model)"});
   c->callback([f, run] { *run = [f] { return RunTrainVit(*f); }; });
 }
 

@@ -154,13 +154,7 @@ std::unique_ptr<DecoderLM> DecoderLM::Create(const DecoderConfig& cfg, uint64_t 
   std::unique_ptr<DecoderLM> m(new DecoderLM(cfg));
   m->config_json_ = DecoderConfigJson(cfg);
   m->Layout();
-  std::vector<float> v;
-  for (size_t i = 0; i < m->hf_.size(); ++i) {
-    const HfTensor& h = m->hf_[i];
-    v.resize(size_t(h.numel()));
-    InitHfValues(h, i, seed, v.data());
-    HfToRows(h, v.data(), m->P(h.first()));
-  }
+  InitHfArena(m->hf_, seed, m->P(0));
   return m;
 }
 

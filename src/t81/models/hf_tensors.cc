@@ -23,6 +23,15 @@ void InitHfValues(const HfTensor& h, size_t i, uint64_t seed, float* values) {
   }
 }
 
+void InitHfArena(const std::vector<HfTensor>& map, uint64_t seed, float* arena) {
+  std::vector<float> v;
+  for (size_t i = 0; i < map.size(); ++i) {
+    v.resize(size_t(map[i].numel()));
+    InitHfValues(map[i], i, seed, v.data());
+    HfToRows(map[i], v.data(), arena + map[i].first());
+  }
+}
+
 Status WriteInitFolder(const std::vector<HfTensor>& map, const std::string& config_json, uint64_t seed, io::DType dtype,
                        const std::string& out_dir) {
   std::vector<io::SafeTensorsStreamWriter::Entry> entries;

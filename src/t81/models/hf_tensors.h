@@ -47,6 +47,8 @@ struct HfTensor {
 // so a model can be made tensor by tensor, in any order, with the same values.
 void InitHfValues(const HfTensor& h, size_t i, uint64_t seed, float* values);
 
+// Every tensor of map initialized (InitHfValues, seed) into its rows of arena.
+void InitHfArena(const std::vector<HfTensor>& map, uint64_t seed, float* arena);
 // A model folder made tensor by tensor (one tensor in memory at a time): model.safetensors with
 // the map's tensors in `dtype`, each InitHfValues(h, i, seed), then config.json; both atomic.
 Status WriteInitFolder(const std::vector<HfTensor>& map, const std::string& config_json, uint64_t seed, io::DType dtype,

@@ -223,13 +223,7 @@ Result<std::unique_ptr<Vit>> Vit::Create(const VitConfig& cfg, uint64_t seed, co
   std::unique_ptr<Vit> m(new Vit(cfg));
   m->config_json_ = VitConfigJson(cfg, names);
   m->Layout();
-  std::vector<float> v;
-  for (size_t i = 0; i < m->hf_.size(); ++i) {
-    const HfTensor& h = m->hf_[i];
-    v.resize(size_t(h.numel()));
-    InitHfValues(h, i, seed, v.data());
-    HfToRows(h, v.data(), m->P(h.first()));
-  }
+  InitHfArena(m->hf_, seed, m->P(0));
   return m;
 }
 
