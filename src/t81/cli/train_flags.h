@@ -4,7 +4,12 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <string>
+
+#include "t81/base/status.h"
+#include "t81/base/threads.h"
+#include "t81/quant/ternary.h"
 
 namespace t81::cli {
 
@@ -28,6 +33,23 @@ void AddSharedTrainFlags(CLI::App* c, F* f, const SharedTrainHelp& h) {
   c->add_option("--lambda-warmup", f->o.lambda_warmup, "QAT: steps over which the quantized weight enters (λ 0 -> 1)")
       ->capture_default_str();
   c->add_flag("--resume", f->resume, "continue the run saved in --out");
+}
+
+// The checks every training run starts with: threads; --out holding a run's state file (path)
+// needs --resume, --resume needs one; QAT's quantizer options from --threshold / --granularity.
+template <typename F>
+Status StartTrainRun(F& f, const std::string& state, const std::string& state_name) {
+  if (f.threads > 0) base::SetNumThreads(f.threads);
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(state, ec);
+  if (exists && !f.resume)
+    return Error(f.out + ": holds a training run (" + state_name + "); --resume continues it, or choose another --out");
+  if (f.resume && !exists) return Error(f.out + ": nothing to resume (no " + state_name + ")");
+  if (f.o.qat) {
+    T81_ASSIGN_OR_RETURN(f.o.ternary.granularity, quant::ParseGranularity(f.granularity));
+    f.o.ternary.threshold = f.threshold;
+  }
+  return OkStatus();
 }
 
 }  // namespace t81::cli

@@ -80,18 +80,9 @@ Result<std::unique_ptr<models::DecoderLM>> MakeModel(const TrainLmFlags& f, int6
 }
 
 Status RunTrainLm(TrainLmFlags f) {
-  namespace fs = std::filesystem;
-  if (f.threads > 0) base::SetNumThreads(f.threads);
   if (f.eval_every < 0) return Error("--eval-every must not be negative");
-  std::error_code ec;
   const std::string state = f.out + "/" + kStateFile, log = f.out + "/" + kLogFile;
-  if (fs::exists(state, ec) && !f.resume)
-    return Error(f.out + ": holds a training run (" + kStateFile + "); --resume continues it, or choose another --out");
-  if (f.resume && !fs::exists(state, ec)) return Error(f.out + ": nothing to resume (no " + kStateFile + ")");
-  if (f.o.qat) {
-    T81_ASSIGN_OR_RETURN(f.o.ternary.granularity, quant::ParseGranularity(f.granularity));
-    f.o.ternary.threshold = f.threshold;
-  }
+  T81_RETURN_IF_ERROR(StartTrainRun(f, state, kStateFile));
   if (!f.init_from.empty()) {
     T81_ASSIGN_OR_RETURN(f.init_from, io::ResolveModelPath(f.init_from));
   }

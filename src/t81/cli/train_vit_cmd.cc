@@ -62,19 +62,10 @@ Result<std::unique_ptr<models::Vit>> MakeModel(const TrainVitFlags& f, const dat
 }
 
 Status RunTrainVit(TrainVitFlags f) {
-  namespace fs = std::filesystem;
-  if (f.threads > 0) base::SetNumThreads(f.threads);
   T81_RETURN_IF_ERROR(CheckImageDataset(f.dataset));
   if (f.eval_images < 0) return Error("--eval-images must not be negative");
-  std::error_code ec;
   const std::string state = f.out + "/" + kStateFile, log = f.out + "/" + kLogFile;
-  if (fs::exists(state, ec) && !f.resume)
-    return Error(f.out + ": holds a training run (" + kStateFile + "); --resume continues it, or choose another --out");
-  if (f.resume && !fs::exists(state, ec)) return Error(f.out + ": nothing to resume (no " + kStateFile + ")");
-  if (f.o.qat) {
-    T81_ASSIGN_OR_RETURN(f.o.ternary.granularity, quant::ParseGranularity(f.granularity));
-    f.o.ternary.threshold = f.threshold;
-  }
+  T81_RETURN_IF_ERROR(StartTrainRun(f, state, kStateFile));
   f.o.flip = !f.no_flip;
   if (!f.init_from.empty()) {
     T81_ASSIGN_OR_RETURN(f.init_from, io::ResolveModelPath(f.init_from));
