@@ -78,6 +78,32 @@ TEST(VitTrain, CreateEqualsTheCheckpointWrittenTensorByTensor) {
   EXPECT_NE(Params(*other.value()), Params(*made.value()));
 }
 
+// The inference pass keeps one block's buffers but computes the same logits, loss and [CLS]
+// features as the training pass; Backward after it is refused, and training works after it again.
+TEST(VitTrain, InferencePassEqualsTrainingPassAndRefusesBackward) {
+  auto made = Vit::Create(Tiny(), 3);
+  ASSERT_TRUE(made.ok());
+  Vit& m = *made.value();
+  const int64_t B = 5;
+  std::vector<float> pixels(size_t(B * 64));
+  base::Rng rng(11);
+  for (float& v : pixels) v = float(rng.Uniform()) * 2 - 1;
+  const std::vector<int64_t> labels = {0, 1, 2, 3, 1};
+  auto train = m.Forward(pixels.data(), labels.data(), B, Vit::Pass::kTrain);
+  ASSERT_TRUE(train.ok());
+  const std::vector<float> logits(m.logits(), m.logits() + B * 4), cls(m.cls_features(), m.cls_features() + B * 32);
+  auto infer = m.Forward(pixels.data(), labels.data(), B, Vit::Pass::kInfer);
+  ASSERT_TRUE(infer.ok());
+  EXPECT_EQ(infer.value(), train.value());
+  EXPECT_EQ(std::vector<float>(m.logits(), m.logits() + B * 4), logits);
+  EXPECT_EQ(std::vector<float>(m.cls_features(), m.cls_features() + B * 32), cls);
+  const Status refused = m.Backward();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("training Forward"), std::string::npos) << refused.message();
+  ASSERT_TRUE(m.Forward(pixels.data(), labels.data(), B).ok());
+  EXPECT_TRUE(m.Backward().ok());
+}
+
 TEST(VitTrain, ConfigsThatCannotWorkAreRefused) {
   VitConfig c = Tiny();
   c.patch = 3;  // 8 is not divisible by 3

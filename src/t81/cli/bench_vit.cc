@@ -69,7 +69,7 @@ Status Measure(Stage* s, models::Vit* m, const data::ImageSet& eval, const data:
     const int64_t first = (i * B) % std::max<int64_t>(1, eval.n - B + 1);
     const double t0 = base::NowSeconds();
     T81_RETURN_IF_ERROR(models::VitInputs(&pixels, &labels, *m, eval, p, first, B));
-    T81_RETURN_IF_ERROR(m->Forward(pixels.data(), nullptr, B).status());
+    T81_RETURN_IF_ERROR(m->Forward(pixels.data(), nullptr, B, models::Vit::Pass::kInfer).status());
     if (i > 0) s->batch_s.push_back(base::NowSeconds() - t0);  // batch 0 warms up
   }
   s->images_per_s = double(B) / Median(s->batch_s);

@@ -106,12 +106,15 @@ Status WriteVitInitCheckpoint(const VitConfig& cfg, uint64_t seed, io::DType dty
 // What the training forward keeps for backward (N = B·T rows), in one arena.
 struct Vit::Acts {
   int64_t B = 0;
+  Pass pass = Pass::kTrain;  // kInfer: blocks holds one block's buffers, reused by every layer
+  bool backward_ready = false;  // the last Forward was a kTrain pass with labels
   std::vector<int64_t> labels;
   std::vector<float> buf;
   float* patches = nullptr;  // (B·NP, patch_dim)
   float* emb = nullptr;      // (B·NP, C) patch embeddings
   float* x0 = nullptr;       // (N, C)
-  std::vector<nn::BlockActs> blocks;
+  float* resid = nullptr;    // kInfer: (N, C) the residual stream between blocks
+  std::vector<nn::BlockActs> blocks;  // kTrain: L; kInfer: 1
   float *lnf = nullptr, *lnf_mean = nullptr, *lnf_rstd = nullptr;  // (N, C), (N), (N)
   float *cls = nullptr, *probs = nullptr;                          // (B, C), (B, labels)
   // backward
@@ -267,7 +270,7 @@ Status Vit::SetLinearMode(nn::LinearMode mode, const quant::TernaryOptions& opt,
   return lin_.SetMode(mode, opt, act);
 }
 
-Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t B) {
+Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t B, Pass pass) {
   const VitConfig& c = cfg_;
   if (B <= 0) return Error("empty batch");
   for (int64_t b = 0; labels && b < B; ++b)
@@ -275,10 +278,17 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
       return Error("label " + std::to_string(labels[b]) + " is outside [0, " + std::to_string(c.labels) + ")");
   Acts& a = *acts_;
   const int64_t C = c.C, T = c.T(), N = B * T, NP = c.patches(), PD = c.patch_dim(), PS = c.patch, G = c.grid();
-  if (a.B != B) {
+  const bool infer = pass == Pass::kInfer;
+  a.backward_ready = false;
+  if (a.B != B || a.pass != pass) {
     a.B = B;
-    const int64_t per_block = nn::BlockActsFloats(block_, B, T);
-    a.buf.assign(size_t(B * NP * PD + B * NP * C + N * C + c.L * per_block + N * C + 2 * N + B * C + B * c.labels), 0.0f);
+    a.pass = pass;
+    const int64_t per_block = nn::BlockActsFloats(block_, B, T), kept = infer ? 1 : c.L;
+    a.buf.clear();
+    a.buf.shrink_to_fit();  // release the other pass's buffers before sizing these
+    a.buf.assign(size_t(B * NP * PD + B * NP * C + N * C + (infer ? N * C : 0) + kept * per_block + N * C + 2 * N +
+                        B * C + B * c.labels),
+                 0.0f);
     float* p = a.buf.data();
     auto take = [&p](int64_t n) {
       float* r = p;
@@ -288,8 +298,9 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
     a.patches = take(B * NP * PD);
     a.emb = take(B * NP * C);
     a.x0 = take(N * C);
+    a.resid = infer ? take(N * C) : nullptr;
     a.blocks.clear();
-    for (int64_t l = 0; l < c.L; ++l) a.blocks.push_back(nn::BlockActsAt(block_, B, T, take(per_block)));
+    for (int64_t l = 0; l < kept; ++l) a.blocks.push_back(nn::BlockActsAt(block_, B, T, take(per_block)));
     a.lnf = take(N * C);
     a.lnf_mean = take(N);
     a.lnf_rstd = take(N);
@@ -320,15 +331,23 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
     }
   const float* resid = a.x0;
   for (int64_t l = 0; l < c.L; ++l) {
-    nn::BlockForward(block_, Block(l), lin_, l, a.blocks[size_t(l)], resid, B, T, {});
-    resid = a.blocks[size_t(l)].out;
+    const nn::BlockActs& ba = a.blocks[infer ? 0 : size_t(l)];
+    nn::BlockForward(block_, Block(l), lin_, l, ba, resid, B, T, {});
+    if (infer) {
+      std::memcpy(a.resid, ba.out, size_t(N * C) * sizeof(float));  // the next block overwrites ba
+      resid = a.resid;
+    } else {
+      resid = ba.out;
+    }
   }
   nn::LayerNormForward(a.lnf, a.lnf_mean, a.lnf_rstd, resid, P(off_lnf_w_), P(off_lnf_b_), N, C, c.eps);
   for (int64_t b = 0; b < B; ++b) std::memcpy(a.cls + b * C, a.lnf + b * T * C, size_t(C) * 4);
   nn::LinearForward(logits_.data(), a.cls, P(off_head_w_), P(off_head_b_), B, C, c.labels);
   if (!labels) return 0.0;
   std::vector<int32_t> y(labels, labels + B);
-  return nn::SoftmaxCrossEntropyForward(a.probs, logits_.data(), y.data(), B, c.labels);
+  const double loss = nn::SoftmaxCrossEntropyForward(a.probs, logits_.data(), y.data(), B, c.labels);
+  a.backward_ready = !infer;
+  return loss;
 }
 
 void Vit::ZeroGrad() { arena_.ZeroGrad(); }
@@ -336,7 +355,7 @@ void Vit::ZeroGrad() { arena_.ZeroGrad(); }
 Status Vit::Backward() {
   const VitConfig& c = cfg_;
   Acts& a = *acts_;
-  if (a.labels.empty()) return Error("Backward needs a Forward with labels");
+  if (!a.backward_ready) return Error("Backward needs a training Forward (Pass::kTrain) with labels");
   if (lin_.mode() == nn::LinearMode::kPacked) return Error("Backward is not available with packed ternary weights");
   if (!arena_.has_grads())
     T81_RETURN_IF_ERROR(base::CheckFits(int64_t(arena_.size()) * 12, "training (gradients and AdamW moments, 12 bytes a parameter)"));

@@ -52,9 +52,12 @@ class Vit : public Model {
   Status SetLinearMode(nn::LinearMode mode, const quant::TernaryOptions& opt = {},
                        nn::ActPath act = nn::ActPath::kI8) override;
 
+  // kTrain keeps every block's activations for Backward; kInfer keeps one block's (evaluation,
+  // throughput, feature extraction: memory of one block, not L).
+  enum class Pass { kTrain, kInfer };
   // pixels (B, channels, image, image); labels (B) or null. Returns mean cross-entropy (0 without
   // labels); logits() is (B, labels).
-  Result<double> Forward(const float* pixels, const int64_t* labels, int64_t B);
+  Result<double> Forward(const float* pixels, const int64_t* labels, int64_t B, Pass pass = Pass::kTrain);
   Result<double> Forward(const Batch& b) override;
   Result<Batch> ReadBatch(const io::SafeTensorsFile& f, bool with_labels) const override;
   const float* logits() const override { return logits_.data(); }

@@ -63,7 +63,7 @@ Result<VitEval> EvaluateVit(Vit* m, const data::ImageSet& set, const data::Image
   for (int64_t i = 0; i < n; i += batch) {
     const int64_t b = std::min(batch, n - i);
     T81_RETURN_IF_ERROR(VitInputs(&pixels, &labels, *m, set, p, i, b));
-    T81_ASSIGN_OR_RETURN(const double loss, m->Forward(pixels.data(), labels.data(), b));
+    T81_ASSIGN_OR_RETURN(const double loss, m->Forward(pixels.data(), labels.data(), b, Vit::Pass::kInfer));
     loss_sum += loss * double(b);
     const float* logits = m->logits();
     for (int64_t r = 0; r < b; ++r) {
@@ -94,7 +94,7 @@ Result<double> FitVitHead(Vit* m, const data::ImageSet& train, const data::Image
     base::Rng rng(o.seed * 0x9E3779B97F4A7C15ull + uint64_t(step) + 0x51ED);
     for (int64_t& i : idx) i = int64_t(rng.Below(uint64_t(n)));
     T81_RETURN_IF_ERROR(data::Preprocess(pixels.data(), train, idx.data(), B, p, c.channels));
-    T81_RETURN_IF_ERROR(m->Forward(pixels.data(), nullptr, B).status());
+    T81_RETURN_IF_ERROR(m->Forward(pixels.data(), nullptr, B, Vit::Pass::kInfer).status());
     const float* feat = m->cls_features();  // (B, C), the head's input
     std::fill(gw.begin(), gw.end(), 0.0f);
     std::fill(gb.begin(), gb.end(), 0.0f);
