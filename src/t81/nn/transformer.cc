@@ -7,8 +7,10 @@
 
 namespace t81::nn {
 
+// Rows are independent: threaded over rows, the same numbers on any thread count.
 void LayerNormForward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                       const float* bias, int64_t N, int64_t C, float eps) {
+#pragma omp parallel for schedule(static) if (N * C > (1 << 15))
   for (int64_t i = 0; i < N; ++i) {
     const float* x = inp + i * C;
     double m = 0;
@@ -26,9 +28,13 @@ void LayerNormForward(float* out, float* mean, float* rstd, const float* inp, co
   }
 }
 
+// dinp rows are independent (threaded over rows); dweight and dbias are threaded over columns,
+// each column summing its rows in ascending order — the same numbers on any thread count.
 void LayerNormBackward(float* dinp, float* dweight, float* dbias, const float* dout,
                        const float* inp, const float* weight, const float* mean, const float* rstd,
                        int64_t N, int64_t C) {
+  const bool threaded = N * C > (1 << 15);
+#pragma omp parallel for schedule(static) if (threaded)
   for (int64_t i = 0; i < N; ++i) {
     const float* x = inp + i * C;
     const float* dy = dout + i * C;
@@ -44,15 +50,28 @@ void LayerNormBackward(float* dinp, float* dweight, float* dbias, const float* d
     for (int64_t c = 0; c < C; ++c) {
       const double norm = (x[c] - mean[i]) * double(rstd[i]);
       const double dnorm = double(weight[c]) * dy[c];
-      if (dbias) dbias[c] += dy[c];
-      dweight[c] += float(norm * dy[c]);
       dinp[i * C + c] += float((dnorm - dnorm_mean - norm * dnorm_norm_mean) * rstd[i]);
+    }
+  }
+  constexpr int64_t kCols = 16;  // columns per task
+#pragma omp parallel for schedule(static) if (threaded)
+  for (int64_t c0 = 0; c0 < C; c0 += kCols) {
+    const int64_t c1 = std::min(C, c0 + kCols);
+    for (int64_t i = 0; i < N; ++i) {
+      const float* x = inp + i * C;
+      const float* dy = dout + i * C;
+      for (int64_t c = c0; c < c1; ++c) {
+        const double norm = (x[c] - mean[i]) * double(rstd[i]);
+        if (dbias) dbias[c] += dy[c];
+        dweight[c] += float(norm * dy[c]);
+      }
     }
   }
 }
 
 void RmsNormForward(float* out, float* rstd, const float* inp, const float* weight, int64_t N,
                     int64_t C, float eps) {
+#pragma omp parallel for schedule(static) if (N * C > (1 << 15))
   for (int64_t i = 0; i < N; ++i) {
     const float* x = inp + i * C;
     double ss = 0;
@@ -63,8 +82,11 @@ void RmsNormForward(float* out, float* rstd, const float* inp, const float* weig
   }
 }
 
+// As LayerNormBackward: dinp threaded over rows, dweight over columns (rows ascending).
 void RmsNormBackward(float* dinp, float* dweight, const float* dout, const float* inp,
                      const float* weight, const float* rstd, int64_t N, int64_t C) {
+  const bool threaded = N * C > (1 << 15);
+#pragma omp parallel for schedule(static) if (threaded)
   for (int64_t i = 0; i < N; ++i) {
     const float* x = inp + i * C;
     const float* dy = dout + i * C;
@@ -72,10 +94,14 @@ void RmsNormBackward(float* dinp, float* dweight, const float* dout, const float
     double dot = 0;  // Σ dy·w·x
     for (int64_t c = 0; c < C; ++c) dot += double(dy[c]) * weight[c] * x[c];
     const double k = r * r * r * dot / double(C);
-    for (int64_t c = 0; c < C; ++c) {
-      dweight[c] += float(double(dy[c]) * x[c] * r);
-      dinp[i * C + c] += float(double(dy[c]) * weight[c] * r - x[c] * k);
-    }
+    for (int64_t c = 0; c < C; ++c) dinp[i * C + c] += float(double(dy[c]) * weight[c] * r - x[c] * k);
+  }
+  constexpr int64_t kCols = 16;
+#pragma omp parallel for schedule(static) if (threaded)
+  for (int64_t c0 = 0; c0 < C; c0 += kCols) {
+    const int64_t c1 = std::min(C, c0 + kCols);
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t c = c0; c < c1; ++c) dweight[c] += float(double(dout[i * C + c]) * inp[i * C + c] * double(rstd[i]));
   }
 }
 
