@@ -28,4 +28,20 @@ inline float ExpF(float x) {
 // tanh through ExpF: 1 - 2 / (exp(2x) + 1).
 inline float TanhF(float x) { return 1.0f - 2.0f / (ExpF(2.0f * x) + 1.0f); }
 
+// Branch-free float erf that compilers vectorize: Abramowitz & Stegun 7.1.26,
+// erf(|x|) = 1 - t·P(t)·exp(-x²) with t = 1 / (1 + p|x|); absolute error below 5e-7 (the
+// formula's 1.5e-7 plus float rounding). Meant for GELU's 1 + erf(x/√2), where an absolute
+// error is what counts.
+inline float ErfF(float x) {
+  const float a = x < 0.0f ? -x : x;
+  const float t = 1.0f / (1.0f + 0.3275911f * a);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  const float y = 1.0f - p * t * ExpF(-a * a);
+  return x < 0.0f ? -y : y;
+}
+
 }  // namespace t81::base

@@ -129,18 +129,19 @@ void GeluTanhBackward(float* dinp, const float* inp, const float* dout, int64_t 
   }
 }
 
-// Exact-erf GELU x·Φ(x) in float through libm's erff / expf (under 1 ulp each).
+// Exact-erf GELU x·Φ(x) (transformers' "gelu"), with erf from base::ErfF (absolute error < 2e-7,
+// vectorized) and φ through base::ExpF.
 void GeluErfForward(float* out, const float* inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > (1 << 15))
-  for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * inp[i] * (1.0f + std::erf(inp[i] * 0.70710678118654752f));
+#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
+  for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * inp[i] * (1.0f + base::ErfF(inp[i] * 0.70710678118654752f));
 }
 
 void GeluErfBackward(float* dinp, const float* inp, const float* dout, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > (1 << 15))
+#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
   for (int64_t i = 0; i < n; ++i) {
     const float x = inp[i];
-    const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752f));
-    const float pdf = std::exp(-0.5f * x * x) * 0.39894228040143268f;  // φ(x)
+    const float cdf = 0.5f * (1.0f + base::ErfF(x * 0.70710678118654752f));
+    const float pdf = base::ExpF(-0.5f * x * x) * 0.39894228040143268f;  // φ(x)
     dinp[i] += (cdf + x * pdf) * dout[i];
   }
 }
