@@ -76,6 +76,19 @@ TEST(Cifar, ParsesCifar10Records) {
     for (int k : {0, 1023, 1024, 2048, 3071}) EXPECT_EQ(r->pixels[size_t(i * 3072 + k)], (i * 7 + k) % 251);
 }
 
+TEST(ImageSet, KeepFirstKeepsTheLeadingImages) {
+  ImageSet s = ParseCifar(CifarRecords(10, 5, 8), "b.bin", 10).value();
+  const ImageSet all = s;
+  s.KeepFirst(0);  // 0: all
+  EXPECT_EQ(s.n, 5);
+  s.KeepFirst(9);  // more than there are: all
+  EXPECT_EQ(s.n, 5);
+  s.KeepFirst(2);
+  ASSERT_EQ(s.n, 2);
+  EXPECT_EQ(s.labels, std::vector<int32_t>(all.labels.begin(), all.labels.begin() + 2));
+  EXPECT_EQ(s.pixels, std::vector<uint8_t>(all.pixels.begin(), all.pixels.begin() + 2 * 3072));
+}
+
 TEST(Cifar, Cifar100KeepsTheFineLabel) {
   const Result<ImageSet> r = ParseCifar(CifarRecords(100, 4, 97), "train.bin", 100);
   ASSERT_TRUE(r.ok()) << r.status().message();

@@ -132,11 +132,7 @@ Status RunBenchVit(BenchVitFlags f) {
   T81_ASSIGN_OR_RETURN(const data::ImageProcessor proc,
                        data::LoadImageProcessor(dir, m->config().image, m->config().channels));
   T81_ASSIGN_OR_RETURN(data::ImageSet test, data::LoadImageSet(f.dataset, f.data_dir, "test"));
-  if (f.max_eval_samples > 0 && f.max_eval_samples < test.n) {  // the first N
-    test.n = f.max_eval_samples;
-    test.pixels.resize(size_t(test.n * test.image_bytes()));
-    test.labels.resize(size_t(test.n));
-  }
+  test.KeepFirst(f.max_eval_samples);  // 0: all
   const bool need_train = f.run_qat || f.fit_head_steps > 0;
   data::ImageSet train;
   if (need_train) {

@@ -18,6 +18,13 @@ struct ImageSet {
   std::vector<uint8_t> pixels;  // (n, channels, height, width), channel-planar as CIFAR stores them
   std::vector<int32_t> labels;  // (n), each in [0, classes)
   int64_t image_bytes() const { return channels * height * width; }
+  // Keeps the first n images (all when n <= 0 or n >= this->n).
+  void KeepFirst(int64_t n) {
+    if (n <= 0 || n >= this->n) return;
+    this->n = n;
+    pixels.resize(size_t(n * image_bytes()));
+    labels.resize(size_t(n));
+  }
 };
 
 // CIFAR binary records: CIFAR-10 = 1 label byte + 3072 pixel bytes (3 × 32 × 32, R then G then B
