@@ -106,8 +106,7 @@ Status WriteVitInitCheckpoint(const VitConfig& cfg, uint64_t seed, io::DType dty
 // What the training forward keeps for backward (N = B·T rows), in one arena.
 struct Vit::Acts {
   int64_t B = 0;
-  Pass pass = Pass::kTrain;  // kInfer: blocks holds one block's buffers, reused by every layer
-  bool backward_ready = false;  // the last Forward was a kTrain pass with labels
+  Pass pass = Pass::kTrain;  // of the last Forward; kInfer: blocks holds one block's buffers
   std::vector<int64_t> labels;
   std::vector<float> buf;
   float* patches = nullptr;  // (B·NP, patch_dim)
@@ -279,7 +278,6 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
   Acts& a = *acts_;
   const int64_t C = c.C, T = c.T(), N = B * T, NP = c.patches(), PD = c.patch_dim(), PS = c.patch, G = c.grid();
   const bool infer = pass == Pass::kInfer;
-  a.backward_ready = false;
   if (a.B != B || a.pass != pass) {
     a.B = B;
     a.pass = pass;
@@ -345,9 +343,7 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
   nn::LinearForward(logits_.data(), a.cls, P(off_head_w_), P(off_head_b_), B, C, c.labels);
   if (!labels) return 0.0;
   std::vector<int32_t> y(labels, labels + B);
-  const double loss = nn::SoftmaxCrossEntropyForward(a.probs, logits_.data(), y.data(), B, c.labels);
-  a.backward_ready = !infer;
-  return loss;
+  return nn::SoftmaxCrossEntropyForward(a.probs, logits_.data(), y.data(), B, c.labels);
 }
 
 void Vit::ZeroGrad() { arena_.ZeroGrad(); }
@@ -355,7 +351,7 @@ void Vit::ZeroGrad() { arena_.ZeroGrad(); }
 Status Vit::Backward() {
   const VitConfig& c = cfg_;
   Acts& a = *acts_;
-  if (!a.backward_ready) return Error("Backward needs a training Forward (Pass::kTrain) with labels");
+  if (a.pass != Pass::kTrain || a.labels.empty()) return Error("Backward needs a training Forward (Pass::kTrain) with labels");
   if (lin_.mode() == nn::LinearMode::kPacked) return Error("Backward is not available with packed ternary weights");
   if (!arena_.has_grads())
     T81_RETURN_IF_ERROR(base::CheckFits(int64_t(arena_.size()) * 12, "training (gradients and AdamW moments, 12 bytes a parameter)"));
