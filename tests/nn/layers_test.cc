@@ -191,6 +191,35 @@ TEST(GradCheck, LinearSoftmaxXent) {
   }(), "dlogits");
 }
 
+// Label smoothing ε: the loss against (1 - ε)·onehot + ε/V, and its gradient, by finite
+// differences of a double reference; ε = 0 is the plain loss.
+TEST(SoftmaxCrossEntropy, LabelSmoothingLossAndGradient) {
+  base::Rng rng(9);
+  const std::vector<float> logits = Random(rng, size_t(B * V), 2.0);
+  const std::vector<int32_t> y = {2, 0, 3};
+  const float eps = 0.1f;
+  auto ref = [&](const std::vector<double>& l) {
+    double loss = 0;
+    for (int64_t r = 0; r < B; ++r) {
+      double mx = -1e300, s = 0;
+      for (int64_t k = 0; k < V; ++k) mx = std::max(mx, l[size_t(r * V + k)]);
+      for (int64_t k = 0; k < V; ++k) s += std::exp(l[size_t(r * V + k)] - mx);
+      for (int64_t k = 0; k < V; ++k) {
+        const double target = (k == y[size_t(r)] ? 1.0 - eps : 0.0) + eps / double(V);
+        loss -= target * (l[size_t(r * V + k)] - mx - std::log(s));
+      }
+    }
+    return loss / double(B);
+  };
+  std::vector<float> probs(logits.size()), dlogits(logits.size(), 0.0f);
+  const double loss = SoftmaxCrossEntropyForward(probs.data(), logits.data(), y.data(), B, V, eps);
+  std::vector<double> l = ToDouble(logits);
+  EXPECT_NEAR(loss, ref(l), 1e-6);
+  EXPECT_GT(std::fabs(loss - RefXent(l, y, B, V)), 1e-3);  // smoothing changes the loss
+  SoftmaxCrossEntropyBackward(dlogits.data(), probs.data(), y.data(), B, V, 1.0f / float(B), eps);
+  ExpectGradNear(dlogits, NumericGrad(l, [&] { return ref(l); }), "dlogits");
+}
+
 TEST(GradCheck, TwoLayerMlp) {
   // x (B, C) -> Linear (OC) -> ReLU -> Linear (V) -> softmax cross-entropy.
   base::Rng rng(4);

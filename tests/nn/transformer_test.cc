@@ -574,7 +574,9 @@ INSTANTIATE_TEST_SUITE_P(Transformer, Attention,
                          ::testing::Values(AttnCase{2, 5, 3, 3, 4, true},   // multi-head
                                            AttnCase{2, 5, 4, 2, 4, true},   // grouped-query
                                            AttnCase{2, 5, 4, 1, 4, true},   // multi-query
-                                           AttnCase{2, 5, 4, 2, 4, false}), // non-causal (ViT)
+                                           AttnCase{2, 5, 4, 2, 4, false},  // non-causal (ViT)
+                                           AttnCase{1, 19, 2, 1, 16, false},  // T past a vector's width
+                                           AttnCase{1, 21, 2, 2, 8, true}),
                          AttnName);
 
 TEST(AttentionCausal, FutureTokensDoNotChangeEarlierOutputs) {

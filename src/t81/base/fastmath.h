@@ -1,5 +1,7 @@
 // Branch-free float exp that compilers vectorize (no libm call): Cephes-style range reduction
 // and a degree-6 polynomial; relative error below 2e-7 on [-87, 88], 0 below, +inf above.
+// Always inlined: the per-ISA kernel files include these too, and an out-of-line copy compiled
+// with their flags must never be what baseline code links to.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +9,7 @@
 
 namespace t81::base {
 
-inline float ExpF(float x) {
+[[gnu::always_inline]] inline float ExpF(float x) {
   x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
   // n = round(x / ln 2) by the 1.5·2^23 trick (round half to even, no call)
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -26,13 +28,13 @@ inline float ExpF(float x) {
 }
 
 // tanh through ExpF: 1 - 2 / (exp(2x) + 1).
-inline float TanhF(float x) { return 1.0f - 2.0f / (ExpF(2.0f * x) + 1.0f); }
+[[gnu::always_inline]] inline float TanhF(float x) { return 1.0f - 2.0f / (ExpF(2.0f * x) + 1.0f); }
 
 // Branch-free float erf that compilers vectorize: Abramowitz & Stegun 7.1.26,
 // erf(|x|) = 1 - t·P(t)·exp(-x²) with t = 1 / (1 + p|x|); absolute error below 5e-7 (the
 // formula's 1.5e-7 plus float rounding). Meant for GELU's 1 + erf(x/√2), where an absolute
 // error is what counts.
-inline float ErfF(float x) {
+[[gnu::always_inline]] inline float ErfF(float x) {
   const float a = x < 0.0f ? -x : x;
   const float t = 1.0f / (1.0f + 0.3275911f * a);
   float p = 1.061405429f;

@@ -164,6 +164,9 @@ void AddTrainVit(CLI::App& train, Runner* run) {
   c->add_option("--batch", f->o.batch, "images per step")->capture_default_str();
   c->add_option("--shift", f->o.shift, "augmentation: random shift by up to this many pixels (0: none)")->capture_default_str();
   c->add_flag("--no-flip", f->no_flip, "augmentation: no random horizontal flips");
+  c->add_option("--label-smoothing", f->o.label_smoothing,
+                "label smoothing ε of the training loss (train_loss is then the smoothed loss; test_loss stays plain)")
+      ->capture_default_str();
   c->add_option("--eval-images", f->eval_images, "test images evaluated after each epoch (0: all)")->capture_default_str();
   AddSharedTrainFlags(c, f.get(), {.weight_decay = "AdamW decay (matrices only)",
                                    .seed = "seed for the initial weights, the image order and the augmentation",

@@ -9,14 +9,33 @@
 // heuristics are not reliable there).
 #define T81_UNROLL _Pragma("GCC unroll 16")
 
+// The float vector operations each ISA's float_ops file defines (float_ops_impl.h).
+#define T81_FLOAT_OPS_DECLARATIONS                                                                         \
+  void GeluErfForward(float* out, const float* inp, int64_t n);                                            \
+  void GeluErfBackward(float* dinp, const float* inp, const float* dout, int64_t n);                       \
+  void GeluTanhForward(float* out, const float* inp, int64_t n);                                           \
+  void GeluTanhBackward(float* dinp, const float* inp, const float* dout, int64_t n);                      \
+  void AttentionHeadForward(const AttnDims& d, int64_t h, const float* qkv, float* out, float* att,         \
+                            float* scratch);                                                               \
+  void AttentionGroupBackward(const AttnDims& d, int64_t g, const float* qkv, const float* att,            \
+                              const float* dout, float* dqkv, float* scratch);                             \
+  void AttentionRow(float* out, float* a, const float* q, const float* k, int64_t kstride, const float* v, \
+                    int64_t vstride, int64_t n, int64_t HD, float scale);
+#define T81_FLOAT_OPS_ENTRIES \
+  GeluErfForward, GeluErfBackward, GeluTanhForward, GeluTanhBackward, AttentionHeadForward, AttentionGroupBackward, \
+      AttentionRow
+
 namespace t81::kernels {
 namespace ref {
 extern const KernelTable kTable;  // the scalar reference: the oracle of every test
+T81_FLOAT_OPS_DECLARATIONS
 }
 namespace avx2 {
 extern const KernelTable kTable;
+T81_FLOAT_OPS_DECLARATIONS
 }
 namespace avx512 {
 extern const KernelTable kTable;
+T81_FLOAT_OPS_DECLARATIONS
 }
 }  // namespace t81::kernels

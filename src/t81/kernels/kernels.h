@@ -130,6 +130,35 @@ using GemmHalfRangeFn = void (*)(const HalfWeights& w, const float* x, int64_t l
 // IEEE operations on every ISA. Rows [r0, r1) of y.
 using GemvF32RangeFn = void (*)(const float* w, int64_t k, const float* x, int64_t r0, int64_t r1, float* y);
 
+// Float vector operations of the nn layers (float_ops_impl.h, compiled per ISA like the kernels
+// above). Element-wise ones give the same bits on every ISA (IEEE operations, no contraction);
+// attention's dot products and softmax sums differ between ISAs in summation order only.
+// GELU (erf or tanh form) over n values; the backward accumulates: dinp += GELU'(inp) · dout.
+using UnaryFn = void (*)(float* out, const float* inp, int64_t n);
+using UnaryBackwardFn = void (*)(float* dinp, const float* inp, const float* dout, int64_t n);
+// Scaled dot-product attention of one sequence: qkv (T, W) rows [q heads | k heads | v heads].
+struct AttnDims {
+  int64_t T = 0, NH = 0, NKV = 0, HD = 0;
+  bool causal = false;
+  int64_t W() const { return (NH + 2 * NKV) * HD; }
+  int64_t ld() const { return (T + 15) / 16 * 16; }  // padded row of a transposed head
+  // Floats of scratch one forward (head) / backward (KV group) task needs.
+  int64_t forward_scratch() const { return HD * ld(); }
+  int64_t backward_scratch() const { return HD * ld() + T * T + T; }
+};
+// Head h: out (T, NH·HD) columns [h·HD, (h+1)·HD) and att (T, T) its probabilities (0 above the
+// diagonal if causal).
+using AttnHeadForwardFn = void (*)(const AttnDims& d, int64_t h, const float* qkv, float* out, float* att,
+                                   float* scratch);
+// KV group g (heads g·NH/NKV …): accumulates into dqkv (T, W) the gradients of its heads' q and of
+// its k and v, heads and positions in a fixed order; att (NH, T, T), dout (T, NH·HD).
+using AttnGroupBackwardFn = void (*)(const AttnDims& d, int64_t g, const float* qkv, const float* att,
+                                     const float* dout, float* dqkv, float* scratch);
+// One query row over n keys and values (k + s·kstride, v + s·vstride): a (n) the probabilities,
+// out (HD) = Σ_s a[s] · v_s (the cached decode step).
+using AttnRowFn = void (*)(float* out, float* a, const float* q, const float* k, int64_t kstride, const float* v,
+                           int64_t vstride, int64_t n, int64_t HD, float scale);
+
 struct KernelTable {
   Isa isa;
   GemmF32RangeFn gemm_f32;
@@ -138,6 +167,13 @@ struct KernelTable {
   GemmQ8RangeFn gemm_q8;
   GemmHalfRangeFn gemm_half;
   GemvF32RangeFn gemv_f32;
+  UnaryFn gelu_erf;
+  UnaryBackwardFn gelu_erf_backward;
+  UnaryFn gelu_tanh;
+  UnaryBackwardFn gelu_tanh_backward;
+  AttnHeadForwardFn attn_head_forward;
+  AttnGroupBackwardFn attn_group_backward;
+  AttnRowFn attn_row;
 };
 
 // The table for this process: the best supported ISA, or T81_ISA=scalar|avx2|avx512.

@@ -343,7 +343,7 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
   nn::LinearForward(logits_.data(), a.cls, P(off_head_w_), P(off_head_b_), B, C, c.labels);
   if (!labels) return 0.0;
   std::vector<int32_t> y(labels, labels + B);
-  return nn::SoftmaxCrossEntropyForward(a.probs, logits_.data(), y.data(), B, c.labels);
+  return nn::SoftmaxCrossEntropyForward(a.probs, logits_.data(), y.data(), B, c.labels, infer ? 0.0f : label_smoothing_);
 }
 
 void Vit::ZeroGrad() { arena_.ZeroGrad(); }
@@ -360,7 +360,7 @@ Status Vit::Backward() {
   auto zero = [](std::vector<float>& v, int64_t n) { v.assign(size_t(n), 0.0f); };
   zero(a.dlogits, B * c.labels);
   std::vector<int32_t> y(a.labels.begin(), a.labels.end());
-  nn::SoftmaxCrossEntropyBackward(a.dlogits.data(), a.probs, y.data(), B, c.labels, 1.0f / float(B));
+  nn::SoftmaxCrossEntropyBackward(a.dlogits.data(), a.probs, y.data(), B, c.labels, 1.0f / float(B), label_smoothing_);
   zero(a.dcls, B * C);
   nn::LinearBackward(a.dcls.data(), g + off_head_w_, g + off_head_b_, a.dlogits.data(), a.cls, P(off_head_w_), B, C,
                      c.labels);

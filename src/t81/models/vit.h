@@ -70,6 +70,9 @@ class Vit : public Model {
   // Training helpers, as DecoderLM's: QAT's λ, gradient clipping, weight decay on matrices only
   // (not on norms, biases, the [CLS] token or the positions).
   void SetQatLambda(float lambda) { lin_.set_qat_lambda(lambda); }
+  // Label smoothing ε of the training pass's loss and gradient (evaluation stays plain
+  // cross-entropy).
+  void SetLabelSmoothing(float e) { label_smoothing_ = e; }
   double ClipGradNorm(double max_norm) { return arena_.ClipGradNorm(max_norm); }
   void DecayMatricesOnly();
   ParamArena& arena() { return arena_; }
@@ -107,6 +110,7 @@ class Vit : public Model {
   nn::BlockLinears lin_;
   std::unique_ptr<Acts> acts_;
   std::vector<float> logits_;
+  float label_smoothing_ = 0.0f;
 };
 
 }  // namespace t81::models

@@ -144,6 +144,7 @@ Result<VitTrainer> VitTrainer::Create(Vit* m, const VitTrainOptions& o, const da
     return Error("--max-steps, --max-train, --warmup, --lambda-warmup and --shift must not be negative");
   if (!(o.lr > 0) || !(o.min_lr >= 0) || o.min_lr > o.lr) return Error("--lr must be positive and --min-lr in [0, lr]");
   if (!(o.weight_decay >= 0) || !(o.grad_clip >= 0)) return Error("--weight-decay and --grad-clip must not be negative");
+  if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) return Error("--label-smoothing must be in [0, 1)");
   T81_RETURN_IF_ERROR(CheckInputs(*m, *train, p));
   if (o.shift >= m->config().image) return Error("--shift must be smaller than the image size");
   VitTrainer t(m, o, train, p);
@@ -157,6 +158,7 @@ Result<VitTrainer> VitTrainer::Create(Vit* m, const VitTrainOptions& o, const da
   if (o.qat) T81_RETURN_IF_ERROR(quant::CheckTernaryOptions(o.ternary));
   T81_RETURN_IF_ERROR(m->SetLinearMode(o.qat ? nn::LinearMode::kQat : nn::LinearMode::kFloat, o.ternary));
   m->DecayMatricesOnly();
+  m->SetLabelSmoothing(float(o.label_smoothing));
   return t;
 }
 
@@ -239,6 +241,7 @@ std::string VitTrainer::Fingerprint() const {
                       {"grad_clip", o_.grad_clip}, {"beta1", o_.beta1}, {"beta2", o_.beta2}, {"eps", o_.eps},
                       {"seed", o_.seed}, {"shift", o_.shift}, {"flip", o_.flip}, {"qat", o_.qat},
                       {"dataset", train_->name}, {"train_images", n_}};
+  if (o_.label_smoothing != 0) j["label_smoothing"] = o_.label_smoothing;  // absent: 0 (older state files)
   if (o_.qat) {
     j["threshold"] = o_.ternary.threshold;
     j["granularity"] = quant::GranularityName(o_.ternary.granularity);

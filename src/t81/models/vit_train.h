@@ -1,6 +1,6 @@
 // Training and evaluating a ViT image classifier (Vit) on an ImageSet, as `t81 train vit` and
 // `t81 bench vit` do: AdamW (decay on matrices only), linear warm-up then cosine decay, global-norm
-// clipping, label smoothing-free cross-entropy; each epoch visits the training images in an order
+// clipping, cross-entropy with optional label smoothing; each epoch visits the training images in an order
 // drawn from (seed, epoch) and each step's augmentation (random shift, horizontal flip) from
 // (seed, step) alone — so a run resumed from its state file continues bit for bit. QAT as the LM
 // trainer's: fake-quantized block linears with the λ warm-up, straight-through gradients.
@@ -23,6 +23,7 @@ struct VitTrainOptions {
   int64_t warmup = 200;     // steps of linear learning-rate warm-up
   double lr = 2e-3, min_lr = 1e-5;
   double weight_decay = 0.05, grad_clip = 1.0;
+  double label_smoothing = 0.0;  // ε of the training loss (evaluation: plain cross-entropy)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   uint64_t seed = 0;
   int64_t max_train = 0;    // 0: every training image; else the first max_train

@@ -49,25 +49,30 @@ void ReluBackward(float* dinp, const float* dout, const float* out, int64_t n) {
 }
 
 double SoftmaxCrossEntropyForward(float* probs, const float* logits, const int32_t* labels,
-                                  int64_t B, int64_t V) {
+                                  int64_t B, int64_t V, float smoothing) {
   double loss = 0;
   for (int64_t b = 0; b < B; ++b) {
     const float* l = logits + b * V;
     float* p = probs + b * V;
     const float mx = *std::max_element(l, l + V);
-    double sum = 0;
-    for (int64_t v = 0; v < V; ++v) sum += std::exp(double(l[v] - mx));
+    double sum = 0, mean_logit = 0;
+    for (int64_t v = 0; v < V; ++v) {
+      sum += std::exp(double(l[v] - mx));
+      mean_logit += double(l[v] - mx);
+    }
     for (int64_t v = 0; v < V; ++v) p[v] = float(std::exp(double(l[v] - mx)) / sum);
-    loss += std::log(sum) - double(l[labels[b]] - mx);
+    // -Σ target·log p = log(sum) - (1 - ε)·(l_y - mx) - ε·mean(l - mx)
+    loss += std::log(sum) - (1.0 - smoothing) * double(l[labels[b]] - mx) - smoothing * mean_logit / double(V);
   }
   return loss / double(B);
 }
 
 void SoftmaxCrossEntropyBackward(float* dlogits, const float* probs, const int32_t* labels,
-                                 int64_t B, int64_t V, float scale) {
+                                 int64_t B, int64_t V, float scale, float smoothing) {
+  const float off = smoothing / float(V), on = 1.0f - smoothing + off;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t v = 0; v < V; ++v)
-      dlogits[b * V + v] += (probs[b * V + v] - (v == labels[b] ? 1.0f : 0.0f)) * scale;
+      dlogits[b * V + v] += (probs[b * V + v] - (v == labels[b] ? on : off)) * scale;
 }
 
 }  // namespace t81::nn

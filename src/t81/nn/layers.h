@@ -21,11 +21,12 @@ void ReluForward(float* out, const float* inp, int64_t n);
 // dinp (n) += dout where out > 0.
 void ReluBackward(float* dinp, const float* dout, const float* out, int64_t n);
 
-// probs (B, V) = softmax(logits); returns the mean cross-entropy over rows (double accumulation).
+// probs (B, V) = softmax(logits); returns the mean cross-entropy over rows (double accumulation)
+// against the target (1 - ε)·onehot(label) + ε/V (label smoothing ε = `smoothing`; 0: plain).
 double SoftmaxCrossEntropyForward(float* probs, const float* logits, const int32_t* labels,
-                                  int64_t B, int64_t V);
-// dlogits (B, V) += (probs - onehot(labels)) · scale  (scale = 1/B for a mean loss).
+                                  int64_t B, int64_t V, float smoothing = 0.0f);
+// dlogits (B, V) += (probs - target) · scale  (scale = 1/B for a mean loss; target as above).
 void SoftmaxCrossEntropyBackward(float* dlogits, const float* probs, const int32_t* labels,
-                                 int64_t B, int64_t V, float scale);
+                                 int64_t B, int64_t V, float scale, float smoothing = 0.0f);
 
 }  // namespace t81::nn

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "t81/base/fastmath.h"
+#include "t81/kernels/kernels.h"
 
 namespace t81::nn {
 
@@ -106,44 +108,36 @@ void RmsNormBackward(float* dinp, float* dweight, const float* dout, const float
 }
 
 namespace {
-constexpr double kSqrt2OverPi = 0.7978845608028654;
+// Element-wise ops over n values through the kernel table, threaded in fixed chunks once n is
+// large (the ops are element-wise: the same numbers on any thread count).
+template <typename Fn>
+void Chunked(int64_t n, Fn fn) {
+  constexpr int64_t kChunk = 1 << 14;
+#pragma omp parallel for schedule(static) if (n > 2 * kChunk)
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) fn(i0, std::min(kChunk, n - i0));
 }
+}  // namespace
 
 void GeluTanhForward(float* out, const float* inp, int64_t n) {
-  const float k = float(kSqrt2OverPi);
-#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = inp[i];
-    out[i] = 0.5f * x * (1.0f + base::TanhF(k * (x + 0.044715f * x * x * x)));
-  }
+  const auto f = kernels::Active().gelu_tanh;
+  Chunked(n, [&](int64_t i, int64_t m) { f(out + i, inp + i, m); });
 }
 
 void GeluTanhBackward(float* dinp, const float* inp, const float* dout, int64_t n) {
-  const float k = float(kSqrt2OverPi);
-#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = inp[i];
-    const float t = base::TanhF(k * (x + 0.044715f * x * x * x));
-    const float du = k * (1.0f + 3.0f * 0.044715f * x * x);
-    dinp[i] += (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du) * dout[i];
-  }
+  const auto f = kernels::Active().gelu_tanh_backward;
+  Chunked(n, [&](int64_t i, int64_t m) { f(dinp + i, inp + i, dout + i, m); });
 }
 
 // Exact-erf GELU x·Φ(x) (transformers' "gelu"), with erf from base::ErfF (absolute error < 5e-7,
 // vectorized) and φ through base::ExpF.
 void GeluErfForward(float* out, const float* inp, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
-  for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * inp[i] * (1.0f + base::ErfF(inp[i] * 0.70710678118654752f));
+  const auto f = kernels::Active().gelu_erf;
+  Chunked(n, [&](int64_t i, int64_t m) { f(out + i, inp + i, m); });
 }
 
 void GeluErfBackward(float* dinp, const float* inp, const float* dout, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = inp[i];
-    const float cdf = 0.5f * (1.0f + base::ErfF(x * 0.70710678118654752f));
-    const float pdf = base::ExpF(-0.5f * x * x) * 0.39894228040143268f;  // φ(x)
-    dinp[i] += (cdf + x * pdf) * dout[i];
-  }
+  const auto f = kernels::Active().gelu_erf_backward;
+  Chunked(n, [&](int64_t i, int64_t m) { f(dinp + i, inp + i, dout + i, m); });
 }
 
 void SwiGluForward(float* out, const float* inp, int64_t N, int64_t F) {
@@ -221,96 +215,39 @@ void RopeBackward(float* dx, int64_t N, int64_t H, int64_t HD, int64_t stride, c
 
 void AttentionRow(float* out, float* a, const float* q, const float* k, int64_t kstride, const float* v,
                   int64_t vstride, int64_t n, int64_t HD, float scale) {
-  float mx = -INFINITY;
-  for (int64_t s = 0; s < n; ++s) {
-    const float* ks = k + s * kstride;
-    float dot = 0;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t i = 0; i < HD; ++i) dot += q[i] * ks[i];
-    a[s] = dot * scale;
-    mx = std::max(mx, a[s]);
-  }
-  double sum = 0;
-  for (int64_t s = 0; s < n; ++s) {
-    a[s] = base::ExpF(a[s] - mx);
-    sum += a[s];
-  }
-  const float inv = float(1.0 / sum);
-  for (int64_t s = 0; s < n; ++s) a[s] *= inv;
-  for (int64_t i = 0; i < HD; ++i) out[i] = 0.0f;
-  for (int64_t s = 0; s < n; ++s) {
-    const float* vs = v + s * vstride;
-    const float as = a[s];
-#pragma omp simd
-    for (int64_t i = 0; i < HD; ++i) out[i] += as * vs[i];
-  }
+  kernels::Active().attn_row(out, a, q, k, kstride, v, vstride, n, HD, scale);
 }
 
+// One task per (sequence, head) forward and per (sequence, KV head) backward — heads sharing a KV
+// head write the same dk/dv, so a task runs its heads and positions in a fixed order: the same
+// numbers on any thread count.
 void AttentionForward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t NH,
                       int64_t NKV, int64_t HD, bool causal) {
-  const int64_t W = (NH + 2 * NKV) * HD;
-  const int64_t group = NH / NKV;
-  const float scale = float(1.0 / std::sqrt(double(HD)));
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < NH; ++h) {
-      const int64_t g = h / group;
-      const float* rows = qkv + b * T * W;
-      for (int64_t t = 0; t < T; ++t) {
-        float* a = att + ((b * NH + h) * T + t) * T;
-        const int64_t n = causal ? t + 1 : T;
-        AttentionRow(out + (b * T + t) * NH * HD + h * HD, a, rows + t * W + h * HD, rows + (NH + g) * HD, W,
-                     rows + (NH + NKV + g) * HD, W, n, HD, scale);
-        for (int64_t s = n; s < T; ++s) a[s] = 0.0f;
-      }
-    }
+  const kernels::AttnDims d{.T = T, .NH = NH, .NKV = NKV, .HD = HD, .causal = causal};
+  const auto f = kernels::Active().attn_head_forward;
+#pragma omp parallel
+  {
+    std::vector<float> scratch(static_cast<size_t>(d.forward_scratch()));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < NH; ++h)
+        f(d, h, qkv + b * T * d.W(), out + b * T * NH * HD, att + (b * NH + h) * T * T, scratch.data());
+  }
 }
 
 void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const float* att,
                        int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HD, bool causal) {
-  const int64_t W = (NH + 2 * NKV) * HD;
-  const int64_t group = NH / NKV;
-  const float scale = float(1.0 / std::sqrt(double(HD)));
-  // Heads sharing a KV head write the same dk/dv: each (batch row, KV head) is one task that runs
-  // its heads and positions in order, so the sums are the same on any thread count.
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t g = 0; g < NKV; ++g) {
-      std::vector<float> dscore(static_cast<size_t>(T));
-      for (int64_t h = g * group; h < (g + 1) * group; ++h)
-        for (int64_t t = 0; t < T; ++t) {
-          const float* a = att + ((b * NH + h) * T + t) * T;
-          const float* dy = dout + (b * T + t) * NH * HD + h * HD;
-          const int64_t last = causal ? t : T - 1;
-          // dv and d(probability)
-          double dot_pd = 0;
-          for (int64_t s = 0; s <= last; ++s) {
-            const float* v = qkv + (b * T + s) * W + (NH + NKV + g) * HD;
-            float* dv = dqkv + (b * T + s) * W + (NH + NKV + g) * HD;
-            float dp = 0;
-#pragma omp simd reduction(+ : dp)
-            for (int64_t i = 0; i < HD; ++i) {
-              dv[i] += a[s] * dy[i];
-              dp += dy[i] * v[i];
-            }
-            dscore[size_t(s)] = dp;
-            dot_pd += double(a[s]) * dp;
-          }
-          // through the softmax, then the scaled dot product
-          const float* q = qkv + (b * T + t) * W + h * HD;
-          float* dq = dqkv + (b * T + t) * W + h * HD;
-          for (int64_t s = 0; s <= last; ++s) {
-            const float ds = float(a[s] * (dscore[size_t(s)] - dot_pd)) * scale;
-            const float* k = qkv + (b * T + s) * W + (NH + g) * HD;
-            float* dk = dqkv + (b * T + s) * W + (NH + g) * HD;  // the K part: never overlaps dq
-#pragma omp simd
-            for (int64_t i = 0; i < HD; ++i) {
-              dq[i] += ds * k[i];
-              dk[i] += ds * q[i];
-            }
-          }
-        }
-    }
+  const kernels::AttnDims d{.T = T, .NH = NH, .NKV = NKV, .HD = HD, .causal = causal};
+  const auto f = kernels::Active().attn_group_backward;
+#pragma omp parallel
+  {
+    std::vector<float> scratch(static_cast<size_t>(d.backward_scratch()));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t g = 0; g < NKV; ++g)
+        f(d, g, qkv + b * T * d.W(), att + b * NH * T * T, dout + b * T * NH * HD, dqkv + b * T * d.W(),
+          scratch.data());
+  }
 }
 
 double CausalLmLossForward(float* probs, const float* logits, const int64_t* labels, int64_t B,

@@ -460,6 +460,6 @@ void GemvF32Range(const float* w, int64_t k, const float* x, int64_t r0, int64_t
   for (; r < r1; ++r) GemvRows<1>(w, k, x, r, y);
 }
 
-const KernelTable kTable{Isa::kAvx512, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmHalfRange, GemvF32Range};
+const KernelTable kTable{Isa::kAvx512, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmHalfRange, GemvF32Range, T81_FLOAT_OPS_ENTRIES};
 
 }  // namespace t81::kernels::avx512

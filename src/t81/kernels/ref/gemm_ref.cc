@@ -126,6 +126,6 @@ void GemvF32Range(const float* w, int64_t k, const float* x, int64_t r0, int64_t
   }
 }
 
-const KernelTable kTable{Isa::kScalar, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmHalfRange, GemvF32Range};
+const KernelTable kTable{Isa::kScalar, GemmF32Range, GemmI8Range, QuantizeRow, GemmQ8Range, GemmHalfRange, GemvF32Range, T81_FLOAT_OPS_ENTRIES};
 
 }  // namespace t81::kernels::ref
