@@ -43,7 +43,7 @@ if [ -f "$VIT/train_state.safetensors" ]; then
 else
   "$T81" train vit --out "$VIT"
 fi
-VITQ_ARGS=(--init-from "$VIT" --qat --epochs 2 --lr 5e-4 --warmup 50 --lambda-warmup 468)
+VITQ_ARGS=(--init-from "$VIT" --qat --epochs 2 --lr 5e-4 --warmup 50 --lambda-warmup 937)  # λ over epoch 1
 if [ -f "$VITQ/train_state.safetensors" ]; then
   "$T81" train vit --out "$VITQ" "${VITQ_ARGS[@]}" --resume || { rm -rf "$VITQ"; "$T81" train vit --out "$VITQ" "${VITQ_ARGS[@]}"; }
 else

@@ -63,7 +63,7 @@ void BlockBackward(const BlockConfig& c, const BlockParams& p, const BlockParams
 // Scaled dot-product attention of n new rows (positions p0 .. p0 + n - 1) against a KV cache.
 // qkv (n, qkv_dim) rows as in Qkv; their keys and values are first stored in the cache
 // kc, vc (NKV, TC, HD): each head's positions contiguous, TC ≥ p0 + n. Row r attends to
-// positions ≤ p0 + r. out (n, NH·HD); scores (n·NH, TC) scratch. The same operations as
+// positions ≤ p0 + r. out (n, NH·HD); scores (n·NH, TC) scratch. The same formula as
 // AttentionForward (causal), so a cached decode equals the full recompute to float rounding.
 void AttentionCachedForward(float* out, float* scores, const float* qkv, float* kc, float* vc, int64_t TC,
                             int64_t p0, int64_t n, int64_t NH, int64_t NKV, int64_t HD);

@@ -48,8 +48,8 @@ void RopeBackward(float* dx, int64_t N, int64_t H, int64_t HD, int64_t stride, c
                   const RopeTable& rope);
 
 // One query row of scaled dot-product attention over n keys and values (k + s·kstride and
-// v + s·vstride for s < n): a (n) the softmax probabilities, out (HD) = Σ_s a[s] · v_s. The one
-// place attention is computed: AttentionForward and the cached decode step both call it.
+// v + s·vstride for s < n): a (n) the softmax probabilities, out (HD) = Σ_s a[s] · v_s (the
+// cached decode step). This and AttentionForward/Backward run the kernel table's float ops.
 void AttentionRow(float* out, float* a, const float* q, const float* k, int64_t kstride, const float* v,
                   int64_t vstride, int64_t n, int64_t HD, float scale);
 
