@@ -1,7 +1,8 @@
-// Float vector operations of the nn layers (kernels.h: FloatOps), one source compiled once per ISA:
-// ref/, avx2/ and avx512/ each include it inside their own namespace, after <algorithm>, <cmath>
-// and t81/base/fastmath.h. Plain loops that GCC vectorizes with the file's flags; no std
-// containers (their out-of-line instantiations could be shared with code compiled for less).
+// Float vector operations of the nn layers (kernels.h: the kernel table's GELU and attention
+// entries), one source compiled once per ISA: ref/, avx2/ and avx512/ each include it inside their
+// own namespace, after <algorithm>, <cmath> and t81/base/fastmath.h. Plain loops that GCC
+// vectorizes with the file's flags; no std containers (their out-of-line instantiations could be
+// shared with code compiled for less).
 // No include guard: one inclusion per ISA file.
 
 // Fixed-width accumulator chunks: one AVX-512 register, two AVX2 ones, four SSE2 ones.
