@@ -40,6 +40,12 @@ inline void Store(const float* acc, float as, float beta, float* y, int64_t vali
 // Integer sums in int16 lanes, widened to int32 (VPMADDWD) every half block: a VPMADDUBSW lane is
 // u·q + u'·q' with u ≤ 3 (a TQ2_0 code 3 decodes to t = +2, as in ggml), |q| ≤ 127, so |lane| ≤ 762
 // and 32 steps stay within ±24384: exact, no saturation.
+// Decode (MR ≤ 2) prefetches W kPrefetchBytes ahead and the scales kPrefetchBlocks blocks ahead: a
+// tile's stream continues into the next tile's, the next call's (see the AVX-512 GEMV).
+constexpr int64_t kPrefetchBytes = 2048, kPrefetchBlocks = 4;
+// PREFETCHT0 as an asm statement (GCC 12 drops _mm_prefetch from unrolled loops).
+inline void Prefetch(const void* p) { asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p))); }
+
 template <int MR>
 void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t tile, float* y,
              int64_t ldy, float alpha, float beta) {
@@ -60,6 +66,11 @@ void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t
           _mm256_store_si256(reinterpret_cast<__m256i*>(part[i] + 8 * h), _mm256_madd_epi16(acc[i][h], ones));
           acc[i][h] = _mm256_setzero_si256();
         }
+      if (MR <= 2) {
+        const int64_t end = (w.tiles * kb - tile * kb - b) * kTileBlockBytes;  // bytes left in W from wp
+        if (c * kChunkBytes + kPrefetchBytes < end) Prefetch(wp + c * kChunkBytes + kPrefetchBytes);
+        if (c == 0 && (kPrefetchBlocks + 1) * kTileBlockBytes <= end) Prefetch(w.scales.data() + (tile * kb + b + kPrefetchBlocks) * kTileRows);
+      }
       const __m256i p0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + c * kChunkBytes));
       const __m256i p1 =
           _mm256_load_si256(reinterpret_cast<const __m256i*>(wp + c * kChunkBytes + 32));
