@@ -1,7 +1,11 @@
 #include "t81/cli/run_info.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <fstream>
 
+#include "t81/base/cpu.h"
 #include "t81/kernels/kernels.h"
 
 #ifndef T81_GIT_REVISION
@@ -9,12 +13,27 @@
 #endif
 
 extern "C" char* openblas_get_config(void);  // OpenBLAS's build string (version, threading, core)
+extern "C" char* openblas_get_corename(void);
 
 namespace t81::cli {
 
 std::string BlasConfig() {
   const char* c = openblas_get_config();
   return c ? c : "unknown";
+}
+
+std::string BlasCoreNote() {
+  const char* c = openblas_get_corename();
+  std::string core = c ? c : "";
+  std::string lower = core;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+  const bool avx512_core = lower.find("skylakex") != std::string::npos || lower.find("cooperlake") != std::string::npos ||
+                           lower.find("sapphire") != std::string::npos;
+  if (!base::Cpu().avx512 || avx512_core || core.empty()) return "";
+  const char* env = std::getenv("OPENBLAS_CORETYPE");
+  return "note: OpenBLAS runs its " + core + " kernels on this AVX-512 CPU" +
+         (env ? std::string(" (OPENBLAS_CORETYPE=") + env + ")" : std::string()) +
+         "; OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 float GEMM (1.4x faster ViT training on AMD Zen 5)";
 }
 
 std::string GitRevision() { return T81_GIT_REVISION; }

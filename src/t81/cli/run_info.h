@@ -13,6 +13,10 @@ std::string GitRevision();  // fixed at configure time ("unknown" outside a git 
 std::string CpuModel();     // /proc/cpuinfo's "model name" ("unknown" when absent)
 std::string ActiveIsa();    // the kernel table's ISA (scalar, avx2, avx512)
 std::string BlasConfig();   // OpenBLAS's own description: version, OpenMP or pthreads, core
+// One line for the float training commands when OpenBLAS runs AVX2-or-older kernels on a CPU with
+// AVX-512 (OpenBLAS picks its kernels once, when it loads, from OPENBLAS_CORETYPE or its own CPU
+// table, which may not know the CPU): how to select its AVX-512 kernels. Empty otherwise.
+std::string BlasCoreNote();
 
 // Sets timestamp, git_revision, cpu_model, isa and threads on a JSON object (json or ordered_json).
 template <typename Json>
