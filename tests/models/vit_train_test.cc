@@ -1,6 +1,7 @@
 // The ViT trainer: random init written = created, a fresh head keeps the body, training lowers
 // the loss, a resumed run equals a straight one bit for bit, thread count does not change t81's
-// own numbers (at this size OpenBLAS runs its 1-thread path; docs/DESIGN.md: Determinism), QAT runs, head fitting learns a separable set, evaluation counts correctly.
+// own numbers (at this size OpenBLAS runs its 1-thread path; docs/DESIGN.md: Determinism), QAT
+// runs, head fitting learns a separable set, evaluation counts correctly.
 #include "t81/models/vit_train.h"
 
 #include <gtest/gtest.h>

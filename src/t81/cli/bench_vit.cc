@@ -160,7 +160,7 @@ Status RunBenchVit(BenchVitFlags f) {
   std::fprintf(stderr, "[bench vit] %s: ViT %lldx%lld patch %lld, %lld layers, width %lld: %lld parameters; %s, %lld eval images; %d threads\n",
                dir.c_str(), (long long)c.image, (long long)c.image, (long long)c.patch, (long long)c.L, (long long)c.C,
                (long long)params, f.dataset.c_str(), (long long)test.n, base::NumThreads());
-  if (const std::string note = BlasCoreNote(); !note.empty()) std::fprintf(stderr, "[%s] %s\n", "bench vit", note.c_str());
+  PrintBlasCoreNote("bench vit");
 
   Stage base_s, ptq_s, qat_s;
   base_s.size_bytes = float_bytes;

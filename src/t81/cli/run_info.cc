@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -34,6 +35,10 @@ std::string BlasCoreNote() {
   return "note: OpenBLAS runs its " + core + " kernels on this AVX-512 CPU" +
          (env ? std::string(" (OPENBLAS_CORETYPE=") + env + ")" : std::string()) +
          "; OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 float GEMM (1.4x faster ViT training on AMD Zen 5)";
+}
+
+void PrintBlasCoreNote(const char* tag) {
+  if (const std::string note = BlasCoreNote(); !note.empty()) std::fprintf(stderr, "[%s] %s\n", tag, note.c_str());
 }
 
 std::string GitRevision() { return T81_GIT_REVISION; }

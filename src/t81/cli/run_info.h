@@ -17,6 +17,8 @@ std::string BlasConfig();   // OpenBLAS's own description: version, OpenMP or pt
 // AVX-512 (OpenBLAS picks its kernels once, when it loads, from OPENBLAS_CORETYPE or its own CPU
 // table, which may not know the CPU): how to select its AVX-512 kernels. Empty otherwise.
 std::string BlasCoreNote();
+// Prints BlasCoreNote() on stderr as "[tag] note" when it is not empty.
+void PrintBlasCoreNote(const char* tag);
 
 // Sets timestamp, git_revision, cpu_model, isa and threads on a JSON object (json or ordered_json).
 template <typename Json>

@@ -108,7 +108,7 @@ Status RunTrainLm(TrainLmFlags f) {
   std::fprintf(stderr, "[train lm] %s, %lld layers, n_embd %lld, %lld heads, vocab %lld: %lld parameters; %s; %d threads\n",
                models::ArchName(c.arch), (long long)c.L, (long long)c.C, (long long)c.NH, (long long)c.V,
                (long long)m->num_params(), f.o.qat ? "QAT (ternary block linears)" : "float", base::NumThreads());
-  if (const std::string note = BlasCoreNote(); !note.empty()) std::fprintf(stderr, "[%s] %s\n", "train lm", note.c_str());
+  PrintBlasCoreNote("train lm");
   const bool tty = isatty(2);
   double loss_sum = 0;
   int64_t loss_n = 0, tokens0 = tr.tokens();

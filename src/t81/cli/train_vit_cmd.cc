@@ -102,7 +102,7 @@ Status RunTrainVit(TrainVitFlags f) {
                (long long)c.image, (long long)c.image, (long long)c.patch, (long long)c.L, (long long)c.C,
                (long long)c.NH, (long long)m->num_params(), f.o.qat ? "QAT (ternary block linears)" : "float",
                (long long)total, (long long)spe, (long long)f.o.batch, base::NumThreads());
-  if (const std::string note = BlasCoreNote(); !note.empty()) std::fprintf(stderr, "[%s] %s\n", "train vit", note.c_str());
+  PrintBlasCoreNote("train vit");
   const bool tty = isatty(2);
   double loss_sum = 0;
   int64_t loss_n = 0;

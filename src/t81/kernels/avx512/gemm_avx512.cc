@@ -41,7 +41,7 @@ inline void Dpbusd(__m512i& acc, __m512i u, __m512i x) {
 // every new stream and these are short (12 KiB at K = 3072), so the GEMV prefetches each stream
 // kPrefetchBytes ahead — past a stream's end, into the same stream of the next NT tiles — and
 // the tiles' scales kPrefetchBlocks blocks ahead. Measured with BM_DecodeGemvDram (2 threads,
-// 16384 × 3072, 20 copies): 29–37 GB/s without, 48–59 GB/s with (streaming read: 55 GB/s).
+// 16384 × 3072, 20 copies): 29–44 GB/s without, 55–62 GB/s with (streaming read: 55 GB/s).
 constexpr int64_t kPrefetchBytes = 2048, kPrefetchBlocks = 4;
 
 // PREFETCHT0 as an asm statement: GCC 12 drops _mm_prefetch from the unrolled GEMV loops.
