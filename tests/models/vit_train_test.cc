@@ -1,12 +1,14 @@
 // The ViT trainer: random init written = created, a fresh head keeps the body, training lowers
 // the loss, a resumed run equals a straight one bit for bit, thread count does not change t81's
 // own numbers (at this size OpenBLAS runs its 1-thread path; docs/DESIGN.md: Determinism), QAT
-// runs, head fitting learns a separable set, evaluation counts correctly.
+// runs, head fitting learns a separable set, evaluation counts correctly, the weight average follows
+// its formula and swaps back exactly, random erasing sets one rectangle of valid pixels.
 #include "t81/models/vit_train.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "t81/base/rng.h"
@@ -65,6 +67,13 @@ data::ImageProcessor NoResize() {
 
 std::vector<float> Params(Vit& m) {
   return std::vector<float>(m.arena().params(), m.arena().params() + m.arena().size());
+}
+
+// The parameters, then their average when the run keeps one.
+std::vector<float> ParamsAndAverage(Vit& m) {
+  std::vector<float> v = Params(m);
+  if (m.arena().has_ema()) v.insert(v.end(), m.arena().ema(), m.arena().ema() + m.arena().size());
+  return v;
 }
 
 TEST(VitTrain, CreateEqualsTheCheckpointWrittenTensorByTensor) {
@@ -181,23 +190,109 @@ std::vector<float> Train(const VitTrainOptions& o, const data::ImageSet& train, 
       EXPECT_TRUE(st.ok()) << st.message();
       EXPECT_EQ(tr2.step(), stop_at);
       while (tr2.step() < tr2.total_steps()) EXPECT_TRUE(tr2.Step().ok());
-      return Params(*m2);
+      return ParamsAndAverage(*m2);
     }
   }
-  return Params(*m);
+  return ParamsAndAverage(*m);
 }
 
 TEST(VitTrain, AResumedRunEqualsAStraightOne) {
   const data::ImageSet train = Quadrants(96, 4);
   TempDir dir("vit_resume");
   const std::string state = dir / "state.safetensors";
-  for (bool qat : {false, true}) {
+  for (int run = 0; run < 3; ++run) {
     VitTrainOptions o = Short();
-    o.qat = qat;
-    o.lambda_warmup = qat ? 5 : 0;
+    o.qat = run == 1;
+    o.lambda_warmup = o.qat ? 5 : 0;
+    if (run == 2) {  // the weight average, random erasing and stochastic depth resume too
+      o.ema = 0.9;
+      o.erase = 0.5;
+      o.drop_path = 0.3;
+    }
     const std::vector<float> straight = Train(o, train, -1, "");
     const std::vector<float> resumed = Train(o, train, 7, state);  // mid-epoch (6 steps an epoch)
-    EXPECT_EQ(straight, resumed) << (qat ? "qat" : "float");
+    EXPECT_EQ(straight.size(), (run == 2 ? 2 : 1) * Params(*Vit::Create(Tiny(), 0).value()).size());
+    EXPECT_EQ(straight, resumed) << "run " << run;
+  }
+}
+
+// --ema: after each step the average moves toward the weights by 1 − d, d = min(ema, (1+t)/(10+t));
+// SwapAverage puts it into the model and back exactly.
+TEST(VitTrain, TheWeightAverageFollowsItsFormulaAndSwapsBack) {
+  const data::ImageSet train = Quadrants(64, 8), test = Quadrants(32, 9);
+  auto m = Vit::Create(Tiny(), 0).value();
+  VitTrainOptions o = Short();
+  o.ema = 0.5;
+  auto tr = VitTrainer::Create(m.get(), o, &train, NoResize()).value();
+  ASSERT_TRUE(m->arena().has_ema());
+  const std::vector<float> init = Params(*m);
+  std::vector<double> avg(init.begin(), init.end());
+  for (int t = 0; t < 12; ++t) {
+    ASSERT_TRUE(tr.Step().ok());
+    const double d = std::min(0.5, double(t + 1) / double(t + 10));
+    const std::vector<float> p = Params(*m);
+    for (size_t i = 0; i < p.size(); ++i) avg[i] = d * avg[i] + (1 - d) * p[i];
+  }
+  const std::vector<float> trained = Params(*m);
+  const float* ema = m->arena().ema();
+  double worst = 0;
+  for (size_t i = 0; i < avg.size(); ++i) worst = std::max(worst, std::abs(double(ema[i]) - avg[i]));
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_NE(std::vector<float>(ema, ema + trained.size()), trained);
+  const double loss_trained = tr.Evaluate(test, 0).value().loss;
+  tr.SwapAverage();
+  const std::vector<float> swapped = Params(*m);
+  for (size_t i = 0; i < avg.size(); ++i) ASSERT_NEAR(swapped[i], avg[i], 1e-5) << i;
+  EXPECT_NE(tr.Evaluate(test, 0).value().loss, loss_trained);
+  tr.SwapAverage();
+  EXPECT_EQ(Params(*m), trained);
+  // Without --ema there is no average and SwapAverage changes nothing.
+  auto m2 = Vit::Create(Tiny(), 0).value();
+  auto tr2 = VitTrainer::Create(m2.get(), Short(), &train, NoResize()).value();
+  EXPECT_FALSE(m2->arena().has_ema());
+  const std::vector<float> before = Params(*m2);
+  tr2.SwapAverage();
+  EXPECT_EQ(Params(*m2), before);
+}
+
+// Random erasing changes one rectangle of 2–25 % of the image, the same in every channel, to
+// values a real pixel can take after rescale and normalize; the rest stays.
+TEST(VitTrain, RandomErasingSetsOneRectangleOfValidPixels) {
+  data::ImageProcessor p = NoResize();
+  p.mean = {0.5f, 0.4f, 0.3f};
+  p.std = {0.2f, 0.25f, 0.3f};
+  constexpr int64_t S = 28, CH = 3;
+  base::Rng rng(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<float> img(size_t(CH * S * S), 1000.0f);
+    RandomErase(img.data(), CH, S, p, &rng);
+    int64_t y0 = S, y1 = -1, x0 = S, x1 = -1, changed = 0;
+    for (int64_t y = 0; y < S; ++y)
+      for (int64_t x = 0; x < S; ++x)
+        if (img[size_t(y * S + x)] != 1000.0f) {
+          ++changed;
+          y0 = std::min(y0, y), y1 = std::max(y1, y), x0 = std::min(x0, x), x1 = std::max(x1, x);
+        }
+    ASSERT_GT(changed, 0) << trial;
+    EXPECT_EQ(changed, (y1 - y0 + 1) * (x1 - x0 + 1)) << "not one rectangle, trial " << trial;
+    EXPECT_GE(double(changed), 0.02 * S * S - 2 * S) << trial;
+    EXPECT_LE(double(changed), 0.25 * S * S + 2 * S) << trial;
+    for (int64_t ch = 0; ch < CH; ++ch)
+      for (int64_t y = 0; y < S; ++y)
+        for (int64_t x = 0; x < S; ++x) {
+          const float v = img[size_t((ch * S + y) * S + x)];
+          const bool inside = y >= y0 && y <= y1 && x >= x0 && x <= x1;
+          if (!inside) {
+            ASSERT_EQ(v, 1000.0f);
+            continue;
+          }
+          const float lo = (0.0f - p.mean[size_t(ch)]) / p.std[size_t(ch)], hi = (1.0f - p.mean[size_t(ch)]) / p.std[size_t(ch)];
+          ASSERT_GE(v, lo - 1e-5f);
+          ASSERT_LT(v, hi + 1e-5f);
+          // The same pixel value in every channel.
+          const float v0 = img[size_t(y * S + x)] * p.std[0] + p.mean[0];
+          ASSERT_NEAR(v * p.std[size_t(ch)] + p.mean[size_t(ch)], v0, 1e-5f);
+        }
   }
 }
 
@@ -244,6 +339,14 @@ TEST(VitTrain, BadOptionsAndMismatchedDataAreRefused) {
   data::ImageSet many = train;
   many.classes = 10;  // more classes than the head's 4 labels
   EXPECT_FALSE(VitTrainer::Create(m.get(), Short(), &many, NoResize()).ok());
+  for (auto [erase, ema, drop] : {std::tuple{-0.1, 0.0, 0.0}, {1.5, 0.0, 0.0}, {0.0, 1.0, 0.0}, {0.0, -0.5, 0.0},
+                                    {0.0, 0.0, 1.0}, {0.0, 0.0, -0.1}}) {
+    VitTrainOptions bad = Short();
+    bad.erase = erase;
+    bad.ema = ema;
+    bad.drop_path = drop;
+    EXPECT_FALSE(VitTrainer::Create(m.get(), bad, &train, NoResize()).ok()) << erase << " " << ema << " " << drop;
+  }
 }
 
 TEST(VitTrain, HeadFittingLearnsOnFrozenFeatures) {

@@ -1,6 +1,7 @@
 // The transformer block (src/t81/nn/block.h): BlockBackward against central finite differences of
 // BlockForward along random directions (every parameter tensor and the input, for each norm /
-// activation / position / bias combination), the cached-attention op against full causal
+// activation / position / bias combination, with and without stochastic depth), a block whose
+// branches are all dropped passes its input through, the cached-attention op against full causal
 // attention, and BlockDecode (chunked, with a KV cache) against BlockForward over the whole sequence.
 #include "t81/nn/block.h"
 
@@ -64,21 +65,47 @@ struct TestBlock {
   }
 };
 
-// The scalar f = Σ r · BlockForward(inp).
+// The scalar f = Σ r · BlockForward(inp) (with stochastic-depth factors keep, or none).
 double Objective(TestBlock& b, const std::vector<float>& inp, const std::vector<float>& r, int64_t B, int64_t T,
-                 const Positions& pos) {
+                 const Positions& pos, const float* keep) {
   std::vector<float> acts(size_t(BlockActsFloats(b.c, B, T)));
   const BlockActs a = BlockActsAt(b.c, B, T, acts.data());
-  BlockForward(b.c, b.p, b.lin, 0, a, inp.data(), B, T, pos);
+  BlockForward(b.c, b.p, b.lin, 0, a, inp.data(), B, T, pos, keep);
   double f = 0;
   for (size_t i = 0; i < r.size(); ++i) f += double(r[i]) * a.out[i];
   return f;
 }
 
+void CheckBlockGradients(const Case& k, const float* keep);
+
 class BlockGrad : public ::testing::TestWithParam<Case> {};
 
 TEST_P(BlockGrad, BackwardMatchesFiniteDifferences) {
-  const BlockConfig c = ConfigOf(GetParam());
+  // Without stochastic depth, then with: sample 0 drops its attention branch and keeps its MLP
+  // at 1/(1 − 0.3); sample 1 keeps attention at 1/(1 − 0.2) and drops its MLP.
+  const float kKeep[4] = {0.0f, 1.25f, 1.0f / 0.7f, 0.0f};
+  for (const float* keep : {static_cast<const float*>(nullptr), kKeep}) {
+    SCOPED_TRACE(keep ? "stochastic depth" : "plain");
+    CheckBlockGradients(GetParam(), keep);
+  }
+}
+
+// Stochastic depth with every branch dropped leaves the input as it is.
+TEST(BlockForward, DroppedBranchesPassTheInputThrough) {
+  const BlockConfig c = ConfigOf({"vit", Norm::kLayerNorm, Activation::kGeluErf, false, false, true, 2, 2});
+  const int64_t B = 2, T = 3;
+  TestBlock b(c, 5);
+  base::Rng rng(6);
+  const std::vector<float> inp = Random(rng, size_t(B * T * c.C));
+  std::vector<float> acts(size_t(BlockActsFloats(c, B, T)));
+  const BlockActs a = BlockActsAt(c, B, T, acts.data());
+  const float none[4] = {0, 0, 0, 0};
+  BlockForward(c, b.p, b.lin, 0, a, inp.data(), B, T, {}, none);
+  EXPECT_EQ(std::vector<float>(a.out, a.out + inp.size()), inp);
+}
+
+void CheckBlockGradients(const Case& k, const float* keep) {
+  const BlockConfig c = ConfigOf(k);
   const int64_t B = 2, T = 5, N = B * T;
   TestBlock b(c, 3);
   base::Rng rng(4);
@@ -90,10 +117,10 @@ TEST_P(BlockGrad, BackwardMatchesFiniteDifferences) {
 
   std::vector<float> acts(size_t(BlockActsFloats(c, B, T)));
   const BlockActs a = BlockActsAt(c, B, T, acts.data());
-  BlockForward(c, b.p, b.lin, 0, a, inp.data(), B, T, positions);
+  BlockForward(c, b.p, b.lin, 0, a, inp.data(), B, T, positions, keep);
   std::vector<float> dinp = r;  // d f / d out = r
   BlockGradScratch s;
-  BlockBackward(c, b.p, b.g, b.lin, 0, a, inp.data(), dinp.data(), B, T, positions, &s);
+  BlockBackward(c, b.p, b.g, b.lin, 0, a, inp.data(), dinp.data(), B, T, positions, &s, keep);
 
   // Directional derivatives: (f(x + h·d) − f(x − h·d)) / 2h against <grad, d>, for the input and
   // for every parameter tensor on its own.
@@ -104,9 +131,9 @@ TEST_P(BlockGrad, BackwardMatchesFiniteDifferences) {
       const std::vector<float> save(x, x + n);
       const double h = 1e-2;
       for (int64_t i = 0; i < n; ++i) x[i] = float(save[size_t(i)] + h * d[size_t(i)]);
-      const double fp = Objective(b, inp, r, B, T, positions);
+      const double fp = Objective(b, inp, r, B, T, positions, keep);
       for (int64_t i = 0; i < n; ++i) x[i] = float(save[size_t(i)] - h * d[size_t(i)]);
-      const double fm = Objective(b, inp, r, B, T, positions);
+      const double fm = Objective(b, inp, r, B, T, positions, keep);
       std::copy(save.begin(), save.end(), x);
       double analytic = 0, norm = 0;
       for (int64_t i = 0; i < n; ++i) {

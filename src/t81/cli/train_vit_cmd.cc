@@ -123,6 +123,7 @@ Status RunTrainVit(TrainVitFlags f) {
                    HumanDuration(tr.elapsed_s()).c_str(), HumanDuration(tr.elapsed_s() / double(s) * double(total - s)).c_str(),
                    tty ? "" : "\n");
     if (!epoch_end) continue;
+    tr.SwapAverage();  // with --ema, the average is what is evaluated and saved
     T81_ASSIGN_OR_RETURN(const models::VitEval e, tr.Evaluate(test, f.eval_images));
     if (tty) std::fprintf(stderr, "\n");
     const int64_t epoch = (s - 1) / spe + 1;
@@ -133,6 +134,7 @@ Status RunTrainVit(TrainVitFlags f) {
                   loss_sum / double(loss_n), e.loss, e.accuracy, models::VitLearningRate(f.o, s - 1, total), tr.elapsed_s());
     T81_RETURN_IF_ERROR(m->Save(f.out));
     T81_RETURN_IF_ERROR(base::WriteFileAtomic(f.out + "/preprocessor_config.json", data::ImageProcessorJson(proc)));
+    tr.SwapAverage();
     T81_RETURN_IF_ERROR(tr.SaveState(state));
     T81_RETURN_IF_ERROR(AppendCsv(log, kLogHeader, {row}));
     nlohmann::json run_info = {{"log", kLogFile}, {"step", s}, {"steps", total}, {"dataset", f.dataset},
@@ -168,6 +170,12 @@ void AddTrainVit(CLI::App& train, Runner* run) {
   c->add_option("--batch", f->o.batch, "images per step")->capture_default_str();
   c->add_option("--shift", f->o.shift, "augmentation: random shift by up to this many pixels (0: none)")->capture_default_str();
   c->add_flag("--flip,!--no-flip", f->flip, "augmentation: random horizontal flips (--no-flip: none, the default)");
+  c->add_option("--erase", f->o.erase, "augmentation: probability of random erasing (a rectangle of 2-25 % of the image set to random pixels)")
+      ->capture_default_str();
+  c->add_option("--drop-path", f->o.drop_path, "stochastic depth: the last block's rate of dropping a branch per image, rising linearly from 0 at the first (0: none)")
+      ->capture_default_str();
+  c->add_option("--ema", f->o.ema, "decay of an average of the weights kept while training, which is evaluated and saved (0: none; e.g. 0.999)")
+      ->capture_default_str();
   c->add_option("--label-smoothing", f->o.label_smoothing,
                 "label smoothing ε of the training loss (train_loss is then the smoothed loss; test_loss stays plain)")
       ->capture_default_str();

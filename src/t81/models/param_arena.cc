@@ -1,6 +1,9 @@
 #include "t81/models/param_arena.h"
 
 #include <cmath>
+#include <utility>
+
+#include "t81/base/check.h"
 
 #include "t81/nn/transformer.h"
 
@@ -12,7 +15,28 @@ void ParamArena::Resize(size_t n) {
   g_.clear();
   m_.clear();
   v_.clear();
+  e_.clear();
   step_ = 0;
+}
+
+void ParamArena::EnableEma() { e_.assign(p_.begin(), p_.end()); }
+
+void ParamArena::UpdateEma(double decay) {
+  T81_CHECK(has_ema());
+  const float d = float(decay), w = float(1.0 - decay);
+  float* e = e_.data();
+  const float* p = p_.data();
+  const int64_t n = int64_t(p_.size());
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) e[i] = d * e[i] + w * p[i];
+}
+
+void ParamArena::SwapEma() {
+  T81_CHECK(has_ema());
+  float *e = e_.data(), *p = p_.data();
+  const int64_t n = int64_t(p_.size());
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) std::swap(e[i], p[i]);
 }
 
 float* ParamArena::grads() {

@@ -53,9 +53,19 @@ class ParamArena {
   int adam_step() const { return step_; }
   void set_adam_step(int s) { step_ = s; }
 
+  // Exponential moving average of the parameters (Polyak averaging, a training aid): EnableEma
+  // starts it as a copy of the parameters; UpdateEma(d) then sets ema = d·ema + (1 − d)·params
+  // after each optimizer step; SwapEma exchanges the two in place (the blocks keep their
+  // pointers into params), so a caller evaluates or saves the average and swaps back.
+  void EnableEma();
+  bool has_ema() const { return e_.size() == p_.size() && !p_.empty(); }
+  float* ema() { return e_.data(); }
+  void UpdateEma(double decay);
+  void SwapEma();
+
  private:
   void EnsureMoments();
-  base::ZeroedFloats p_, g_, m_, v_;
+  base::ZeroedFloats p_, g_, m_, v_, e_;
   std::vector<std::pair<size_t, size_t>> no_decay_;
   int step_ = 0;
 };

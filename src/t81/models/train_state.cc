@@ -18,8 +18,12 @@ constexpr const char* kItems = "t81.train.tokens";
 constexpr const char* kElapsed = "t81.train.elapsed_s";
 constexpr const char* kAdamStep = "t81.train.adam_step";
 
+// The weight average ("ema") is part of the state when the run keeps one (its fingerprint says so).
 std::vector<std::pair<const char*, float*>> Parts(ParamArena& a) {
-  return {{"params", a.params()}, {"adam_m", a.moment1()}, {"adam_v", a.moment2()}};
+  std::vector<std::pair<const char*, float*>> parts = {
+      {"params", a.params()}, {"adam_m", a.moment1()}, {"adam_v", a.moment2()}};
+  if (a.has_ema()) parts.push_back({"ema", a.ema()});
+  return parts;
 }
 }  // namespace
 

@@ -328,9 +328,10 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
       for (int64_t i = 0; i < C; ++i) x[i] = src[i] + pos[t * C + i];
     }
   const float* resid = a.x0;
+  const float* keep = KeepFactors(infer, B);
   for (int64_t l = 0; l < c.L; ++l) {
     const nn::BlockActs& ba = a.blocks[infer ? 0 : size_t(l)];
-    nn::BlockForward(block_, Block(l), lin_, l, ba, resid, B, T, {});
+    nn::BlockForward(block_, Block(l), lin_, l, ba, resid, B, T, {}, keep ? keep + l * 2 * B : nullptr);
     if (infer) {
       std::memcpy(a.resid, ba.out, size_t(N * C) * sizeof(float));  // the next block overwrites ba
       resid = a.resid;
@@ -347,6 +348,12 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
 }
 
 void Vit::ZeroGrad() { arena_.ZeroGrad(); }
+
+const float* Vit::KeepFactors(bool infer, int64_t B) const {
+  if (infer || keep_.empty()) return nullptr;
+  T81_CHECK(int64_t(keep_.size()) == cfg_.L * 2 * B);  // SetDropPath's batch is the pass's
+  return keep_.data();
+}
 
 Status Vit::Backward() {
   const VitConfig& c = cfg_;
@@ -370,10 +377,11 @@ Status Vit::Backward() {
   const float* last = c.L ? a.blocks[size_t(c.L - 1)].out : a.x0;
   nn::LayerNormBackward(a.dresid.data(), g + off_lnf_w_, g + off_lnf_b_, a.dlnf.data(), last, P(off_lnf_w_),
                         a.lnf_mean, a.lnf_rstd, N, C);
+  const float* keep = KeepFactors(false, B);
   for (int64_t l = c.L - 1; l >= 0; --l) {
     const float* inp = l == 0 ? a.x0 : a.blocks[size_t(l - 1)].out;
     nn::BlockBackward(block_, Block(l), GradBlock(l), lin_, l, a.blocks[size_t(l)], inp, a.dresid.data(), B, T, {},
-                      &a.scratch);
+                      &a.scratch, keep ? keep + l * 2 * B : nullptr);
   }
   // Embeddings: x0 = [cls | patch·Wᵀ + b] + pos.
   float* gpos = g + off_pos_;

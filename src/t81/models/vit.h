@@ -73,6 +73,9 @@ class Vit : public Model {
   // Label smoothing ε of the training pass's loss and gradient (evaluation stays plain
   // cross-entropy).
   void SetLabelSmoothing(float e) { label_smoothing_ = e; }
+  // Stochastic depth of the next training passes: keep (L, 2, B) the per-sample branch factors of
+  // every block (nn::BlockForward's keep), for batches of B; empty: none. Inference ignores it.
+  void SetDropPath(std::vector<float> keep) { keep_ = std::move(keep); }
   double ClipGradNorm(double max_norm) { return arena_.ClipGradNorm(max_norm); }
   void DecayMatricesOnly();
   ParamArena& arena() { return arena_; }
@@ -111,6 +114,8 @@ class Vit : public Model {
   std::unique_ptr<Acts> acts_;
   std::vector<float> logits_;
   float label_smoothing_ = 0.0f;
+  std::vector<float> keep_;  // stochastic depth factors (L, 2, B) or empty
+  const float* KeepFactors(bool infer, int64_t B) const;  // keep_ for a training pass of B, or null
 };
 
 }  // namespace t81::models

@@ -18,6 +18,25 @@ double VitLearningRate(const VitTrainOptions& o, int64_t step, int64_t total) {
   return o.min_lr + 0.5 * (o.lr - o.min_lr) * (1.0 + std::cos(3.141592653589793 * t));
 }
 
+void RandomErase(float* image, int64_t channels, int64_t S, const data::ImageProcessor& p, base::Rng* rng) {
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double area = (0.02 + 0.23 * rng->Uniform()) * double(S * S);
+    const double aspect = std::exp(std::log(0.3) + (std::log(3.3) - std::log(0.3)) * rng->Uniform());
+    const int64_t h = std::lround(std::sqrt(area * aspect)), w = std::lround(std::sqrt(area / aspect));
+    if (h < 1 || w < 1 || h > S || w > S) continue;
+    const int64_t y0 = int64_t(rng->Below(uint64_t(S - h + 1))), x0 = int64_t(rng->Below(uint64_t(S - w + 1)));
+    for (int64_t y = y0; y < y0 + h; ++y)
+      for (int64_t x = x0; x < x0 + w; ++x) {
+        const double v = rng->Uniform() * (p.do_rescale ? p.rescale_factor * 255.0 : 1.0);
+        for (int64_t ch = 0; ch < channels; ++ch) {
+          const size_t mc = p.mean.size() == 1 ? 0 : size_t(ch % int64_t(p.mean.size()));
+          image[(ch * S + y) * S + x] = p.do_normalize ? float((v - p.mean[mc]) / p.std[mc]) : float(v);
+        }
+      }
+    return;
+  }
+}
+
 namespace {
 Status CheckInputs(const Vit& m, const data::ImageSet& set, const data::ImageProcessor& p) {
   const VitConfig& c = m.config();
@@ -145,6 +164,9 @@ Result<VitTrainer> VitTrainer::Create(Vit* m, const VitTrainOptions& o, const da
   if (!(o.lr > 0) || !(o.min_lr >= 0) || o.min_lr > o.lr) return Error("--lr must be positive and --min-lr in [0, lr]");
   if (!(o.weight_decay >= 0) || !(o.grad_clip >= 0)) return Error("--weight-decay and --grad-clip must not be negative");
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) return Error("--label-smoothing must be in [0, 1)");
+  if (!(o.erase >= 0 && o.erase <= 1)) return Error("--erase must be in [0, 1]");
+  if (!(o.ema >= 0 && o.ema < 1)) return Error("--ema must be in [0, 1)");
+  if (!(o.drop_path >= 0 && o.drop_path < 1)) return Error("--drop-path must be in [0, 1)");
   T81_RETURN_IF_ERROR(CheckInputs(*m, *train, p));
   if (o.shift >= m->config().image) return Error("--shift must be smaller than the image size");
   VitTrainer t(m, o, train, p);
@@ -159,7 +181,12 @@ Result<VitTrainer> VitTrainer::Create(Vit* m, const VitTrainOptions& o, const da
   T81_RETURN_IF_ERROR(m->SetLinearMode(o.qat ? nn::LinearMode::kQat : nn::LinearMode::kFloat, o.ternary));
   m->DecayMatricesOnly();
   m->SetLabelSmoothing(float(o.label_smoothing));
+  if (o.ema > 0) m->arena().EnableEma();
   return t;
+}
+
+void VitTrainer::SwapAverage() {
+  if (o_.ema > 0) m_->arena().SwapEma();
 }
 
 float VitTrainer::lambda() const {
@@ -168,7 +195,7 @@ float VitTrainer::lambda() const {
 }
 
 void VitTrainer::Augment(float* pixels, int64_t B) {
-  if (o_.shift == 0 && !o_.flip) return;
+  if (o_.shift == 0 && !o_.flip && o_.erase == 0) return;
   const VitConfig& c = m_->config();
   const int64_t S = c.image, CH = c.channels;
   base::Rng rng(o_.seed * 0xD1B54A32D192ED03ull + uint64_t(step_) * 0x9E3779B97F4A7C15ull + 7);
@@ -187,8 +214,9 @@ void VitTrainer::Augment(float* pixels, int64_t B) {
           const int64_t sy = y - dy, sx0 = x - dx, sx = flip ? S - 1 - sx0 : sx0;
           shifted_[size_t(y * S + x)] = sy >= 0 && sy < S && sx0 >= 0 && sx0 < S ? plane[sy * S + sx] : fill;
         }
-      std::copy(shifted_.begin(), shifted_.end(), plane);
+      if (o_.shift != 0 || flip) std::copy(shifted_.begin(), shifted_.end(), plane);
     }
+    if (o_.erase > 0 && rng.Uniform() < o_.erase) RandomErase(pixels + b * CH * S * S, CH, S, proc_, &rng);
   }
 }
 
@@ -211,6 +239,16 @@ Result<double> VitTrainer::Step() {
   labels_.resize(size_t(B));
   for (int64_t b = 0; b < B; ++b) labels_[size_t(b)] = train_->labels[size_t(idx_[size_t(b)])];
   m_->SetQatLambda(lambda());
+  if (o_.drop_path > 0) {  // block l drops each branch of each sample with p = drop_path · l / (L − 1)
+    const int64_t L = c.L;
+    std::vector<float> keep(size_t(L * 2 * B));
+    base::Rng rng(o_.seed * 0xA24BAED4963EE407ull + uint64_t(step_) * 0x9FB21C651E98DF25ull + 11);
+    for (int64_t l = 0; l < L; ++l) {
+      const double p = L > 1 ? o_.drop_path * double(l) / double(L - 1) : o_.drop_path;
+      for (int64_t i = 0; i < 2 * B; ++i) keep[size_t(l * 2 * B + i)] = rng.Uniform() < p ? 0.0f : float(1.0 / (1.0 - p));
+    }
+    m_->SetDropPath(std::move(keep));
+  }
   T81_ASSIGN_OR_RETURN(const double loss, m_->Forward(pixels_.data(), labels_.data(), B));
   if (!std::isfinite(loss))
     return Error("training diverged at step " + std::to_string(step_ + 1) + " (loss " + std::to_string(loss) + "); lower --lr");
@@ -218,6 +256,8 @@ Result<double> VitTrainer::Step() {
   T81_RETURN_IF_ERROR(m_->Backward());
   if (o_.grad_clip > 0) m_->ClipGradNorm(o_.grad_clip);
   T81_RETURN_IF_ERROR(m_->AdamWStep(VitLearningRate(o_, step_, total_), o_.beta1, o_.beta2, o_.eps, o_.weight_decay));
+  // The average's decay ramps up, (1 + t) / (10 + t), so the first steps' weights fade out fast.
+  if (o_.ema > 0) m_->arena().UpdateEma(std::min(o_.ema, double(step_ + 1) / double(step_ + 10)));
   ++step_;
   images_ += B;
   elapsed_ += base::NowSeconds() - t0;
@@ -241,7 +281,11 @@ std::string VitTrainer::Fingerprint() const {
                       {"grad_clip", o_.grad_clip}, {"beta1", o_.beta1}, {"beta2", o_.beta2}, {"eps", o_.eps},
                       {"seed", o_.seed}, {"shift", o_.shift}, {"flip", o_.flip}, {"qat", o_.qat},
                       {"dataset", train_->name}, {"train_images", n_}};
-  if (o_.label_smoothing != 0) j["label_smoothing"] = o_.label_smoothing;  // absent: 0 (older state files)
+  // Absent: 0 (older state files).
+  if (o_.label_smoothing != 0) j["label_smoothing"] = o_.label_smoothing;
+  if (o_.erase != 0) j["erase"] = o_.erase;
+  if (o_.ema != 0) j["ema"] = o_.ema;
+  if (o_.drop_path != 0) j["drop_path"] = o_.drop_path;
   if (o_.qat) {
     j["threshold"] = o_.ternary.threshold;
     j["granularity"] = quant::GranularityName(o_.ternary.granularity);

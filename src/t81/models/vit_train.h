@@ -1,8 +1,9 @@
 // Training and evaluating a ViT image classifier (Vit) on an ImageSet, as `t81 train vit` and
 // `t81 bench vit` do: AdamW (decay on matrices only), linear warm-up then cosine decay, global-norm
-// clipping, cross-entropy with optional label smoothing; each epoch visits the training images in an order
-// drawn from (seed, epoch) and each step's augmentation (random shift, horizontal flip) from
-// (seed, step) alone — so a run resumed from its state file continues bit for bit. QAT as the LM
+// clipping, cross-entropy with optional label smoothing, optional stochastic depth and an optional
+// average of the weights (EMA);
+// each epoch visits the training images in an order drawn from (seed, epoch) and each step's
+// augmentation (random shift, horizontal flip, random erasing) from (seed, step) alone — so a run resumed from its state file continues bit for bit. QAT as the LM
 // trainer's: fake-quantized block linears with the λ warm-up, straight-through gradients.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "t81/base/rng.h"
 #include "t81/base/status.h"
 #include "t81/data/images.h"
 #include "t81/models/vit.h"
@@ -29,10 +31,18 @@ struct VitTrainOptions {
   int64_t max_train = 0;    // 0: every training image; else the first max_train
   int64_t shift = 2;        // augmentation: random translation by up to ±shift pixels (0: none)
   bool flip = true;         // augmentation: horizontal flip with probability 1/2
+  double erase = 0;         // augmentation: random erasing (a rectangle of random pixels) with this probability
+  double ema = 0;           // 0: none; else the decay of an average of the weights, which is evaluated and saved
+  double drop_path = 0;     // stochastic depth: the last block's drop rate, rising linearly from 0 at the first
   bool qat = false;
   quant::TernaryOptions ternary;
   int64_t lambda_warmup = 0;  // 0: λ = 1 from the first step
 };
+
+// Random erasing (Zhong et al., 2017), in place on one preprocessed image (channels, S, S): a
+// rectangle of 2–25 % of the image, aspect ratio log-uniform in [0.3, 3.3], the same in every
+// channel, set to uniform random pixel values rescaled and normalized as p does.
+void RandomErase(float* image, int64_t channels, int64_t S, const data::ImageProcessor& p, base::Rng* rng);
 
 // Learning rate of step s of total: warm-up then cosine to min_lr.
 double VitLearningRate(const VitTrainOptions& o, int64_t step, int64_t total);
@@ -78,8 +88,11 @@ class VitTrainer {
 
   // One optimizer step on the next batch; returns its loss (before the update).
   Result<double> Step();
-  // EvaluateVit with the weights the model trains with; its time counts in elapsed_s.
+  // EvaluateVit with the weights currently in the model; its time counts in elapsed_s.
   Result<VitEval> Evaluate(const data::ImageSet& set, int64_t max_images);
+  // With ema: exchanges the trained weights and their average in the model (call again to swap
+  // back before the next Step or SaveState). Without: nothing.
+  void SwapAverage();
 
   Status SaveState(const std::string& path) const;
   Status LoadState(const std::string& path);

@@ -85,37 +85,56 @@ BlockActs BlockActsAt(const BlockConfig& c, int64_t B, int64_t T, float* p) {
   return a;
 }
 
+namespace {
+// x (B, T, C) rows of sample b times f[b].
+void ScaleSamples(float* x, const float* f, int64_t B, int64_t T, int64_t C) {
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < T * C; ++i) x[b * T * C + i] *= f[b];
+}
+
+// dst = dresid with each sample's rows times f[b]: the gradient reaching a stochastic-depth branch.
+const float* BranchGrad(std::vector<float>* dst, const float* dresid, const float* f, int64_t B, int64_t T, int64_t C) {
+  if (!f) return dresid;
+  dst->assign(dresid, dresid + B * T * C);
+  ScaleSamples(dst->data(), f, B, T, C);
+  return dst->data();
+}
+}  // namespace
+
 void BlockForward(const BlockConfig& c, const BlockParams& p, BlockLinears& lin, int64_t l, const BlockActs& a,
-                  const float* inp, int64_t B, int64_t T, const Positions& pos) {
+                  const float* inp, int64_t B, int64_t T, const Positions& pos, const float* keep) {
   const int64_t N = B * T;
   NormForward(c, a.ln1, a.ln1_mean, a.ln1_rstd, inp, p.ln1_w, p.ln1_b, N);
   lin.Forward(a.qkv, a.ln1, l, BlockLinear::kQkv, N);
   RopeQk(c, a.qkv, N, pos, false);
   AttentionForward(a.atty, a.att, a.qkv, B, T, c.NH, c.NKV, c.HD, c.causal);
   lin.Forward(a.res1, a.atty, l, BlockLinear::kOut, N);
+  if (keep) ScaleSamples(a.res1, keep, B, T, c.C);
   AddInPlace(a.res1, inp, N * c.C);
   NormForward(c, a.ln2, a.ln2_mean, a.ln2_rstd, a.res1, p.ln2_w, p.ln2_b, N);
   lin.Forward(a.up, a.ln2, l, BlockLinear::kUp, N);
   ActForward(c, a.act, a.up, N);
   lin.Forward(a.out, a.act, l, BlockLinear::kDown, N);
+  if (keep) ScaleSamples(a.out, keep + B, B, T, c.C);
   AddInPlace(a.out, a.res1, N * c.C);
 }
 
 void BlockBackward(const BlockConfig& c, const BlockParams& p, const BlockParams& g, BlockLinears& lin, int64_t l,
                    const BlockActs& a, const float* inp, float* dresid, int64_t B, int64_t T, const Positions& pos,
-                   BlockGradScratch* s) {
+                   BlockGradScratch* s, const float* keep) {
   const int64_t N = B * T;
-  // MLP: out = res1 + Down(act(Up(norm2(res1)))).
+  // MLP: out = res1 + keep₁ · Down(act(Up(norm2(res1)))).
   Zero(s->dact, N * c.FF);
-  lin.Backward(s->dact.data(), g, dresid, a.act, l, BlockLinear::kDown, N);
+  lin.Backward(s->dact.data(), g, BranchGrad(&s->dbranch, dresid, keep ? keep + B : nullptr, B, T, c.C), a.act, l,
+               BlockLinear::kDown, N);
   Zero(s->dup, N * c.up_dim());
   ActBackward(c, s->dup.data(), a.up, s->dact.data(), N);
   Zero(s->dnorm, N * c.C);
   lin.Backward(s->dnorm.data(), g, s->dup.data(), a.ln2, l, BlockLinear::kUp, N);
   NormBackward(c, dresid, g.ln2_w, g.ln2_b, s->dnorm.data(), a.res1, p.ln2_w, a.ln2_mean, a.ln2_rstd, N);
-  // Attention: res1 = inp + Out(attention(rope(Qkv(norm1(inp))))).
+  // Attention: res1 = inp + keep₀ · Out(attention(rope(Qkv(norm1(inp))))).
   Zero(s->datty, N * c.attn_dim());
-  lin.Backward(s->datty.data(), g, dresid, a.atty, l, BlockLinear::kOut, N);
+  lin.Backward(s->datty.data(), g, BranchGrad(&s->dbranch, dresid, keep, B, T, c.C), a.atty, l, BlockLinear::kOut, N);
   Zero(s->dqkv, N * c.qkv_dim());
   AttentionBackward(s->dqkv.data(), s->datty.data(), a.qkv, a.att, B, T, c.NH, c.NKV, c.HD, c.causal);
   RopeQk(c, s->dqkv.data(), N, pos, true);

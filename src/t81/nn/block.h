@@ -46,19 +46,22 @@ struct Positions {
 };
 
 // Forward of block l over inp (B, T, C); saves into a what BlockBackward needs; a.out is the output.
+// keep (2, B) or null: stochastic depth (Huang et al., 2016), a training aid — each sample's
+// attention branch (row 0) and MLP branch (row 1) output is multiplied by its factor (0 drops the
+// branch, 1/(1 − p) keeps it) before it joins the residual stream. BlockBackward takes the same.
 void BlockForward(const BlockConfig& c, const BlockParams& p, BlockLinears& lin, int64_t l, const BlockActs& a,
-                  const float* inp, int64_t B, int64_t T, const Positions& pos);
+                  const float* inp, int64_t B, int64_t T, const Positions& pos, const float* keep = nullptr);
 
 // Scratch for BlockBackward (sized on first use, reused).
 struct BlockGradScratch {
-  std::vector<float> dnorm, dqkv, datty, dup, dact;
+  std::vector<float> dnorm, dqkv, datty, dup, dact, dbranch;
 };
 // Backward of block l. dresid (N, C): on entry d loss / d out, on return d loss / d inp (the
 // residual stream carries it through). Parameter gradients accumulate (+=) into g; for QAT the
 // straight-through gradient reaches the float weight. Needs lin in kFloat or kQat mode.
 void BlockBackward(const BlockConfig& c, const BlockParams& p, const BlockParams& g, BlockLinears& lin, int64_t l,
                    const BlockActs& a, const float* inp, float* dresid, int64_t B, int64_t T, const Positions& pos,
-                   BlockGradScratch* s);
+                   BlockGradScratch* s, const float* keep = nullptr);
 
 // Scaled dot-product attention of n new rows (positions p0 .. p0 + n - 1) against a KV cache.
 // qkv (n, qkv_dim) rows as in Qkv; their keys and values are first stored in the cache
