@@ -1,6 +1,7 @@
 // End to end: `t81 init --arch vit`, `t81 train vit` (HF folder, log, resume, QAT from a float
 // model) and `t81 bench vit` (the seed's summary lines and JSON keys, a fresh head, head fitting),
-// on Fashion-MNIST from the Debian package; bad input gets one line and writes nothing.
+// on Fashion-MNIST from the Debian package, the training aids (--ema saves the average); bad input
+// gets one line and writes nothing.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "../test_util.h"
+#include "t81/io/safetensors.h"
 #include "exec.h"
 
 namespace t81 {
@@ -72,6 +74,26 @@ TEST(VitCli, TrainWritesAnHfFolderAndResumes) {
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("QAT (ternary block linears)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("lambda 1.00"), std::string::npos) << r.out;
+  // The training aids. --ema does not change the training (the state's weights equal those of the
+  // same run without it) but the folder holds the average (another model); a resume must name the
+  // same settings.
+  const std::string aids = " --erase 0.5 --drop-path 0.2";
+  ASSERT_EQ(Exec(TrainArgs(d, "a") + aids).rc, 0);
+  r = Exec(TrainArgs(d, "e") + aids + " --ema 0.9");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  auto params = [&](const std::string& dir) {
+    auto f = io::SafeTensorsFile::Open(d / (dir + "/train_state.safetensors"));
+    EXPECT_TRUE(f.ok());
+    return f.value()->ReadFloat("params").value();
+  };
+  EXPECT_EQ(params("e"), params("a"));
+  EXPECT_TRUE(io::SafeTensorsFile::Open(d / "e/train_state.safetensors").value()->Find("ema"));
+  EXPECT_FALSE(io::SafeTensorsFile::Open(d / "a/train_state.safetensors").value()->Find("ema"));
+  EXPECT_NE(t81::testing::ReadText(d / "e/model.safetensors"), t81::testing::ReadText(d / "a/model.safetensors"));
+  EXPECT_EQ(Exec("info " + (d / "e")).rc, 0);
+  r = Exec(TrainArgs(d, "e") + aids + " --resume --ema 0.8");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.out.find("ema 0.9 -> 0.8"), std::string::npos) << r.out;
 }
 
 TEST(VitCli, BenchVitSeedRun) {
@@ -148,6 +170,9 @@ TEST(VitCli, BadInputIsOneLineAndWritesNothing) {
       {"train vit --out " + (d / "o") + " --dataset mnist", "--dataset"},
       {"train vit --out " + (d / "o") + " --data-dir " + (d / "none"), "none"},
       {"train vit --out " + (d / "o") + " --n-embd 30 --n-head 4", "multiple of the head count"},
+      {"train vit --out " + (d / "o") + " --ema 1", "--ema must be in [0, 1)"},
+      {"train vit --out " + (d / "o") + " --erase 1.5", "--erase must be in [0, 1]"},
+      {"train vit --out " + (d / "o") + " --drop-path -0.1", "--drop-path must be in [0, 1)"},
       {"bench vit --model-id " + (d / "lm") + " --json-output " + json, "model_type is not vit"},
       {"bench vit --model-id " + (d / "missing") + " --json-output " + json, "missing"},
       {"bench vit --model-id " + (d / "lm") + " --device cuda --json-output " + json, "--device"},
