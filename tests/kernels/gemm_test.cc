@@ -391,5 +391,18 @@ TEST(Threads, ResultIndependentOfThreadCount) {
   EXPECT_EQ(a, b);
 }
 
+// The streaming-read measurement runs every read pattern over a buffer of any size (not a whole
+// number of 64-byte lines per thread or stream) and returns a finite positive rate.
+TEST(StreamRead, AnySizeOnAnyThreadCount) {
+  const int threads = base::NumThreads();
+  for (int t : {1, 2, 3})
+    for (int64_t bytes : {int64_t(1) << 20, (int64_t(1) << 20) + 8 * 13, int64_t(5000)}) {
+      base::SetNumThreads(t);
+      const double gbs = StreamReadBandwidth(bytes, 1);
+      EXPECT_TRUE(std::isfinite(gbs) && gbs > 0) << t << " threads, " << bytes << " bytes: " << gbs;
+    }
+  base::SetNumThreads(threads);
+}
+
 }  // namespace
 }  // namespace t81::kernels

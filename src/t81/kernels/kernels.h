@@ -198,9 +198,10 @@ void GemmI8(const KernelTable& kt, const PackedWeights& w, const QuantizedActs& 
 // row of activations this streams W once, on t81's own threads (no BLAS thread pool competing
 // with the kernels' OpenMP threads).
 void GemvF32(const KernelTable& kt, const float* w, int64_t n, int64_t k, const float* x, float* y);
-// This machine's streaming read bandwidth, GB/s: the best of `passes` reads of a `bytes` buffer
-// (far larger than the caches) split over the OpenMP threads — the limit a memory-bound decode
-// runs against (t81 bench gguf reports decode as a fraction of it).
+// This machine's streaming read bandwidth, GB/s: the best of `passes` rounds of reads of a `bytes`
+// buffer (far larger than the caches) split over the OpenMP threads, each round reading it three
+// ways (one plain stream per thread; with software prefetch; 4 prefetched streams per thread) —
+// the limit a memory-bound decode runs against (t81 bench gguf reports decode as a fraction of it).
 double StreamReadBandwidth(int64_t bytes = int64_t(1) << 30, int passes = 5);
 // y (x.m, w.n) row stride ldy = X · Wᵀ with 8-bit weights (threaded over tiles of W).
 void GemmQ8(const KernelTable& kt, const Q8Weights& w, const Q8Acts& x, float* y, int64_t ldy);
