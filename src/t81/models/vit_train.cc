@@ -204,7 +204,7 @@ void VitTrainer::Augment(float* pixels, int64_t B) {
     const int64_t span = 2 * o_.shift + 1;
     const int64_t dy = int64_t(rng.Below(uint64_t(span))) - o_.shift, dx = int64_t(rng.Below(uint64_t(span))) - o_.shift;
     const bool flip = o_.flip && rng.Below(2) == 1;
-    for (int64_t ch = 0; ch < CH; ++ch) {
+    for (int64_t ch = 0; ch < CH && (dy != 0 || dx != 0 || flip); ++ch) {  // an identity move skips the copy
       float* plane = pixels + (b * CH + ch) * S * S;
       // What a black pixel becomes after rescale and normalize: the fill of the uncovered border.
       const size_t mc = proc_.mean.size() == 1 ? 0 : size_t(ch % int64_t(proc_.mean.size()));
@@ -214,7 +214,7 @@ void VitTrainer::Augment(float* pixels, int64_t B) {
           const int64_t sy = y - dy, sx0 = x - dx, sx = flip ? S - 1 - sx0 : sx0;
           shifted_[size_t(y * S + x)] = sy >= 0 && sy < S && sx0 >= 0 && sx0 < S ? plane[sy * S + sx] : fill;
         }
-      if (o_.shift != 0 || flip) std::copy(shifted_.begin(), shifted_.end(), plane);
+      std::copy(shifted_.begin(), shifted_.end(), plane);
     }
     if (o_.erase > 0 && rng.Uniform() < o_.erase) RandomErase(pixels + b * CH * S * S, CH, S, proc_, &rng);
   }
