@@ -4,7 +4,9 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "t81/base/cpu.h"
@@ -230,6 +232,42 @@ void BM_OpenBlas(benchmark::State& st) {
   st.SetLabel(s.m == 1 ? "sgemv" : "sgemm");
 }
 
+// A Linear layer's three training products at the default ViT step's shape (rows = 64 images × 17
+// tokens, 256 → 1024): forward X·Wᵀ, dX = dY·W, dW += dYᵀ·X. Arg 0: OpenBLAS sgemm; 1: GemmBf16 (AMX).
+void BM_TrainGemm(benchmark::State& st) {
+  const bool bf16 = st.range(0) == 1;
+  const int form = int(st.range(1));
+  if (bf16 && !kernels::AmxBf16Supported()) return st.SkipWithError("no AMX-BF16");
+  const int64_t rows = 1088, in = 256, out = 1024;
+  base::Rng rng(7);
+  auto filled = [&rng](int64_t n) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = float(rng.Normal());
+    return v;
+  };
+  const std::vector<float> x = filled(rows * in), w = filled(out * in), dy = filled(rows * out);
+  std::vector<float> c(size_t(std::max(rows * out, std::max(rows * in, out * in))), 0.0f);
+  // (trans_a, trans_b, M, N, K, A, lda, B, ldb, beta) of each form
+  const bool ta = form == 2, tb = form == 0;
+  const int64_t M = form == 2 ? out : rows, N = form == 0 ? out : in, K = form == 0 ? in : form == 1 ? out : rows;
+  const float* A = form == 0 ? x.data() : dy.data();
+  const float* B = form == 0 ? w.data() : form == 1 ? w.data() : x.data();
+  const int64_t lda = form == 0 ? in : out, ldb = in;
+  const float beta = form == 0 ? 0.0f : 1.0f;
+  for (auto _ : st) {
+    if (bf16)
+      kernels::GemmBf16(ta, tb, M, N, K, A, lda, B, ldb, beta, c.data(), N);
+    else
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K),
+                  1.0f, A, int(lda), B, int(ldb), beta, c.data(), int(N));
+    benchmark::DoNotOptimize(c.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(M * N * K), benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+  static const char* kForms[] = {"forward X·W^T", "dX = dY·W", "dW += dY^T·X"};
+  st.SetLabel(std::string(bf16 ? "bf16 AMX, " : "OpenBLAS sgemm, ") + kForms[form]);
+}
+
 void Isas(benchmark::internal::Benchmark* b) {
   for (int isa = 0; isa < 3; ++isa) {
     b->Args({isa, 1, 4096, 4096});
@@ -258,6 +296,7 @@ BENCHMARK(BM_DecodeGemvDram)
 BENCHMARK(BM_DecodeGemvF32Dram)->Args({1, 32064, 3072})->Args({2, 32064, 3072})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_StreamRead)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK(BM_OpenBlas)->Apply(Blas)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_TrainGemm)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 }  // namespace t81

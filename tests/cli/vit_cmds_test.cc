@@ -94,6 +94,22 @@ TEST(VitCli, TrainWritesAnHfFolderAndResumes) {
   r = Exec(TrainArgs(d, "e") + aids + " --resume --ema 0.8");
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.out.find("ema 0.9 -> 0.8"), std::string::npos) << r.out;
+  // --matmul: auto is bf16 exactly where the CPU has AMX-BF16 (train_run.json says which); fp32
+  // is then another run, and a resume must name the same precision.
+  const std::string auto_mm = ReadJson(d / "m/train_run.json")["matmul"].get<std::string>();
+  r = Exec(TrainArgs(d, "f") + " --matmul fp32");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("fp32 products"), std::string::npos) << r.out;
+  EXPECT_EQ(ReadJson(d / "f/train_run.json")["matmul"].get<std::string>(), "fp32");
+  if (auto_mm == "bf16") {
+    EXPECT_NE(t81::testing::ReadText(d / "f/model.safetensors"), t81::testing::ReadText(d / "m/model.safetensors"));
+    r = Exec(TrainArgs(d, "f") + " --resume --matmul bf16");
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(r.out.find("matmul"), std::string::npos) << r.out;
+  } else {
+    EXPECT_EQ(auto_mm, "fp32");
+    EXPECT_EQ(t81::testing::ReadText(d / "f/model.safetensors"), t81::testing::ReadText(d / "m/model.safetensors"));
+  }
 }
 
 TEST(VitCli, BenchVitSeedRun) {
@@ -189,6 +205,13 @@ TEST(VitCli, BadInputIsOneLineAndWritesNothing) {
     EXPECT_FALSE(fs::exists(json)) << c.args;
     EXPECT_FALSE(fs::exists(fs::path(d / "o") / "model.safetensors")) << c.args;
   }
+  // bf16 asked for where there is no AMX (T81_ISA=avx2 turns the tile unit off): one line, nothing written.
+  ExecResult r = t81::testing::ExecCommand("T81_ISA=avx2 " + std::string(T81_BIN) + " train vit --out " + (d / "o") +
+                                           " --matmul bf16");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("--matmul bf16 needs a CPU with AMX-BF16"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(fs::path(d / "o") / "model.safetensors"));
+  EXPECT_EQ(Exec("train vit --out " + (d / "o") + " --matmul fp16").rc, 2);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // The transformer block (src/t81/nn/block.h): BlockBackward against central finite differences of
 // BlockForward along random directions (every parameter tensor and the input, for each norm /
 // activation / position / bias combination, with and without stochastic depth), a block whose
-// branches are all dropped passes its input through, the cached-attention op against full causal
+// branches are all dropped passes its input through, the first-rows block (a classifier's last)
+// against the full block, the cached-attention op against full causal
 // attention, and BlockDecode (chunked, with a KV cache) against BlockForward over the whole sequence.
 #include "t81/nn/block.h"
 
@@ -170,6 +171,43 @@ INSTANTIATE_TEST_SUITE_P(Blocks, BlockGrad, ::testing::ValuesIn(kCases),
 
 // Cached attention, fed in chunks, equals full causal attention row by row; the cache holds each
 // row's keys and values at its position, per head.
+// BlockForwardFirstRows / BlockBackwardFirstRows against the full block with a gradient only at
+// the rows t = 0: the same outputs there, the same d inp everywhere and the same parameter
+// gradients (to float rounding: the attention row is summed in another order).
+TEST(BlockFirstRows, MatchTheFullBlockAtRowZero) {
+  const float kKeep[4] = {0.0f, 1.25f, 1.0f / 0.7f, 0.0f};
+  for (const Case& k : {Case{"vit", Norm::kLayerNorm, Activation::kGeluErf, false, false, true, 2, 2},
+                        Case{"gqa", Norm::kLayerNorm, Activation::kGeluErf, false, false, true, 4, 2}})
+    for (const float* keep : {static_cast<const float*>(nullptr), kKeep}) {
+      SCOPED_TRACE(std::string(k.name) + (keep ? " with stochastic depth" : ""));
+      const BlockConfig c = ConfigOf(k);
+      const int64_t B = 2, T = 5, N = B * T, C = c.C;
+      TestBlock full(c, 8), first(c, 8);
+      base::Rng rng(9);
+      const std::vector<float> inp = Random(rng, size_t(N * C)), r = Random(rng, size_t(B * C));
+      std::vector<float> acts_full(size_t(BlockActsFloats(c, B, T))), acts_first(acts_full.size());
+      const BlockActs af = BlockActsAt(c, B, T, acts_full.data()), a1 = BlockActsAt(c, B, T, acts_first.data());
+      BlockForward(c, full.p, full.lin, 0, af, inp.data(), B, T, {}, keep);
+      BlockForwardFirstRows(c, first.p, first.lin, 0, a1, inp.data(), B, T, keep);
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t i = 0; i < C; ++i)
+          ASSERT_NEAR(a1.out[b * C + i], af.out[b * T * C + i], 1e-5 * (1 + std::fabs(af.out[b * T * C + i])));
+      std::vector<float> d_full(size_t(N * C), 0.0f), d_first(size_t(N * C), 7.0f);  // junk past the B rows
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t i = 0; i < C; ++i) d_full[size_t(b * T * C + i)] = d_first[size_t(b * C + i)] = r[size_t(b * C + i)];
+      BlockGradScratch s_full, s_first;
+      BlockBackward(c, full.p, full.g, full.lin, 0, af, inp.data(), d_full.data(), B, T, {}, &s_full, keep);
+      BlockBackwardFirstRows(c, first.p, first.g, first.lin, 0, a1, inp.data(), d_first.data(), B, T, &s_first, keep);
+      for (size_t i = 0; i < d_full.size(); ++i) ASSERT_NEAR(d_first[i], d_full[i], 1e-5 * (1 + std::fabs(d_full[i]))) << i;
+      double norm = 0;
+      for (size_t i = 0; i < full.grads.size(); ++i) {
+        norm += std::fabs(full.grads[i]);
+        ASSERT_NEAR(first.grads[i], full.grads[i], 1e-5 * (1 + std::fabs(full.grads[i]))) << "parameter " << i;
+      }
+      EXPECT_GT(norm, 0.0);
+    }
+}
+
 TEST(AttentionCached, ChunksMatchFullCausalAttention) {
   const int64_t T = 13, NH = 4, NKV = 2, HD = 8, W = (NH + 2 * NKV) * HD, TC = 16;
   base::Rng rng(5);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "t81/base/rng.h"
+#include "t81/kernels/kernels.h"
 
 namespace t81::nn {
 namespace {
@@ -292,6 +293,34 @@ TEST(Backward, Accumulates) {
   ReluBackward(dr.data(), dout, out, 4);
   ReluBackward(dr.data(), dout, out, 4);
   EXPECT_EQ(dr, (std::vector<float>{3, 1, 7, 1}));
+}
+
+// kBf16: the Linear layers' three products go through kernels::GemmBf16 (bit for bit), bias and
+// accumulation included; kFp32 stays within f32 rounding of the double reference.
+TEST(Linear, Bf16PrecisionRoutesAllThreeProductsToTheTileUnit) {
+  if (!Bf16MatmulAvailable()) GTEST_SKIP() << "no AMX-BF16 here";
+  base::Rng rng(21);
+  const int64_t rows = 37, c = 45, oc = 33;
+  const auto x = Random(rng, size_t(rows * c)), w = Random(rng, size_t(oc * c)), b = Random(rng, size_t(oc));
+  const auto dy = Random(rng, size_t(rows * oc)), dx0 = Random(rng, size_t(rows * c)), dw0 = Random(rng, size_t(oc * c));
+  std::vector<float> y(size_t(rows * oc)), dx = dx0, dw = dw0, db(size_t(oc), 0.0f);
+  SetMatmulPrecision(MatmulPrecision::kBf16);
+  LinearForward(y.data(), x.data(), w.data(), b.data(), rows, c, oc);
+  LinearBackward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), rows, c, oc);
+  SetMatmulPrecision(MatmulPrecision::kFp32);
+  std::vector<float> y_k(size_t(rows * oc)), dx_k = dx0, dw_k = dw0;
+  for (int64_t r = 0; r < rows; ++r) std::copy(b.begin(), b.end(), y_k.begin() + r * oc);
+  kernels::GemmBf16(false, true, rows, oc, c, x.data(), c, w.data(), c, 1.0f, y_k.data(), oc);
+  kernels::GemmBf16(false, false, rows, c, oc, dy.data(), oc, w.data(), c, 1.0f, dx_k.data(), c);
+  kernels::GemmBf16(true, false, oc, c, rows, dy.data(), oc, x.data(), c, 1.0f, dw_k.data(), c);
+  EXPECT_EQ(y, y_k);
+  EXPECT_EQ(dx, dx_k);
+  EXPECT_EQ(dw, dw_k);
+  // And the fp32 path differs from it (the switch really switches): bf16 keeps 8 mantissa bits.
+  std::vector<float> y32(size_t(rows * oc));
+  LinearForward(y32.data(), x.data(), w.data(), b.data(), rows, c, oc);
+  EXPECT_NE(y32, y);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], y32[i], 0.05 * (1 + std::fabs(y32[i])));
 }
 
 }  // namespace

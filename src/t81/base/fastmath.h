@@ -34,7 +34,8 @@ namespace t81::base {
 // erf(|x|) = 1 - t·P(t)·exp(-x²) with t = 1 / (1 + p|x|); absolute error below 5e-7 (the
 // formula's 1.5e-7 plus float rounding). Meant for GELU's 1 + erf(x/√2), where an absolute
 // error is what counts.
-[[gnu::always_inline]] inline float ErfF(float x) {
+// ErfWithExp takes e = exp(-x²) from the caller (GELU's backward needs that exponential too).
+[[gnu::always_inline]] inline float ErfWithExp(float x, float e) {
   const float a = x < 0.0f ? -x : x;
   const float t = 1.0f / (1.0f + 0.3275911f * a);
   float p = 1.061405429f;
@@ -42,8 +43,9 @@ namespace t81::base {
   p = p * t + 1.421413741f;
   p = p * t - 0.284496736f;
   p = p * t + 0.254829592f;
-  const float y = 1.0f - p * t * ExpF(-a * a);
+  const float y = 1.0f - p * t * e;
   return x < 0.0f ? -y : y;
 }
+[[gnu::always_inline]] inline float ErfF(float x) { return ErfWithExp(x, ExpF(-x * x)); }
 
 }  // namespace t81::base

@@ -17,6 +17,7 @@
 #include "t81/cli/vit_common.h"
 #include "t81/io/hf_cache.h"
 #include "t81/models/vit_train.h"
+#include "t81/nn/layers.h"
 
 namespace t81::cli {
 namespace {
@@ -27,7 +28,7 @@ constexpr const char* kLogHeader = "epoch,step,train_loss,test_loss,test_accurac
 constexpr const char* kRunFile = "train_run.json";
 
 struct TrainVitFlags {
-  std::string dataset = "fashion-mnist", data_dir, out, init_from, granularity = "row";
+  std::string dataset = "fashion-mnist", data_dir, out, init_from, granularity = "row", matmul = "auto";
   int64_t image_size = 0, patch = 7, n_layer = 4, n_embd = 256, n_head = 8, n_ff = 0, eval_images = 0;
   float threshold = quant::kDefaultThreshold;
   bool resume = false, flip = false;
@@ -68,6 +69,9 @@ Status RunTrainVit(TrainVitFlags f) {
   T81_RETURN_IF_ERROR(CheckImageDataset(f.dataset));
   if (f.eval_images < 0) return Error("--eval-images must not be negative");
   const std::string state = f.out + "/" + kStateFile, log = f.out + "/" + kLogFile;
+  if (f.matmul == "bf16" && !nn::Bf16MatmulAvailable())
+    return Error("--matmul bf16 needs a CPU with AMX-BF16 (this one has none); use --matmul fp32");
+  f.o.bf16 = f.matmul == "bf16" || (f.matmul == "auto" && nn::Bf16MatmulAvailable());
   T81_RETURN_IF_ERROR(StartTrainRun(f, state, kStateFile));
   f.o.flip = f.flip;
   if (!f.init_from.empty()) {
@@ -98,10 +102,11 @@ Status RunTrainVit(TrainVitFlags f) {
   const int64_t total = tr.total_steps(), spe = tr.steps_per_epoch();
   std::fprintf(stderr,
                "[train vit] ViT %lldx%lld patch %lld, %lld layers, width %lld, %lld heads: %lld parameters; %s; "
-               "%lld steps (%lld a epoch, batch %lld); %d threads\n",
+               "%lld steps (%lld a epoch, batch %lld); %s products; %d threads\n",
                (long long)c.image, (long long)c.image, (long long)c.patch, (long long)c.L, (long long)c.C,
                (long long)c.NH, (long long)m->num_params(), f.o.qat ? "QAT (ternary block linears)" : "float",
-               (long long)total, (long long)spe, (long long)f.o.batch, base::NumThreads());
+               (long long)total, (long long)spe, (long long)f.o.batch, f.o.bf16 ? "bf16 (AMX)" : "fp32",
+               base::NumThreads());
   PrintBlasCoreNote("train vit");
   const bool tty = isatty(2);
   double loss_sum = 0;
@@ -138,7 +143,8 @@ Status RunTrainVit(TrainVitFlags f) {
     T81_RETURN_IF_ERROR(tr.SaveState(state));
     T81_RETURN_IF_ERROR(AppendCsv(log, kLogHeader, {row}));
     nlohmann::json run_info = {{"log", kLogFile}, {"step", s}, {"steps", total}, {"dataset", f.dataset},
-                               {"test_accuracy", e.accuracy}, {"test_images", e.images}};
+                               {"test_accuracy", e.accuracy}, {"test_images", e.images},
+                               {"matmul", f.o.bf16 ? "bf16" : "fp32"}};
     AddRunInfo(run_info, base::NumThreads(), ActiveIsa());
     T81_RETURN_IF_ERROR(base::WriteFileAtomic(f.out + "/" + kRunFile, run_info.dump(2) + "\n"));
     loss_sum = 0;
@@ -175,6 +181,11 @@ void AddTrainVit(CLI::App& train, Runner* run) {
   c->add_option("--drop-path", f->o.drop_path, "stochastic depth: the last block's rate of dropping a branch per image, rising linearly from 0 at the first (0: none)")
       ->capture_default_str();
   c->add_option("--ema", f->o.ema, "decay of an average of the weights kept while training, which is evaluated and saved (0: none; e.g. 0.999)")
+      ->capture_default_str();
+  c->add_option("--matmul", f->matmul,
+                "precision of the linear layers' products: bf16 (AMX tile unit; f32 weights and sums), fp32, or auto "
+                "(bf16 where the CPU has AMX-BF16)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
       ->capture_default_str();
   c->add_option("--label-smoothing", f->o.label_smoothing,
                 "label smoothing ε of the training loss (train_loss is then the smoothed loss; test_loss stays plain)")

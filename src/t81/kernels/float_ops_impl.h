@@ -19,8 +19,9 @@ void GeluErfBackward(float* dinp, const float* inp, const float* dout, int64_t n
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
     const float x = inp[i];
-    const float cdf = 0.5f * (1.0f + base::ErfF(x * 0.70710678118654752f));
-    const float pdf = base::ExpF(-0.5f * x * x) * kInvSqrt2Pi;  // φ(x)
+    const float e = base::ExpF(-0.5f * x * x);  // exp(-x²/2): in erf(x/√2) and in φ(x)
+    const float cdf = 0.5f * (1.0f + base::ErfWithExp(x * 0.70710678118654752f, e));
+    const float pdf = e * kInvSqrt2Pi;  // φ(x)
     dinp[i] += (cdf + x * pdf) * dout[i];
   }
 }

@@ -38,4 +38,9 @@ namespace avx512 {
 extern const KernelTable kTable;
 T81_FLOAT_OPS_DECLARATIONS
 }
+namespace amx {  // gemm_bf16_amx.cc: not a table (one routine), chosen by AmxBf16Supported()
+bool OsGrantsTiles();  // asks Linux once for the tile-data state (arch_prctl); true when granted
+void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
+              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias);
+}
 }  // namespace t81::kernels

@@ -203,6 +203,16 @@ void GemvF32(const KernelTable& kt, const float* w, int64_t n, int64_t k, const 
 // ways (one plain stream per thread; with software prefetch; 4 prefetched streams per thread) —
 // the limit a memory-bound decode runs against (t81 bench gguf reports decode as a fraction of it).
 double StreamReadBandwidth(int64_t bytes = int64_t(1) << 30, int passes = 5);
+// Float GEMM with bf16 products on the AMX tile unit (Intel Sapphire Rapids and later), row-major:
+//   C (M, N; ldc) = beta · C + op(A) · op(B) [+ bias],  op(A) (M, K) = A or Aᵀ,  op(B) (K, N) = B or Bᵀ,
+//   bias (N) added to every row (only with beta == 0; null: none).
+// A and B are rounded to bf16 (nearest even, VCVTNEPS2BF16: denormals flush to zero); the tile
+// unit sums the products in f32. beta == 0: C is not read. Threaded over 32-row blocks of C: the
+// same bytes on any thread count. Only where AmxBf16Supported(): the CPU has AMX-BF16, Linux grants
+// the tile state, and the active kernel table is avx512 (T81_ISA=avx2|scalar turns it off).
+bool AmxBf16Supported();
+void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
+              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias = nullptr);
 // y (x.m, w.n) row stride ldy = X · Wᵀ with 8-bit weights (threaded over tiles of W).
 void GemmQ8(const KernelTable& kt, const Q8Weights& w, const Q8Acts& x, float* y, int64_t ldy);
 // y (m, w.n) row stride ldy = X (m, w.k) row stride ldx · Wᵀ with fp16 weights.

@@ -5,6 +5,7 @@
 
 #include "t81/base/check.h"
 
+#include "t81/nn/layers.h"
 #include "t81/nn/transformer.h"
 
 namespace t81::models {
@@ -44,7 +45,7 @@ float* ParamArena::grads() {
   return g_.data();
 }
 
-void ParamArena::ZeroGrad() { g_.assign(p_.size(), 0.0f); }
+void ParamArena::ZeroGrad() { nn::ZeroFill(&g_, int64_t(p_.size())); }
 
 void ParamArena::EnsureMoments() {
   if (m_.size() == p_.size()) return;

@@ -114,7 +114,7 @@ struct Vit::Acts {
   float* x0 = nullptr;       // (N, C)
   float* resid = nullptr;    // kInfer: (N, C) the residual stream between blocks
   std::vector<nn::BlockActs> blocks;  // kTrain: L; kInfer: 1
-  float *lnf = nullptr, *lnf_mean = nullptr, *lnf_rstd = nullptr;  // (N, C), (N), (N)
+  float *lnf = nullptr, *lnf_mean = nullptr, *lnf_rstd = nullptr;  // (B, C), (B), (B): [CLS] rows only (sized N)
   float *cls = nullptr, *probs = nullptr;                          // (B, C), (B, labels)
   // backward
   std::vector<float> dresid, dlnf, dcls, dlogits, dpatch;
@@ -331,6 +331,11 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
   const float* keep = KeepFactors(infer, B);
   for (int64_t l = 0; l < c.L; ++l) {
     const nn::BlockActs& ba = a.blocks[infer ? 0 : size_t(l)];
+    if (l == c.L - 1) {  // only [CLS] reaches the head: the last block computes its row alone
+      nn::BlockForwardFirstRows(block_, Block(l), lin_, l, ba, resid, B, T, keep ? keep + l * 2 * B : nullptr);
+      resid = ba.out;  // (B, C)
+      break;
+    }
     nn::BlockForward(block_, Block(l), lin_, l, ba, resid, B, T, {}, keep ? keep + l * 2 * B : nullptr);
     if (infer) {
       std::memcpy(a.resid, ba.out, size_t(N * C) * sizeof(float));  // the next block overwrites ba
@@ -339,8 +344,10 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
       resid = ba.out;
     }
   }
-  nn::LayerNormForward(a.lnf, a.lnf_mean, a.lnf_rstd, resid, P(off_lnf_w_), P(off_lnf_b_), N, C, c.eps);
-  for (int64_t b = 0; b < B; ++b) std::memcpy(a.cls + b * C, a.lnf + b * T * C, size_t(C) * 4);
+  // The final norm on the rows the head reads: (B, C) after the last block; (N, C) without blocks.
+  const int64_t norm_rows = c.L > 0 ? B : N, cls_stride = c.L > 0 ? 1 : T;
+  nn::LayerNormForward(a.lnf, a.lnf_mean, a.lnf_rstd, resid, P(off_lnf_w_), P(off_lnf_b_), norm_rows, C, c.eps);
+  for (int64_t b = 0; b < B; ++b) std::memcpy(a.cls + b * C, a.lnf + b * cls_stride * C, size_t(C) * 4);
   nn::LinearForward(logits_.data(), a.cls, P(off_head_w_), P(off_head_b_), B, C, c.labels);
   if (!labels) return 0.0;
   std::vector<int32_t> y(labels, labels + B);
@@ -364,24 +371,30 @@ Status Vit::Backward() {
     T81_RETURN_IF_ERROR(base::CheckFits(int64_t(arena_.size()) * 12, "training (gradients and AdamW moments, 12 bytes a parameter)"));
   float* g = arena_.grads();
   const int64_t B = a.B, C = c.C, T = c.T(), N = B * T, NP = c.patches(), PD = c.patch_dim();
-  auto zero = [](std::vector<float>& v, int64_t n) { v.assign(size_t(n), 0.0f); };
+  auto zero = [](std::vector<float>& v, int64_t n) { nn::ZeroFill(&v, n); };
   zero(a.dlogits, B * c.labels);
   std::vector<int32_t> y(a.labels.begin(), a.labels.end());
   nn::SoftmaxCrossEntropyBackward(a.dlogits.data(), a.probs, y.data(), B, c.labels, 1.0f / float(B), label_smoothing_);
   zero(a.dcls, B * C);
   nn::LinearBackward(a.dcls.data(), g + off_head_w_, g + off_head_b_, a.dlogits.data(), a.cls, P(off_head_w_), B, C,
                      c.labels);
-  zero(a.dlnf, N * C);
-  for (int64_t b = 0; b < B; ++b) std::memcpy(a.dlnf.data() + b * T * C, a.dcls.data() + b * C, size_t(C) * 4);
+  const int64_t norm_rows = c.L > 0 ? B : N, cls_stride = c.L > 0 ? 1 : T;  // as in Forward
+  zero(a.dlnf, norm_rows * C);
+  for (int64_t b = 0; b < B; ++b)
+    std::memcpy(a.dlnf.data() + b * cls_stride * C, a.dcls.data() + b * C, size_t(C) * 4);
   zero(a.dresid, N * C);
   const float* last = c.L ? a.blocks[size_t(c.L - 1)].out : a.x0;
   nn::LayerNormBackward(a.dresid.data(), g + off_lnf_w_, g + off_lnf_b_, a.dlnf.data(), last, P(off_lnf_w_),
-                        a.lnf_mean, a.lnf_rstd, N, C);
+                        a.lnf_mean, a.lnf_rstd, norm_rows, C);
   const float* keep = KeepFactors(false, B);
   for (int64_t l = c.L - 1; l >= 0; --l) {
     const float* inp = l == 0 ? a.x0 : a.blocks[size_t(l - 1)].out;
-    nn::BlockBackward(block_, Block(l), GradBlock(l), lin_, l, a.blocks[size_t(l)], inp, a.dresid.data(), B, T, {},
-                      &a.scratch, keep ? keep + l * 2 * B : nullptr);
+    if (l == c.L - 1)
+      nn::BlockBackwardFirstRows(block_, Block(l), GradBlock(l), lin_, l, a.blocks[size_t(l)], inp, a.dresid.data(), B,
+                                 T, &a.scratch, keep ? keep + l * 2 * B : nullptr);
+    else
+      nn::BlockBackward(block_, Block(l), GradBlock(l), lin_, l, a.blocks[size_t(l)], inp, a.dresid.data(), B, T, {},
+                        &a.scratch, keep ? keep + l * 2 * B : nullptr);
   }
   // Embeddings: x0 = [cls | patch·Wᵀ + b] + pos.
   float* gpos = g + off_pos_;

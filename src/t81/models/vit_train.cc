@@ -8,6 +8,7 @@
 #include "t81/base/rng.h"
 #include "t81/base/timer.h"
 #include "t81/models/train_state.h"
+#include "t81/nn/layers.h"
 
 namespace t81::models {
 
@@ -182,6 +183,8 @@ Result<VitTrainer> VitTrainer::Create(Vit* m, const VitTrainOptions& o, const da
   m->DecayMatricesOnly();
   m->SetLabelSmoothing(float(o.label_smoothing));
   if (o.ema > 0) m->arena().EnableEma();
+  if (o.bf16 && !nn::Bf16MatmulAvailable()) return Error("bf16 products need a CPU with AMX-BF16; this one has none");
+  nn::SetMatmulPrecision(o.bf16 ? nn::MatmulPrecision::kBf16 : nn::MatmulPrecision::kFp32);
   return t;
 }
 
@@ -286,6 +289,7 @@ std::string VitTrainer::Fingerprint() const {
   if (o_.erase != 0) j["erase"] = o_.erase;
   if (o_.ema != 0) j["ema"] = o_.ema;
   if (o_.drop_path != 0) j["drop_path"] = o_.drop_path;
+  if (o_.bf16) j["matmul"] = "bf16";
   if (o_.qat) {
     j["threshold"] = o_.ternary.threshold;
     j["granularity"] = quant::GranularityName(o_.ternary.granularity);

@@ -34,6 +34,7 @@ struct VitTrainOptions {
   double erase = 0;         // augmentation: random erasing (a rectangle of random pixels) with this probability
   double ema = 0;           // 0: none; else the decay of an average of the weights, which is evaluated and saved
   double drop_path = 0;     // stochastic depth: the last block's drop rate, rising linearly from 0 at the first
+  bool bf16 = false;        // the Linear products in bf16 on AMX (nn::MatmulPrecision::kBf16); f32 weights and sums
   bool qat = false;
   quant::TernaryOptions ternary;
   int64_t lambda_warmup = 0;  // 0: λ = 1 from the first step

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "t81/base/check.h"
+#include "t81/nn/layers.h"
 
 namespace t81::nn {
 namespace {
@@ -51,7 +52,7 @@ void RopeQk(const BlockConfig& c, float* qkv, int64_t n, const Positions& pos, b
   rot(qkv + c.attn_dim(), n, c.NKV, c.HD, c.qkv_dim(), pos.pos, *pos.rope);
 }
 
-void Zero(std::vector<float>& v, int64_t n) { v.assign(size_t(n), 0.0f); }
+void Zero(std::vector<float>& v, int64_t n) { ZeroFill(&v, n); }
 
 }  // namespace
 
@@ -140,6 +141,92 @@ void BlockBackward(const BlockConfig& c, const BlockParams& p, const BlockParams
   RopeQk(c, s->dqkv.data(), N, pos, true);
   Zero(s->dnorm, N * c.C);
   lin.Backward(s->dnorm.data(), g, s->dqkv.data(), a.ln1, l, BlockLinear::kQkv, N);
+  NormBackward(c, dresid, g.ln1_w, g.ln1_b, s->dnorm.data(), inp, p.ln1_w, a.ln1_mean, a.ln1_rstd, N);
+}
+
+void BlockForwardFirstRows(const BlockConfig& c, const BlockParams& p, BlockLinears& lin, int64_t l,
+                           const BlockActs& a, const float* inp, int64_t B, int64_t T, const float* keep) {
+  T81_CHECK(!c.rope && !c.causal, "first-rows block: bidirectional attention without RoPE only");
+  const int64_t N = B * T, C = c.C, W = c.qkv_dim(), HD = c.HD, NH = c.NH, AD = c.attn_dim(), group = NH / c.NKV;
+  NormForward(c, a.ln1, a.ln1_mean, a.ln1_rstd, inp, p.ln1_w, p.ln1_b, N);
+  lin.Forward(a.qkv, a.ln1, l, BlockLinear::kQkv, N);
+  const float scale = float(1.0 / std::sqrt(double(HD)));
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < NH; ++h) {
+      const float* q = a.qkv + b * T * W + h * HD;                 // row t = 0
+      const float* k = a.qkv + b * T * W + (NH + h / group) * HD;  // rows of stride W
+      AttentionRow(a.atty + b * AD + h * HD, a.att + (b * NH + h) * T * T, q, k, W, k + c.NKV * HD, W, T, HD, scale);
+    }
+  lin.Forward(a.res1, a.atty, l, BlockLinear::kOut, B);  // (B, C) from here on
+  if (keep) ScaleSamples(a.res1, keep, B, 1, C);
+  for (int64_t b = 0; b < B; ++b) AddInPlace(a.res1 + b * C, inp + b * T * C, C);
+  NormForward(c, a.ln2, a.ln2_mean, a.ln2_rstd, a.res1, p.ln2_w, p.ln2_b, B);
+  lin.Forward(a.up, a.ln2, l, BlockLinear::kUp, B);
+  ActForward(c, a.act, a.up, B);
+  lin.Forward(a.out, a.act, l, BlockLinear::kDown, B);
+  if (keep) ScaleSamples(a.out, keep + B, B, 1, C);
+  AddInPlace(a.out, a.res1, B * C);
+}
+
+void BlockBackwardFirstRows(const BlockConfig& c, const BlockParams& p, const BlockParams& g, BlockLinears& lin,
+                            int64_t l, const BlockActs& a, const float* inp, float* dresid, int64_t B, int64_t T,
+                            BlockGradScratch* s, const float* keep) {
+  T81_CHECK(!c.rope && !c.causal, "first-rows block: bidirectional attention without RoPE only");
+  const int64_t N = B * T, C = c.C, W = c.qkv_dim(), HD = c.HD, NH = c.NH, NKV = c.NKV, AD = c.attn_dim(),
+                group = NH / NKV;
+  std::vector<float>& d = s->dfirst;  // (B, C): d out, then d res1
+  d.assign(dresid, dresid + B * C);
+  Zero(s->dact, B * c.FF);
+  lin.Backward(s->dact.data(), g, BranchGrad(&s->dbranch, d.data(), keep ? keep + B : nullptr, B, 1, C), a.act, l,
+               BlockLinear::kDown, B);
+  Zero(s->dup, B * c.up_dim());
+  ActBackward(c, s->dup.data(), a.up, s->dact.data(), B);
+  Zero(s->dnorm, B * C);
+  lin.Backward(s->dnorm.data(), g, s->dup.data(), a.ln2, l, BlockLinear::kUp, B);
+  NormBackward(c, d.data(), g.ln2_w, g.ln2_b, s->dnorm.data(), a.res1, p.ln2_w, a.ln2_mean, a.ln2_rstd, B);
+  Zero(s->datty, B * AD);
+  lin.Backward(s->datty.data(), g, BranchGrad(&s->dbranch, d.data(), keep, B, 1, C), a.atty, l, BlockLinear::kOut, B);
+  // One query (t = 0) per (sample, head): with a its probabilities and dy its output's gradient,
+  // dP_s = dy·v_s, dS_s = a_s (dP_s − Σ a·dP) · scale; dq += Σ dS_s k_s, dk_s += dS_s q, dv_s += a_s dy.
+  Zero(s->dqkv, N * W);
+  float* dqkv = s->dqkv.data();
+  const float scale = float(1.0 / std::sqrt(double(HD)));
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t kv = 0; kv < NKV; ++kv) {  // a group's heads share k and v: one task writes them
+      std::vector<float> ds(static_cast<size_t>(T));
+      for (int64_t h = kv * group; h < (kv + 1) * group; ++h) {
+        const float* att = a.att + (b * NH + h) * T * T;
+        const float* dy = s->datty.data() + b * AD + h * HD;
+        const float* q = a.qkv + b * T * W + h * HD;
+        float* dq = dqkv + b * T * W + h * HD;
+        double dot = 0;
+        for (int64_t t = 0; t < T; ++t) {
+          const float* v = a.qkv + (b * T + t) * W + (NH + NKV + kv) * HD;
+          float dp = 0.0f;
+          for (int64_t i = 0; i < HD; ++i) dp += dy[i] * v[i];
+          ds[size_t(t)] = dp;
+          dot += double(att[t]) * dp;
+        }
+        for (int64_t t = 0; t < T; ++t) {
+          const float dst = att[t] * (ds[size_t(t)] - float(dot)) * scale;
+          const float* k = a.qkv + (b * T + t) * W + (NH + kv) * HD;
+          float* dk = dqkv + (b * T + t) * W + (NH + kv) * HD;
+          float* dv = dk + NKV * HD;
+          for (int64_t i = 0; i < HD; ++i) {
+            dq[i] += dst * k[i];
+            dk[i] += dst * q[i];
+            dv[i] += att[t] * dy[i];
+          }
+        }
+      }
+    }
+  // The residual: d inp is d res1 at the rows t = 0 and nothing else; norm1's backward adds to it.
+  ZeroFill(dresid, N * C);
+  for (int64_t b = 0; b < B; ++b) std::memcpy(dresid + b * T * C, d.data() + b * C, size_t(C) * 4);
+  Zero(s->dnorm, N * C);
+  lin.Backward(s->dnorm.data(), g, dqkv, a.ln1, l, BlockLinear::kQkv, N);
   NormBackward(c, dresid, g.ln1_w, g.ln1_b, s->dnorm.data(), inp, p.ln1_w, a.ln1_mean, a.ln1_rstd, N);
 }
 

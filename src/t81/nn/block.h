@@ -54,7 +54,7 @@ void BlockForward(const BlockConfig& c, const BlockParams& p, BlockLinears& lin,
 
 // Scratch for BlockBackward (sized on first use, reused).
 struct BlockGradScratch {
-  std::vector<float> dnorm, dqkv, datty, dup, dact, dbranch;
+  std::vector<float> dnorm, dqkv, datty, dup, dact, dbranch, dfirst;
 };
 // Backward of block l. dresid (N, C): on entry d loss / d out, on return d loss / d inp (the
 // residual stream carries it through). Parameter gradients accumulate (+=) into g; for QAT the
@@ -62,6 +62,20 @@ struct BlockGradScratch {
 void BlockBackward(const BlockConfig& c, const BlockParams& p, const BlockParams& g, BlockLinears& lin, int64_t l,
                    const BlockActs& a, const float* inp, float* dresid, int64_t B, int64_t T, const Positions& pos,
                    BlockGradScratch* s, const float* keep = nullptr);
+
+// The last block of a classifier that reads only position 0 of each sample (ViT's [CLS]), without
+// the work no later layer uses: norm1, Qkv and thus the keys and values run on all N rows; the
+// queries, Out, the residual, norm2 and the MLP only on the B rows t = 0. Bidirectional, no RoPE.
+// Outputs are compact: the first B rows of a.atty, a.res1, a.ln2 (and its stats), a.up, a.act and
+// a.out hold row t = 0 of sample b; a.att holds row 0 of each (b, head). The numbers are those of
+// BlockForward's rows t = 0 (attention through AttentionRow: the same formula).
+void BlockForwardFirstRows(const BlockConfig& c, const BlockParams& p, BlockLinears& lin, int64_t l,
+                           const BlockActs& a, const float* inp, int64_t B, int64_t T, const float* keep = nullptr);
+// Its backward: dresid (N, C) holds on entry d loss / d out in its first B rows (compact, as a.out);
+// on return d loss / d inp for all N rows. Parameter gradients accumulate into g.
+void BlockBackwardFirstRows(const BlockConfig& c, const BlockParams& p, const BlockParams& g, BlockLinears& lin,
+                            int64_t l, const BlockActs& a, const float* inp, float* dresid, int64_t B, int64_t T,
+                            BlockGradScratch* s, const float* keep = nullptr);
 
 // Scaled dot-product attention of n new rows (positions p0 .. p0 + n - 1) against a KV cache.
 // qkv (n, qkv_dim) rows as in Qkv; their keys and values are first stored in the cache

@@ -5,9 +5,32 @@
 #include "t81/kernels/kernels.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 namespace t81::nn {
+namespace {
+
+std::atomic<MatmulPrecision> g_precision{MatmulPrecision::kFp32};
+
+bool Bf16Active() {
+  return g_precision.load(std::memory_order_relaxed) == MatmulPrecision::kBf16 && kernels::AmxBf16Supported();
+}
+
+// C (M, N; ldc) = beta·C + op(A)·op(B), row-major (cblas_sgemm's arguments with alpha = 1).
+void Gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, const float* b,
+          int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (Bf16Active())
+    return kernels::GemmBf16(trans_a, trans_b, M, N, K, a, lda, b, ldb, beta, c, ldc);
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(M), int(N),
+              int(K), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+}  // namespace
+
+void SetMatmulPrecision(MatmulPrecision p) { g_precision.store(p); }
+MatmulPrecision GetMatmulPrecision() { return g_precision.load(); }
+bool Bf16MatmulAvailable() { return kernels::AmxBf16Supported(); }
 
 void LinearForward(float* out, const float* inp, const float* weight, const float* bias, int64_t B,
                    int64_t C, int64_t OC) {
@@ -20,23 +43,34 @@ void LinearForward(float* out, const float* inp, const float* weight, const floa
       for (int64_t o = 0; o < OC; ++o) out[o] += bias[o];
     return;
   }
+  if (Bf16Active()) return kernels::GemmBf16(false, true, B, OC, C, inp, C, weight, C, 0.0f, out, OC, bias);
   if (bias) {
     for (int64_t b = 0; b < B; ++b) std::copy(bias, bias + OC, out + b * OC);
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(B), int(OC), int(C), 1.0f, inp, int(C),
-              weight, int(C), bias ? 1.0f : 0.0f, out, int(OC));
+  Gemm(false, true, B, OC, C, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
 }
 
 void LinearBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                     const float* weight, int64_t B, int64_t C, int64_t OC) {
   if (dinp)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(B), int(C), int(OC), 1.0f, dout,
-                int(OC), weight, int(C), 1.0f, dinp, int(C));
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(OC), int(C), int(B), 1.0f, dout, int(OC),
-              inp, int(C), 1.0f, dweight, int(C));
-  if (dbias)
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t o = 0; o < OC; ++o) dbias[o] += dout[b * OC + o];
+    Gemm(false, false, B, C, OC, dout, OC, weight, C, 1.0f, dinp, C);
+  Gemm(true, false, OC, C, B, dout, OC, inp, C, 1.0f, dweight, C);
+  if (dbias) {
+    // Threaded over columns; each column sums its rows in ascending order (any thread count).
+    constexpr int64_t kCols = 64;
+#pragma omp parallel for schedule(static) if (B * OC > (1 << 16))
+    for (int64_t o0 = 0; o0 < OC; o0 += kCols) {
+      const int64_t o1 = std::min(OC, o0 + kCols);
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t o = o0; o < o1; ++o) dbias[o] += dout[b * OC + o];
+    }
+  }
+}
+
+void ZeroFill(float* p, int64_t n) {
+  constexpr int64_t kChunk = int64_t(1) << 14;
+#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
+  for (int64_t i = 0; i < n; i += kChunk) std::fill(p + i, p + std::min(n, i + kChunk), 0.0f);
 }
 
 void ReluForward(float* out, const float* inp, int64_t n) {

@@ -3,18 +3,40 @@
 // them once per step. B = batch rows, C = input features, OC = output features, V = classes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace t81::nn {
 
-// out (B, OC) = inp (B, C) · weight (OC, C)ᵀ + bias (OC). bias may be null. OpenBLAS sgemm; one
-// row (B = 1) through the kernel table's GEMV.
+// The precision of the Linear layers' matrix products (process-wide, like PyTorch's
+// set_float32_matmul_precision): kFp32 is OpenBLAS sgemm; kBf16 rounds both operands to bf16 and
+// sums in f32 on the AMX tile unit (kernels::GemmBf16) where kernels::AmxBf16Supported(), and is
+// kFp32 elsewhere. Training keeps f32 weights, gradients and optimizer state either way.
+enum class MatmulPrecision { kFp32, kBf16 };
+void SetMatmulPrecision(MatmulPrecision p);
+MatmulPrecision GetMatmulPrecision();
+// True when kBf16 really runs in bf16 (AMX-BF16 present and granted).
+bool Bf16MatmulAvailable();
+
+// out (B, OC) = inp (B, C) · weight (OC, C)ᵀ + bias (OC). bias may be null. OpenBLAS sgemm (or
+// the bf16 GEMM, above); one row (B = 1) through the kernel table's GEMV.
 void LinearForward(float* out, const float* inp, const float* weight, const float* bias, int64_t B,
                    int64_t C, int64_t OC);
 // dinp (B, C) += dout · weight;  dweight (OC, C) += doutᵀ · inp;  dbias (OC) += Σ_rows dout.
 // dinp and dbias may be null (not needed).
 void LinearBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                     const float* weight, int64_t B, int64_t C, int64_t OC);
+
+// p (n) = 0, filled by all threads when large.
+void ZeroFill(float* p, int64_t n);
+// *v = n zeros (the d-buffers each Backward accumulates into), in place when v holds n floats.
+template <class FloatVector>
+void ZeroFill(FloatVector* v, int64_t n) {
+  if (int64_t(v->size()) != n)
+    v->assign(std::size_t(n), 0.0f);
+  else
+    ZeroFill(v->data(), n);
+}
 
 // out (n) = max(inp, 0). out may alias inp.
 void ReluForward(float* out, const float* inp, int64_t n);

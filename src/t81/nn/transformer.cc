@@ -8,6 +8,21 @@
 #include "t81/kernels/kernels.h"
 
 namespace t81::nn {
+namespace {
+
+// Σ_{c < C} f(c) in double, in 8 interleaved partial sums combined pairwise (no chain of C dependent
+// adds; a fixed order, so the same number on every call).
+template <class F>
+double Sum8(int64_t C, F f) {
+  double s[8] = {};
+  int64_t c = 0;
+  for (; c + 8 <= C; c += 8)
+    for (int u = 0; u < 8; ++u) s[u] += f(c + u);
+  for (int u = 0; c < C; ++c, ++u) s[u] += f(c);
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+}  // namespace
 
 // Rows are independent: threaded over rows, the same numbers on any thread count.
 void LayerNormForward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
@@ -15,12 +30,8 @@ void LayerNormForward(float* out, float* mean, float* rstd, const float* inp, co
 #pragma omp parallel for schedule(static) if (N * C > (1 << 15))
   for (int64_t i = 0; i < N; ++i) {
     const float* x = inp + i * C;
-    double m = 0;
-    for (int64_t c = 0; c < C; ++c) m += x[c];
-    m /= double(C);
-    double v = 0;
-    for (int64_t c = 0; c < C; ++c) v += (x[c] - m) * (x[c] - m);
-    v /= double(C);
+    const double m = Sum8(C, [x](int64_t c) { return double(x[c]); }) / double(C);
+    const double v = Sum8(C, [x, m](int64_t c) { return (x[c] - m) * (x[c] - m); }) / double(C);
     const double s = 1.0 / std::sqrt(v + double(eps));
     float* o = out + i * C;
     for (int64_t c = 0; c < C; ++c)
@@ -40,15 +51,11 @@ void LayerNormBackward(float* dinp, float* dweight, float* dbias, const float* d
   for (int64_t i = 0; i < N; ++i) {
     const float* x = inp + i * C;
     const float* dy = dout + i * C;
-    double dnorm_mean = 0, dnorm_norm_mean = 0;
-    for (int64_t c = 0; c < C; ++c) {
-      const double norm = (x[c] - mean[i]) * double(rstd[i]);
-      const double dnorm = double(weight[c]) * dy[c];
-      dnorm_mean += dnorm;
-      dnorm_norm_mean += dnorm * norm;
-    }
-    dnorm_mean /= double(C);
-    dnorm_norm_mean /= double(C);
+    const float mi = mean[i];
+    const double ri = rstd[i];
+    const double dnorm_mean = Sum8(C, [&](int64_t c) { return double(weight[c]) * dy[c]; }) / double(C);
+    const double dnorm_norm_mean =
+        Sum8(C, [&](int64_t c) { return double(weight[c]) * dy[c] * ((x[c] - mi) * ri); }) / double(C);
     for (int64_t c = 0; c < C; ++c) {
       const double norm = (x[c] - mean[i]) * double(rstd[i]);
       const double dnorm = double(weight[c]) * dy[c];

@@ -1,0 +1,224 @@
+// GemmBf16 on Intel AMX (kernels.h): float GEMM whose products are taken in bf16 by the tile unit.
+//
+// Both operands are rounded to bf16 (nearest even) while packed, once per call, into tile-major
+// buffers (PackA / PackB below; sizes padded to multiples of 32). C is computed in 32 × 32 blocks,
+// four 16 × 16 f32 accumulator tiles each (tmm0-3: C itself is loaded when beta is 1 and the block
+// is whole), with two A tiles (tmm4-5, 16 rows × 32 k) and two B tiles (tmm6-7, 16 k-pairs × 16
+// columns) per 32 k. One thread owns each 32-row block, in the same order whatever the thread
+// count, so the result does not depend on it.
+// This file alone is compiled with -mamx-tile -mamx-bf16 -mavx512bf16 (cmake/T81Isa.cmake).
+#include <immintrin.h>
+#include <omp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "t81/base/aligned.h"
+#include "t81/kernels/kernels.h"
+
+namespace t81::kernels::amx {
+namespace {
+
+constexpr int64_t kBlock = 32;  // C block side; also the k step (32 bf16 = one 64-byte tile row)
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+static_assert(sizeof(TileConfig) == 64, "LDTILECFG reads 64 bytes");
+
+int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// 16 floats → 16 bf16, nearest even (VCVTNEPS2BF16).
+inline __m256i Bf16x16(__m512 v) { return (__m256i)_mm512_cvtneps_pbh(v); }
+
+// Packed operands are tile-major: 1 KiB tiles of 16 rows × 64 bytes, stored one after another,
+// so every tile load reads 1 KiB of consecutive memory.
+//   Ap: tile (ti, tk) = op(A) rows 16·ti.., k 32·tk.. (16 × 32 bf16), at (ti·KT + tk)·512.
+//   Bp: tile (tj, tk) = k-pairs 16·tk.. × columns 16·tj.. (16 × 16 × 2 bf16), at (tj·KT + tk)·512,
+//       its row r holding [k 2r, k 2r + 1] of each column (32·tk + 2r within the tile's k).
+// KT = kp / 32. Padding (rows ≥ M, columns ≥ N, k ≥ K) is zero.
+constexpr int64_t kTileElems = 512;  // bf16 per tile
+
+// Row tiles [t0, t1) of Ap.
+void PackA(uint16_t* ap, int64_t kp, bool trans, const float* a, int64_t lda, int64_t M, int64_t K, int64_t t0,
+           int64_t t1) {
+  const int64_t KT = kp / 32;
+  if (!trans) {
+    for (int64_t i = t0 * 16; i < t1 * 16; ++i) {
+      uint16_t* row = ap + (i / 16) * KT * kTileElems + (i % 16) * 32;
+      const float* src = a + i * lda;
+      for (int64_t tk = 0; tk < KT; ++tk) {
+        uint16_t* dst = row + tk * kTileElems;
+        for (int64_t h = 0; h < 2; ++h) {
+          const int64_t k = tk * 32 + h * 16, n = i < M ? std::clamp<int64_t>(K - k, 0, 16) : 0;
+          const __mmask16 m = __mmask16(n == 16 ? 0xFFFF : (1u << n) - 1);
+          _mm256_storeu_si256((__m256i*)(dst + h * 16), Bf16x16(_mm512_maskz_loadu_ps(m, src + (n > 0 ? k : 0))));
+        }
+      }
+    }
+    return;
+  }
+  // op(A)(i, k) = a[k·lda + i]: for each k-pair, rows k and k + 1 (16 floats each, i0..i0+15) are
+  // converted, interleaved into 16 [k, k+1] pairs and scattered down the tile's 16 rows.
+  const __m512i perm = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                        21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32(16));  // uint32 offset of tile row r
+  for (int64_t ti = t0; ti < t1; ++ti) {
+    const int64_t i0 = ti * 16, n = std::clamp<int64_t>(M - i0, 0, 16);
+    const __mmask16 m = __mmask16(n == 16 ? 0xFFFF : (1u << n) - 1);
+    for (int64_t k = 0; k < kp; k += 2) {
+      const __m512 r0 = k < K && n > 0 ? _mm512_maskz_loadu_ps(m, a + k * lda + i0) : _mm512_setzero_ps();
+      const __m512 r1 = k + 1 < K && n > 0 ? _mm512_maskz_loadu_ps(m, a + (k + 1) * lda + i0) : _mm512_setzero_ps();
+      const __m512i pairs = _mm512_permutexvar_epi16(perm, (__m512i)_mm512_cvtne2ps_pbh(r1, r0));
+      uint16_t* tile = ap + (ti * KT + k / 32) * kTileElems + (k % 32);
+      _mm512_i32scatter_epi32(tile, rows, pairs, 4);
+    }
+  }
+}
+
+// Column tiles [t0, t1) of Bp.
+void PackB(uint16_t* bp, int64_t kp, bool trans, const float* b, int64_t ldb, int64_t K, int64_t N, int64_t t0,
+           int64_t t1) {
+  const int64_t KT = kp / 32;
+  if (!trans) {
+    // Column n's pair: element n of row k and of row k + 1. cvtne2ps puts its second operand in
+    // the low half; the permutation interleaves the halves into [k n, k+1 n] for n = 0..15.
+    const __m512i perm = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
+                                          6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (int64_t tj = t0; tj < t1; ++tj) {
+      const int64_t n0 = tj * 16, n = std::clamp<int64_t>(N - n0, 0, 16);
+      const __mmask16 m = __mmask16(n == 16 ? 0xFFFF : (1u << n) - 1);
+      for (int64_t k = 0; k < kp; k += 2) {
+        const __m512 r0 = k < K && n > 0 ? _mm512_maskz_loadu_ps(m, b + k * ldb + n0) : _mm512_setzero_ps();
+        const __m512 r1 = k + 1 < K && n > 0 ? _mm512_maskz_loadu_ps(m, b + (k + 1) * ldb + n0) : _mm512_setzero_ps();
+        uint16_t* dst = bp + (tj * KT + k / 32) * kTileElems + (k % 32) / 2 * 32;
+        _mm512_storeu_si512(dst, _mm512_permutexvar_epi16(perm, (__m512i)_mm512_cvtne2ps_pbh(r1, r0)));
+      }
+    }
+    return;
+  }
+  // op(B)(k, n) = b[n·ldb + k]: 32 consecutive k of row n are the 16 pairs of one tile column.
+  const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32(16));
+  for (int64_t tj = t0; tj < t1; ++tj)
+    for (int64_t n = tj * 16; n < tj * 16 + 16; ++n)
+      for (int64_t tk = 0; tk < KT; ++tk) {
+        const int64_t k = tk * 32, nk = n < N ? std::clamp<int64_t>(K - k, 0, 32) : 0;
+        const int64_t lo = std::min<int64_t>(nk, 16), hi = std::max<int64_t>(nk - 16, 0);
+        const __mmask16 mlo = __mmask16((1u << lo) - 1), mhi = __mmask16((1u << hi) - 1);
+        const float* src = b + n * ldb + (nk > 0 ? k : 0);
+        const __m512 v0 = _mm512_maskz_loadu_ps(mlo, src), v1 = _mm512_maskz_loadu_ps(mhi, src + 16);
+        uint16_t* tile = bp + (tj * KT + tk) * kTileElems + (n % 16) * 2;
+        _mm512_i32scatter_epi32(tile, rows, (__m512i)_mm512_cvtne2ps_pbh(v1, v0), 4);  // pair r to row r
+      }
+}
+
+bool RequestTileState() {
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
+}  // namespace
+
+bool OsGrantsTiles() {
+  static const bool ok = RequestTileState();
+  return ok;
+}
+
+void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
+              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias) {
+  const int64_t mp = RoundUp(M, kBlock), np = RoundUp(N, kBlock), kp = RoundUp(K, kBlock), KT = kp / 32;
+  thread_local base::AlignedVector<uint16_t> ap, bp;
+  if (int64_t(ap.size()) < mp * kp) ap.resize(size_t(mp * kp));
+  if (int64_t(bp.size()) < kp * np) bp.resize(size_t(kp * np));
+  uint16_t* A = ap.data();
+  uint16_t* B = bp.data();
+  const int64_t mblocks = mp / kBlock, nblocks = np / kBlock;
+  const bool direct_beta = beta == 0.0f || beta == 1.0f;  // C itself can be the accumulator
+#pragma omp parallel
+  {
+#pragma omp for schedule(static) nowait
+    for (int64_t t = 0; t < mp / 16; ++t) PackA(A, kp, trans_a, a, lda, M, K, t, t + 1);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < np / 16; ++t) PackB(B, kp, trans_b, b, ldb, K, N, t, t + 1);
+    TileConfig cfg;
+    for (int t = 0; t < 8; ++t) {
+      cfg.rows[t] = 16;
+      cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+    alignas(64) float out[kBlock * kBlock];
+    // This thread's 32-row blocks; per 32-column panel of B (KT·2 KiB, kept in L1) every block.
+    const int nt = omp_get_num_threads(), me = omp_get_thread_num();
+    const int64_t ib0 = mblocks * me / nt, ib1 = mblocks * (me + 1) / nt;
+    for (int64_t jb = 0; jb < nblocks; ++jb) {
+      const int64_t j0 = jb * kBlock, cols = std::min(kBlock, N - j0);
+      const uint16_t* b0 = B + (2 * jb) * KT * kTileElems;
+      const uint16_t* b1 = b0 + KT * kTileElems;
+      for (int64_t ib = ib0; ib < ib1; ++ib) {
+        const int64_t i0 = ib * kBlock, rows = std::min(kBlock, M - i0);
+        const uint16_t* a0 = A + (2 * ib) * KT * kTileElems;
+        const uint16_t* a1 = a0 + KT * kTileElems;
+        float* cb = c + i0 * ldc + j0;
+        const bool direct = direct_beta && rows == kBlock && cols == kBlock;
+        if (direct && beta == 1.0f) {
+          _tile_loadd(0, cb, ldc * 4);
+          _tile_loadd(1, cb + 16, ldc * 4);
+          _tile_loadd(2, cb + 16 * ldc, ldc * 4);
+          _tile_loadd(3, cb + 16 * ldc + 16, ldc * 4);
+        } else if (direct && bias) {  // stride 0: every tile row is the bias
+          _tile_loadd(0, bias + j0, 0);
+          _tile_loadd(1, bias + j0 + 16, 0);
+          _tile_loadd(2, bias + j0, 0);
+          _tile_loadd(3, bias + j0 + 16, 0);
+        } else {
+          _tile_zero(0);
+          _tile_zero(1);
+          _tile_zero(2);
+          _tile_zero(3);
+        }
+        for (int64_t tk = 0; tk < KT; ++tk) {
+          _tile_loadd(4, a0 + tk * kTileElems, 64);
+          _tile_loadd(5, a1 + tk * kTileElems, 64);
+          _tile_loadd(6, b0 + tk * kTileElems, 64);
+          _tile_loadd(7, b1 + tk * kTileElems, 64);
+          _tile_dpbf16ps(0, 4, 6);
+          _tile_dpbf16ps(1, 4, 7);
+          _tile_dpbf16ps(2, 5, 6);
+          _tile_dpbf16ps(3, 5, 7);
+        }
+        if (direct) {
+          _tile_stored(0, cb, ldc * 4);
+          _tile_stored(1, cb + 16, ldc * 4);
+          _tile_stored(2, cb + 16 * ldc, ldc * 4);
+          _tile_stored(3, cb + 16 * ldc + 16, ldc * 4);
+          continue;
+        }
+        _tile_stored(0, out, kBlock * 4);
+        _tile_stored(1, out + 16, kBlock * 4);
+        _tile_stored(2, out + 16 * kBlock, kBlock * 4);
+        _tile_stored(3, out + 16 * kBlock + 16, kBlock * 4);
+        for (int64_t r = 0; r < rows; ++r) {
+          float* dst = cb + r * ldc;
+          const float* src = out + r * kBlock;
+          if (bias)
+            for (int64_t j = 0; j < cols; ++j) dst[j] = src[j] + bias[j0 + j];
+          else if (beta == 0.0f)
+            std::memcpy(dst, src, size_t(cols) * 4);
+          else
+            for (int64_t j = 0; j < cols; ++j) dst[j] = beta * dst[j] + src[j];
+        }
+      }
+    }
+    _tile_release();
+  }
+}
+
+}  // namespace t81::kernels::amx
