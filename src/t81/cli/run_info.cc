@@ -9,9 +9,7 @@
 #include "t81/base/cpu.h"
 #include "t81/kernels/kernels.h"
 
-#ifndef T81_GIT_REVISION
-#define T81_GIT_REVISION "unknown"
-#endif
+#include "git_revision.h"  // T81_GIT_REVISION, written at build time
 
 extern "C" char* openblas_get_config(void);  // OpenBLAS's build string (version, threading, core)
 extern "C" char* openblas_get_corename(void);

@@ -9,7 +9,7 @@
 
 namespace t81::cli {
 
-std::string GitRevision();  // fixed at configure time ("unknown" outside a git checkout)
+std::string GitRevision();  // the revision built ("unknown" outside a git checkout)
 std::string CpuModel();     // /proc/cpuinfo's "model name" ("unknown" when absent)
 std::string ActiveIsa();    // the kernel table's ISA (scalar, avx2, avx512)
 std::string BlasConfig();   // OpenBLAS's own description: version, OpenMP or pthreads, core

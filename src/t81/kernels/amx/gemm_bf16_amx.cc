@@ -45,6 +45,26 @@ inline __m256i Bf16x16(__m512 v) { return (__m256i)_mm512_cvtneps_pbh(v); }
 // KT = kp / 32. Padding (rows ≥ M, columns ≥ N, k ≥ K) is zero.
 constexpr int64_t kTileElems = 512;  // bf16 per tile
 
+// The word permutation that interleaves the two halves of a vector: out 2n = in n, out 2n+1 = in
+// 16 + n. After cvtne2ps(r1, r0) (r0 in the low half) that gives [r0 n, r1 n] pairs.
+inline __m512i InterleaveHalves() {
+  return _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4,
+                          19, 3, 18, 2, 17, 1, 16, 0);
+}
+// The 16 bf16 pairs [x(k, c), x(k + 1, c)] for columns c = c0 .. c0 + 15 of a row-major x (ld):
+// zero past the n valid columns and past row K − 1.
+inline __m512i RowPairs(const float* x, int64_t ld, int64_t k, int64_t K, int64_t c0, int64_t n) {
+  const __mmask16 m = __mmask16(n >= 16 ? 0xFFFF : (1u << n) - 1);
+  const __m512 r0 = k < K && n > 0 ? _mm512_maskz_loadu_ps(m, x + k * ld + c0) : _mm512_setzero_ps();
+  const __m512 r1 = k + 1 < K && n > 0 ? _mm512_maskz_loadu_ps(m, x + (k + 1) * ld + c0) : _mm512_setzero_ps();
+  return _mm512_permutexvar_epi16(InterleaveHalves(), (__m512i)_mm512_cvtne2ps_pbh(r1, r0));
+}
+// The uint32 offset of each row of a tile (16 uint32 a row): the scatter index of one tile column.
+inline __m512i TileRowOffsets() {
+  return _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                            _mm512_set1_epi32(16));
+}
+
 // Row tiles [t0, t1) of Ap.
 void PackA(uint16_t* ap, int64_t kp, bool trans, const float* a, int64_t lda, int64_t M, int64_t K, int64_t t0,
            int64_t t1) {
@@ -52,7 +72,7 @@ void PackA(uint16_t* ap, int64_t kp, bool trans, const float* a, int64_t lda, in
   if (!trans) {
     for (int64_t i = t0 * 16; i < t1 * 16; ++i) {
       uint16_t* row = ap + (i / 16) * KT * kTileElems + (i % 16) * 32;
-      const float* src = a + i * lda;
+      const float* src = a + std::min(i, M - 1) * lda;  // rows past M read nothing (mask 0)
       for (int64_t tk = 0; tk < KT; ++tk) {
         uint16_t* dst = row + tk * kTileElems;
         for (int64_t h = 0; h < 2; ++h) {
@@ -66,19 +86,12 @@ void PackA(uint16_t* ap, int64_t kp, bool trans, const float* a, int64_t lda, in
   }
   // op(A)(i, k) = a[k·lda + i]: for each k-pair, rows k and k + 1 (16 floats each, i0..i0+15) are
   // converted, interleaved into 16 [k, k+1] pairs and scattered down the tile's 16 rows.
-  const __m512i perm = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
-                                        21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                          _mm512_set1_epi32(16));  // uint32 offset of tile row r
+  const __m512i rows = TileRowOffsets();
   for (int64_t ti = t0; ti < t1; ++ti) {
     const int64_t i0 = ti * 16, n = std::clamp<int64_t>(M - i0, 0, 16);
-    const __mmask16 m = __mmask16(n == 16 ? 0xFFFF : (1u << n) - 1);
     for (int64_t k = 0; k < kp; k += 2) {
-      const __m512 r0 = k < K && n > 0 ? _mm512_maskz_loadu_ps(m, a + k * lda + i0) : _mm512_setzero_ps();
-      const __m512 r1 = k + 1 < K && n > 0 ? _mm512_maskz_loadu_ps(m, a + (k + 1) * lda + i0) : _mm512_setzero_ps();
-      const __m512i pairs = _mm512_permutexvar_epi16(perm, (__m512i)_mm512_cvtne2ps_pbh(r1, r0));
       uint16_t* tile = ap + (ti * KT + k / 32) * kTileElems + (k % 32);
-      _mm512_i32scatter_epi32(tile, rows, pairs, 4);
+      _mm512_i32scatter_epi32(tile, rows, RowPairs(a, lda, k, K, i0, n), 4);
     }
   }
 }
@@ -88,32 +101,25 @@ void PackB(uint16_t* bp, int64_t kp, bool trans, const float* b, int64_t ldb, in
            int64_t t1) {
   const int64_t KT = kp / 32;
   if (!trans) {
-    // Column n's pair: element n of row k and of row k + 1. cvtne2ps puts its second operand in
-    // the low half; the permutation interleaves the halves into [k n, k+1 n] for n = 0..15.
-    const __m512i perm = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
-                                          6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    // One tile row: the pairs of rows k, k + 1 across the tile's 16 columns.
     for (int64_t tj = t0; tj < t1; ++tj) {
       const int64_t n0 = tj * 16, n = std::clamp<int64_t>(N - n0, 0, 16);
-      const __mmask16 m = __mmask16(n == 16 ? 0xFFFF : (1u << n) - 1);
       for (int64_t k = 0; k < kp; k += 2) {
-        const __m512 r0 = k < K && n > 0 ? _mm512_maskz_loadu_ps(m, b + k * ldb + n0) : _mm512_setzero_ps();
-        const __m512 r1 = k + 1 < K && n > 0 ? _mm512_maskz_loadu_ps(m, b + (k + 1) * ldb + n0) : _mm512_setzero_ps();
         uint16_t* dst = bp + (tj * KT + k / 32) * kTileElems + (k % 32) / 2 * 32;
-        _mm512_storeu_si512(dst, _mm512_permutexvar_epi16(perm, (__m512i)_mm512_cvtne2ps_pbh(r1, r0)));
+        _mm512_storeu_si512(dst, RowPairs(b, ldb, k, K, n0, n));
       }
     }
     return;
   }
   // op(B)(k, n) = b[n·ldb + k]: 32 consecutive k of row n are the 16 pairs of one tile column.
-  const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                          _mm512_set1_epi32(16));
+  const __m512i rows = TileRowOffsets();
   for (int64_t tj = t0; tj < t1; ++tj)
     for (int64_t n = tj * 16; n < tj * 16 + 16; ++n)
       for (int64_t tk = 0; tk < KT; ++tk) {
         const int64_t k = tk * 32, nk = n < N ? std::clamp<int64_t>(K - k, 0, 32) : 0;
         const int64_t lo = std::min<int64_t>(nk, 16), hi = std::max<int64_t>(nk - 16, 0);
         const __mmask16 mlo = __mmask16((1u << lo) - 1), mhi = __mmask16((1u << hi) - 1);
-        const float* src = b + n * ldb + (nk > 0 ? k : 0);
+        const float* src = b + std::min(n, N - 1) * ldb + (nk > 0 ? k : 0);  // columns past N read nothing
         const __m512 v0 = _mm512_maskz_loadu_ps(mlo, src), v1 = _mm512_maskz_loadu_ps(mhi, src + 16);
         uint16_t* tile = bp + (tj * KT + tk) * kTileElems + (n % 16) * 2;
         _mm512_i32scatter_epi32(tile, rows, (__m512i)_mm512_cvtne2ps_pbh(v1, v0), 4);  // pair r to row r
