@@ -371,18 +371,17 @@ Status Vit::Backward() {
     T81_RETURN_IF_ERROR(base::CheckFits(int64_t(arena_.size()) * 12, "training (gradients and AdamW moments, 12 bytes a parameter)"));
   float* g = arena_.grads();
   const int64_t B = a.B, C = c.C, T = c.T(), N = B * T, NP = c.patches(), PD = c.patch_dim();
-  auto zero = [](std::vector<float>& v, int64_t n) { nn::ZeroFill(&v, n); };
-  zero(a.dlogits, B * c.labels);
+  nn::ZeroFill(&a.dlogits, B * c.labels);
   std::vector<int32_t> y(a.labels.begin(), a.labels.end());
   nn::SoftmaxCrossEntropyBackward(a.dlogits.data(), a.probs, y.data(), B, c.labels, 1.0f / float(B), label_smoothing_);
-  zero(a.dcls, B * C);
+  nn::ZeroFill(&a.dcls, B * C);
   nn::LinearBackward(a.dcls.data(), g + off_head_w_, g + off_head_b_, a.dlogits.data(), a.cls, P(off_head_w_), B, C,
                      c.labels);
   const int64_t norm_rows = c.L > 0 ? B : N, cls_stride = c.L > 0 ? 1 : T;  // as in Forward
-  zero(a.dlnf, norm_rows * C);
+  nn::ZeroFill(&a.dlnf, norm_rows * C);
   for (int64_t b = 0; b < B; ++b)
     std::memcpy(a.dlnf.data() + b * cls_stride * C, a.dcls.data() + b * C, size_t(C) * 4);
-  zero(a.dresid, N * C);
+  nn::ZeroFill(&a.dresid, N * C);
   const float* last = c.L ? a.blocks[size_t(c.L - 1)].out : a.x0;
   nn::LayerNormBackward(a.dresid.data(), g + off_lnf_w_, g + off_lnf_b_, a.dlnf.data(), last, P(off_lnf_w_),
                         a.lnf_mean, a.lnf_rstd, norm_rows, C);
@@ -399,7 +398,7 @@ Status Vit::Backward() {
   // Embeddings: x0 = [cls | patch·Wᵀ + b] + pos.
   float* gpos = g + off_pos_;
   float* gcls = g + off_cls_;
-  zero(a.dpatch, B * NP * C);
+  nn::ZeroFill(&a.dpatch, B * NP * C);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T; ++t) {
       const float* d = a.dresid.data() + (b * T + t) * C;

@@ -52,8 +52,6 @@ void RopeQk(const BlockConfig& c, float* qkv, int64_t n, const Positions& pos, b
   rot(qkv + c.attn_dim(), n, c.NKV, c.HD, c.qkv_dim(), pos.pos, *pos.rope);
 }
 
-void Zero(std::vector<float>& v, int64_t n) { ZeroFill(&v, n); }
-
 }  // namespace
 
 int64_t BlockActsFloats(const BlockConfig& c, int64_t B, int64_t T) {
@@ -125,21 +123,21 @@ void BlockBackward(const BlockConfig& c, const BlockParams& p, const BlockParams
                    BlockGradScratch* s, const float* keep) {
   const int64_t N = B * T;
   // MLP: out = res1 + keep₁ · Down(act(Up(norm2(res1)))).
-  Zero(s->dact, N * c.FF);
+  ZeroFill(&s->dact, N * c.FF);
   lin.Backward(s->dact.data(), g, BranchGrad(&s->dbranch, dresid, keep ? keep + B : nullptr, B, T, c.C), a.act, l,
                BlockLinear::kDown, N);
-  Zero(s->dup, N * c.up_dim());
+  ZeroFill(&s->dup, N * c.up_dim());
   ActBackward(c, s->dup.data(), a.up, s->dact.data(), N);
-  Zero(s->dnorm, N * c.C);
+  ZeroFill(&s->dnorm, N * c.C);
   lin.Backward(s->dnorm.data(), g, s->dup.data(), a.ln2, l, BlockLinear::kUp, N);
   NormBackward(c, dresid, g.ln2_w, g.ln2_b, s->dnorm.data(), a.res1, p.ln2_w, a.ln2_mean, a.ln2_rstd, N);
   // Attention: res1 = inp + keep₀ · Out(attention(rope(Qkv(norm1(inp))))).
-  Zero(s->datty, N * c.attn_dim());
+  ZeroFill(&s->datty, N * c.attn_dim());
   lin.Backward(s->datty.data(), g, BranchGrad(&s->dbranch, dresid, keep, B, T, c.C), a.atty, l, BlockLinear::kOut, N);
-  Zero(s->dqkv, N * c.qkv_dim());
+  ZeroFill(&s->dqkv, N * c.qkv_dim());
   AttentionBackward(s->dqkv.data(), s->datty.data(), a.qkv, a.att, B, T, c.NH, c.NKV, c.HD, c.causal);
   RopeQk(c, s->dqkv.data(), N, pos, true);
-  Zero(s->dnorm, N * c.C);
+  ZeroFill(&s->dnorm, N * c.C);
   lin.Backward(s->dnorm.data(), g, s->dqkv.data(), a.ln1, l, BlockLinear::kQkv, N);
   NormBackward(c, dresid, g.ln1_w, g.ln1_b, s->dnorm.data(), inp, p.ln1_w, a.ln1_mean, a.ln1_rstd, N);
 }
@@ -177,19 +175,19 @@ void BlockBackwardFirstRows(const BlockConfig& c, const BlockParams& p, const Bl
                 group = NH / NKV;
   std::vector<float>& d = s->dfirst;  // (B, C): d out, then d res1
   d.assign(dresid, dresid + B * C);
-  Zero(s->dact, B * c.FF);
+  ZeroFill(&s->dact, B * c.FF);
   lin.Backward(s->dact.data(), g, BranchGrad(&s->dbranch, d.data(), keep ? keep + B : nullptr, B, 1, C), a.act, l,
                BlockLinear::kDown, B);
-  Zero(s->dup, B * c.up_dim());
+  ZeroFill(&s->dup, B * c.up_dim());
   ActBackward(c, s->dup.data(), a.up, s->dact.data(), B);
-  Zero(s->dnorm, B * C);
+  ZeroFill(&s->dnorm, B * C);
   lin.Backward(s->dnorm.data(), g, s->dup.data(), a.ln2, l, BlockLinear::kUp, B);
   NormBackward(c, d.data(), g.ln2_w, g.ln2_b, s->dnorm.data(), a.res1, p.ln2_w, a.ln2_mean, a.ln2_rstd, B);
-  Zero(s->datty, B * AD);
+  ZeroFill(&s->datty, B * AD);
   lin.Backward(s->datty.data(), g, BranchGrad(&s->dbranch, d.data(), keep, B, 1, C), a.atty, l, BlockLinear::kOut, B);
   // One query (t = 0) per (sample, head): with a its probabilities and dy its output's gradient,
   // dP_s = dy·v_s, dS_s = a_s (dP_s − Σ a·dP) · scale; dq += Σ dS_s k_s, dk_s += dS_s q, dv_s += a_s dy.
-  Zero(s->dqkv, N * W);
+  ZeroFill(&s->dqkv, N * W);
   float* dqkv = s->dqkv.data();
   const float scale = float(1.0 / std::sqrt(double(HD)));
 #pragma omp parallel for collapse(2) schedule(static)
@@ -225,7 +223,7 @@ void BlockBackwardFirstRows(const BlockConfig& c, const BlockParams& p, const Bl
   // The residual: d inp is d res1 at the rows t = 0 and nothing else; norm1's backward adds to it.
   ZeroFill(dresid, N * C);
   for (int64_t b = 0; b < B; ++b) std::memcpy(dresid + b * T * C, d.data() + b * C, size_t(C) * 4);
-  Zero(s->dnorm, N * C);
+  ZeroFill(&s->dnorm, N * C);
   lin.Backward(s->dnorm.data(), g, dqkv, a.ln1, l, BlockLinear::kQkv, N);
   NormBackward(c, dresid, g.ln1_w, g.ln1_b, s->dnorm.data(), inp, p.ln1_w, a.ln1_mean, a.ln1_rstd, N);
 }
