@@ -269,16 +269,18 @@ void BM_TrainGemm(benchmark::State& st) {
 }
 
 void Isas(benchmark::internal::Benchmark* b) {
-  for (int isa = 0; isa < 3; ++isa) {
-    b->Args({isa, 1, 4096, 4096});
-    b->Args({isa, 1024, 1024, 1024});
-    b->Args({isa, 128, 512, 784});
+  for (kernels::Isa isa : kernels::kAllIsas) {
+    b->Args({int(isa), 1, 4096, 4096});
+    b->Args({int(isa), 1024, 1024, 1024});
+    b->Args({int(isa), 128, 512, 784});
+    b->Args({int(isa), 1576, 3072, 768});  // ViT-B/16's fc1 for 8 images (8 × 197 rows)
   }
 }
 void Blas(benchmark::internal::Benchmark* b) {
   b->Args({0, 1, 4096, 4096});
   b->Args({0, 1024, 1024, 1024});
   b->Args({0, 128, 512, 784});
+  b->Args({0, 1576, 3072, 768});
 }
 
 BENCHMARK(BM_TernaryI8)->Apply(Isas)->Unit(benchmark::kMicrosecond)->UseRealTime();

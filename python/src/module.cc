@@ -367,7 +367,7 @@ PYBIND11_MODULE(_t81lib, mod) {
           "out = alpha · A·B + beta · out in place; A packed (m, k), B float32 or packed (k, n).");
   BindModels(mod);
   mod.def("isa", [] { return kernels::IsaName(kernels::Active().isa); },
-          "The kernel table in use: scalar, avx2 or avx512 (T81_ISA overrides, read once).");
+          "The kernel table in use: scalar, avx2, avx512 or amx (T81_ISA overrides, read once).");
   mod.def("supported_isas", [] {
     py::list l;
     for (kernels::Isa isa : kernels::kAllIsas)

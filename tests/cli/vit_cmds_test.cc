@@ -46,6 +46,10 @@ TEST(VitCli, TrainWritesAnHfFolderAndResumes) {
   const std::string log = t81::testing::ReadText(d / "m/train_log.csv");
   EXPECT_EQ(log.rfind("epoch,step,train_loss,test_loss,test_accuracy,lr,elapsed_s\n1,4,", 0), 0u) << log;
   EXPECT_NE(log.find("\n2,8,"), std::string::npos) << log;
+  // --eval-images 128 after epoch 1; after the last, the whole test split.
+  EXPECT_NE(r.out.find("(128 images)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(10000 images)"), std::string::npos) << r.out;
+  EXPECT_EQ(ReadJson(d / "m/train_run.json")["test_images"].get<int64_t>(), 10000);
   auto cfg = ReadJson(d / "m/config.json");
   EXPECT_EQ(cfg["model_type"].get<std::string>(), "vit");
   EXPECT_EQ(cfg["image_size"].get<int64_t>(), 28);

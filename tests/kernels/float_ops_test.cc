@@ -125,7 +125,8 @@ struct AttnShape {
 
 TEST_P(FloatOpsIsa, AttentionMatchesDoubleReference) {
   for (const AttnShape& sh : {AttnShape{1, 2, 1, 8, true}, AttnShape{5, 3, 3, 4, false}, AttnShape{17, 4, 2, 16, true},
-                              AttnShape{50, 4, 4, 32, false}, AttnShape{33, 6, 2, 40, false}, AttnShape{20, 2, 1, 96, true}}) {
+                              AttnShape{50, 4, 4, 32, false}, AttnShape{33, 6, 2, 40, false}, AttnShape{20, 2, 1, 96, true},
+                              AttnShape{197, 2, 1, 64, false}}) {
     const AttnDims d{.T = sh.T, .NH = sh.NH, .NKV = sh.NKV, .HD = sh.HD, .causal = sh.causal};
     SCOPED_TRACE("T " + std::to_string(d.T) + " NH " + std::to_string(d.NH) + " NKV " + std::to_string(d.NKV) +
                  " HD " + std::to_string(d.HD) + (d.causal ? " causal" : " full"));
@@ -155,7 +156,7 @@ TEST_P(FloatOpsIsa, AttentionMatchesDoubleReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, FloatOpsIsa, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+INSTANTIATE_TEST_SUITE_P(Isas, FloatOpsIsa, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                          [](const auto& info) { return std::string(IsaName(info.param)); });
 
 }  // namespace

@@ -97,7 +97,7 @@ TEST_P(QuantizeRowIsa, MatchesReferenceExactly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, QuantizeRowIsa,
-                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                          [](const auto& info) { return std::string(IsaName(info.param)); });
 
 // Reference vs float matmul of dequantized W: the f32 path within a bound derived from K and the
@@ -180,14 +180,17 @@ std::string ShapeName(const ::testing::TestParamInfo<std::tuple<Isa, Shape>>& in
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, KernelVsRef,
-    ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+    ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                        ::testing::Values(Shape{1, 16, 256}, Shape{3, 33, 768}, Shape{17, 50, 1000},
                                          Shape{128, 40, 256}, Shape{1, 10, 784},
                                          Shape{70, 7, 1000}, Shape{9, 100, 512},
                                          // every AVX-512 GEMM tile group (4, 3, 2, 1 tiles of 16)
                                          // and row tail (6- and 8-row micro-kernels, 64-row passes)
                                          Shape{20, 30, 512}, Shape{5, 90, 300},
-                                         Shape{200, 130, 256})),
+                                         Shape{200, 130, 256},
+                                         // AMX (16 rows or more): whole and partial 32-row blocks, an
+                                         // odd tile count, more than one group of 8 tiles
+                                         Shape{16, 33, 300}, Shape{45, 100, 768}, Shape{96, 260, 1000})),
     ShapeName);
 
 // The largest integer sums the kernels can meet: every trit +1 (u = 2) against |q| = 127, and
@@ -197,7 +200,7 @@ class ExtremeSums : public ::testing::TestWithParam<Isa> {};
 TEST_P(ExtremeSums, ExactOnEveryPath) {
   const Isa isa = GetParam();
   if (!Supported(isa)) GTEST_SKIP() << IsaName(isa) << " not supported here";
-  for (const int64_t m : {1, 2, 7, 16}) {
+  for (const int64_t m : {1, 2, 7, 16, 40}) {
     const int64_t n = 35, k = 768;
     std::vector<float> w(size_t(n * k));
     for (int64_t o = 0; o < n; ++o)
@@ -222,7 +225,7 @@ TEST_P(ExtremeSums, ExactOnEveryPath) {
       }
   }
 }
-INSTANTIATE_TEST_SUITE_P(Isas, ExtremeSums, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+INSTANTIATE_TEST_SUITE_P(Isas, ExtremeSums, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                          [](const auto& info) { return std::string(IsaName(info.param)); });
 
 // A TQ2_0 byte can hold code 3, which ggml (and t81) decode as t = +2: a file from elsewhere may
@@ -243,7 +246,7 @@ TEST_P(Tq2Code3, EveryPathAgreesWithReference) {
     std::memcpy(tm.data.data() + blk * 66 + 64, &one, 2);
   }
   const PackedWeights pw = Repack(tm);
-  for (const int64_t m : {1, 2, 5, 13}) {
+  for (const int64_t m : {1, 2, 5, 13, 37}) {
     std::vector<float> x(size_t(m * k), 1.0f);
     QuantizedActs q;
     QuantizeActs(ForIsa(isa), x.data(), m, k, k, &q);
@@ -254,7 +257,7 @@ TEST_P(Tq2Code3, EveryPathAgreesWithReference) {
     EXPECT_FLOAT_EQ(yr[0], 2.0f * float(k)) << "t = +2 everywhere, x = 1";
   }
 }
-INSTANTIATE_TEST_SUITE_P(Isas, Tq2Code3, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+INSTANTIATE_TEST_SUITE_P(Isas, Tq2Code3, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                          [](const auto& info) { return std::string(IsaName(info.param)); });
 
 // 8-bit weights (Q8_0 heads): the reference against a double-precision product of the dequantized
@@ -296,7 +299,7 @@ TEST_P(Q8VsRef, ExactAgainstReference) {
   }
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, Q8VsRef,
-                         ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                         ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                                             ::testing::Values(Shape{1, 50, 64}, Shape{3, 33, 768}, Shape{2, 100, 256},
                                                               Shape{1, 7, 32}, Shape{1, 260, 1024})),
                          ShapeName);
@@ -341,7 +344,7 @@ TEST_P(F16VsRef, ExactAgainstReference) {
   }
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, F16VsRef,
-                         ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                         ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                                             ::testing::Values(Shape{1, 50, 64}, Shape{3, 33, 100}, Shape{2, 200, 256},
                                                               Shape{1, 7, 1}, Shape{1, 260, 1024})),
                          ShapeName);
@@ -374,7 +377,7 @@ TEST_P(GemvF32VsRef, ExactAgainstReference) {
   EXPECT_EQ(y1[size_t(n)], -7.0f);  // nothing written past the rows
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, GemvF32VsRef,
-                         ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                         ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                                             ::testing::Values(Shape{1, 50, 64}, Shape{1, 33, 100}, Shape{1, 7, 5},
                                                               Shape{1, 4, 16}, Shape{1, 301, 3072}, Shape{1, 1, 1})),
                          ShapeName);

@@ -23,7 +23,7 @@ import numpy as np
 import t81lib
 
 U = 2.0**-24
-ISAS = ("scalar", "avx2", "avx512")
+ISAS = ("scalar", "avx2", "avx512", "amx")
 
 SEED_SNIPPET = """\
 import numpy as np

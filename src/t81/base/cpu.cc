@@ -32,7 +32,7 @@ CpuFeatures Detect() {
   const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17);
   const bool avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
   const bool vnni = c & (1u << 11);
-  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24);
+  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24), amx_int8 = d & (1u << 25);
   const bool os_tiles = (xcr0 & 0x60000) == 0x60000;  // XTILECFG, XTILEDATA
   unsigned a1 = 0, b1, c1, d1;
   const bool avx512bf16 = __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && (a1 & (1u << 5));
@@ -40,6 +40,7 @@ CpuFeatures Detect() {
   f.avx512 = f.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl;
   f.avx512vnni = f.avx512 && vnni;
   f.amx_bf16 = f.avx512vnni && avx512bf16 && amx_bf16 && amx_tile && os_tiles;
+  f.amx_int8 = f.avx512vnni && amx_int8 && amx_tile && os_tiles;
   return f;
 }
 #else

@@ -8,6 +8,7 @@ struct CpuFeatures {
   bool avx512 = false;    // AVX-512 F/BW/VL/DQ, with ZMM state enabled by the OS
   bool avx512vnni = false;
   bool amx_bf16 = false;  // AMX-TILE + AMX-BF16 + AVX512-BF16, tile state enabled by the OS (XCR0)
+  bool amx_int8 = false;  // AMX-TILE + AMX-INT8, tile state enabled by the OS (XCR0)
 };
 
 const CpuFeatures& Cpu();

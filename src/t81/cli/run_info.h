@@ -11,7 +11,7 @@ namespace t81::cli {
 
 std::string GitRevision();  // the revision built ("unknown" outside a git checkout)
 std::string CpuModel();     // /proc/cpuinfo's "model name" ("unknown" when absent)
-std::string ActiveIsa();    // the kernel table's ISA (scalar, avx2, avx512)
+std::string ActiveIsa();    // the kernel table's ISA (scalar, avx2, avx512, amx)
 std::string BlasConfig();   // OpenBLAS's own description: version, OpenMP or pthreads, core
 // One line for the float training commands when OpenBLAS runs AVX2-or-older kernels on a CPU with
 // AVX-512 (OpenBLAS picks its kernels once, when it loads, from OPENBLAS_CORETYPE or its own CPU

@@ -29,7 +29,7 @@ constexpr const char* kRunFile = "train_run.json";
 
 struct TrainVitFlags {
   std::string dataset = "fashion-mnist", data_dir, out, init_from, granularity = "row", matmul = "auto";
-  int64_t image_size = 0, patch = 7, n_layer = 4, n_embd = 256, n_head = 8, n_ff = 0, eval_images = 0;
+  int64_t image_size = 0, patch = 7, n_layer = 4, n_embd = 256, n_head = 8, n_ff = 0, eval_images = 2000;
   float threshold = quant::kDefaultThreshold;
   bool resume = false, flip = false;
   int threads = 0;
@@ -133,7 +133,8 @@ Status RunTrainVit(TrainVitFlags f) {
                    tty ? "" : "\n");
     if (!epoch_end) continue;
     tr.SwapAverage();  // with --ema, the average is what is evaluated and saved
-    T81_ASSIGN_OR_RETURN(const models::VitEval e, tr.Evaluate(test, f.eval_images));
+    // The run's last evaluation (and so train_run.json's accuracy) is on the whole test split.
+    T81_ASSIGN_OR_RETURN(const models::VitEval e, tr.Evaluate(test, s == total ? 0 : f.eval_images));
     if (tty) std::fprintf(stderr, "\n");
     const int64_t epoch = (s - 1) / spe + 1;
     std::fprintf(stderr, "[train vit] epoch %lld: train loss %.4f, test loss %.4f, test accuracy %.4f (%lld images)\n",
@@ -194,7 +195,8 @@ void AddTrainVit(CLI::App& train, Runner* run) {
   c->add_option("--label-smoothing", f->o.label_smoothing,
                 "label smoothing ε of the training loss (train_loss is then the smoothed loss; test_loss stays plain)")
       ->capture_default_str();
-  c->add_option("--eval-images", f->eval_images, "test images evaluated after each epoch (0: all)")->capture_default_str();
+  c->add_option("--eval-images", f->eval_images,
+                "test images evaluated after each epoch but the last, which evaluates them all (0: all every time)")->capture_default_str();
   AddSharedTrainFlags(c, f.get(), {.weight_decay = "AdamW decay (matrices only)",
                                    .seed = "seed for the initial weights, the image order and the augmentation",
                                    .init_from = "start from this HF ViT folder (e.g. QAT fine-tuning of a float model)"});

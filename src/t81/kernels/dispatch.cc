@@ -19,6 +19,7 @@ const char* IsaName(Isa isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx512: return "avx512";
+    case Isa::kAmx: return "amx";
   }
   return "?";
 }
@@ -26,7 +27,7 @@ const char* IsaName(Isa isa) {
 Result<Isa> ParseIsa(std::string_view s) {
   for (Isa isa : kAllIsas)
     if (s == IsaName(isa)) return isa;
-  return Error("unknown ISA '" + std::string(s) + "' (expected scalar, avx2 or avx512)");
+  return Error("unknown ISA '" + std::string(s) + "' (expected scalar, avx2, avx512 or amx)");
 }
 
 bool Supported(Isa isa) {
@@ -35,6 +36,12 @@ bool Supported(Isa isa) {
     case Isa::kScalar: return true;
     case Isa::kAvx2: return T81_HAVE_AVX2 && f.avx2;
     case Isa::kAvx512: return T81_HAVE_AVX512 && f.avx512vnni;
+    case Isa::kAmx:
+#if T81_HAVE_AMX
+      return f.amx_int8 && f.amx_bf16 && amx::OsGrantsTiles();
+#else
+      return false;
+#endif
   }
   return false;
 }
@@ -47,6 +54,16 @@ const KernelTable& ForIsa(Isa isa) {
 #endif
 #if T81_HAVE_AVX512
     case Isa::kAvx512: return avx512::kTable;
+#endif
+#if T81_HAVE_AMX
+    case Isa::kAmx: {  // avx512's kernels; the drivers add the tile unit's (isa_tables.h)
+      static const KernelTable amx_table = [] {
+        KernelTable t = avx512::kTable;
+        t.isa = Isa::kAmx;
+        return t;
+      }();
+      return amx_table;
+    }
 #endif
     default: return ref::kTable;
   }
@@ -101,8 +118,7 @@ const KernelTable& Active() {
 
 bool AmxBf16Supported() {
 #if T81_HAVE_AMX
-  static const bool ok = Active().isa == Isa::kAvx512 && base::Cpu().amx_bf16 && amx::OsGrantsTiles();
-  return ok;
+  return Active().isa == Isa::kAmx;
 #else
   return false;
 #endif
@@ -130,6 +146,9 @@ void GemmF32(const KernelTable& kt, const PackedWeights& w, const float* x, int6
 void GemmI8(const KernelTable& kt, const PackedWeights& w, const QuantizedActs& x, float* y,
             int64_t ldy, float alpha, float beta) {
   T81_CHECK(x.k == w.k && x.kb == w.kb && ldy >= w.n);
+#if T81_HAVE_AMX
+  if (kt.isa == Isa::kAmx && x.m >= kAmxMinRows) return amx::GemmI8(w, x, y, ldy, alpha, beta);
+#endif
   ForEachItem(x.m, w.tiles, [&](int64_t m0, int64_t m1, int64_t t0, int64_t t1) {
     kt.gemm_i8(w, x, m0, m1, t0, t1, y, ldy, alpha, beta);
   });

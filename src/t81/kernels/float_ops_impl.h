@@ -92,6 +92,27 @@ void RowTimesColsChunks(float* y, const float* x, int64_t K, const float* mt, in
   }
 }
 
+// R rows at once (x_r = x + r·xs, y_r = y + r·ys): each row's sums exactly as RowTimesColsChunks
+// forms them, with every load of mt shared by the R rows.
+template <int R, int C>
+void RowsTimesColsChunks(float* y, int64_t ys, const float* x, int64_t xs, int64_t K, const float* mt, int64_t ld,
+                         int64_t s0, int64_t n, float alpha) {
+  float acc[R][C][kLanes] = {};
+  for (int64_t i = 0; i < K; ++i) {
+    const float* m = mt + i * ld + s0;
+    T81_UNROLL for (int r = 0; r < R; ++r) {
+      const float xi = x[r * xs + i];
+      T81_UNROLL for (int c = 0; c < C; ++c)
+#pragma omp simd
+        for (int64_t l = 0; l < kLanes; ++l) acc[r][c][l] += xi * m[c * kLanes + l];
+    }
+  }
+  T81_UNROLL for (int r = 0; r < R; ++r) T81_UNROLL for (int c = 0; c < C; ++c) {
+    const int64_t m = std::min(kLanes, n - s0 - c * kLanes);
+    for (int64_t l = 0; l < m; ++l) y[r * ys + s0 + c * kLanes + l] = alpha * acc[r][c][l];
+  }
+}
+
 // y[s] = alpha · Σ_i x[i] · mt[i·ld + s] for s < n (mt (K, ld), ld ≥ n rounded up to kLanes).
 void RowTimesCols(float* y, const float* x, int64_t K, const float* mt, int64_t ld, int64_t n, float alpha) {
   int64_t s0 = 0;
@@ -135,6 +156,55 @@ void WeightedRows(float* y, const float* w, const float* x, int64_t stride, int6
   }
 }
 
+// RowTimesCols for R rows (x_r = x + r·xs, y_r = y + r·ys): the same bits, loads shared.
+template <int R>
+void RowsTimesCols(float* y, int64_t ys, const float* x, int64_t xs, int64_t K, const float* mt, int64_t ld,
+                   int64_t n, float alpha) {
+  int64_t s0 = 0;
+  for (; s0 + kLanes < n; s0 += 2 * kLanes) RowsTimesColsChunks<R, 2>(y, ys, x, xs, K, mt, ld, s0, n, alpha);
+  if (s0 < n) RowsTimesColsChunks<R, 1>(y, ys, x, xs, K, mt, ld, s0, n, alpha);
+}
+
+// WeightedRows (accumulate = false) for R rows of weights (w_r = w + r·ws, y_r = y + r·ys) over the
+// same x: each row's partial sums exactly as WeightedRows forms them, every load of x shared.
+// HD a multiple of kLanes.
+template <int R>
+void WeightedRowsMany(float* y, int64_t ys, const float* w, int64_t ws, const float* x, int64_t stride, int64_t n,
+                      int64_t HD) {
+  for (int64_t i0 = 0; i0 < HD; i0 += kLanes) {
+    float acc[R][4][kLanes] = {};
+    int64_t s = 0;
+    for (; s + 4 <= n; s += 4)
+      T81_UNROLL for (int u = 0; u < 4; ++u) {
+        const float* xs = x + (s + u) * stride + i0;
+        T81_UNROLL for (int r = 0; r < R; ++r) {
+          const float wr = w[r * ws + s + u];
+#pragma omp simd
+          for (int64_t l = 0; l < kLanes; ++l) acc[r][u][l] += wr * xs[l];
+        }
+      }
+    for (int u = 0; s < n; ++s, ++u) {
+      const float* xs = x + s * stride + i0;
+      T81_UNROLL for (int r = 0; r < R; ++r) {
+        const float wr = w[r * ws + s];
+#pragma omp simd
+        for (int64_t l = 0; l < kLanes; ++l) acc[r][u][l] += wr * xs[l];
+      }
+    }
+    T81_UNROLL for (int r = 0; r < R; ++r)
+#pragma omp simd
+      for (int64_t l = 0; l < kLanes; ++l)
+        y[r * ys + i0 + l] = 0.0f + ((acc[r][0][l] + acc[r][1][l]) + (acc[r][2][l] + acc[r][3][l]));
+  }
+}
+
+// Query rows handled together by AttentionHeadForward (R accumulator sets must fit the registers).
+#if defined(__AVX512F__)
+constexpr int kQueryRows = 4;
+#else
+constexpr int kQueryRows = 2;
+#endif
+
 int64_t Padded(int64_t T) { return (T + kLanes - 1) / kLanes * kLanes; }
 
 }  // namespace
@@ -157,7 +227,18 @@ void AttentionHeadForward(const AttnDims& d, int64_t h, const float* qkv, float*
   const float scale = 1.0f / std::sqrt(float(HD));
   float* kt = scratch;  // (HD, ld): the head's keys, transposed
   TransposePadded(kt, qkv + (d.NH + g) * HD, W, T, HD, ld);
-  for (int64_t t = 0; t < T; ++t) {
+  int64_t t = 0;
+  if (!d.causal && HD % kLanes == 0) {  // kQueryRows rows at a time, every row's bits as below
+    const int64_t OW = d.NH * HD;
+    const float* v = qkv + (d.NH + d.NKV + g) * HD;
+    for (; t + kQueryRows <= T; t += kQueryRows) {
+      float* a = att + t * T;
+      RowsTimesCols<kQueryRows>(a, T, qkv + t * W + h * HD, W, HD, kt, ld, T, scale);
+      for (int r = 0; r < kQueryRows; ++r) SoftmaxInPlace(a + r * T, T);
+      WeightedRowsMany<kQueryRows>(out + t * OW + h * HD, OW, a, T, v, W, T, HD);
+    }
+  }
+  for (; t < T; ++t) {
     float* a = att + t * T;  // (T): scores, then probabilities
     const int64_t n = d.causal ? t + 1 : T;
     RowTimesCols(a, qkv + t * W + h * HD, HD, kt, ld, n, scale);

@@ -38,9 +38,13 @@ namespace avx512 {
 extern const KernelTable kTable;
 T81_FLOAT_OPS_DECLARATIONS
 }
-namespace amx {  // gemm_bf16_amx.cc: not a table (one routine), chosen by AmxBf16Supported()
+// The amx table is avx512's; the drivers take these tile-unit routines instead where the table in
+// use is amx: GemmI8 for 16 rows of X or more (gemm_i8_amx.cc, threaded inside) and GemmBf16
+// (gemm_bf16_amx.cc).
+namespace amx {
 bool OsGrantsTiles();  // asks Linux once for the tile-data state (arch_prctl); true when granted
 void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias);
+void GemmI8(const PackedWeights& w, const QuantizedActs& x, float* y, int64_t ldy, float alpha, float beta);
 }
 }  // namespace t81::kernels

@@ -31,8 +31,10 @@
 
 namespace t81::kernels {
 
-enum class Isa : uint8_t { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
-inline constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512};
+// amx: the avx512 kernels plus the AMX tile unit (Intel Sapphire Rapids and later: AMX-INT8 for
+// GemmI8 of 16 rows or more, AMX-BF16 for GemmBf16), where Linux grants the tile state.
+enum class Isa : uint8_t { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
+inline constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx};
 const char* IsaName(Isa isa);
 Result<Isa> ParseIsa(std::string_view s);
 bool Supported(Isa isa);  // compiled in and the CPU/OS can run it
@@ -176,7 +178,7 @@ struct KernelTable {
   AttnRowFn attn_row;
 };
 
-// The table for this process: the best supported ISA, or T81_ISA=scalar|avx2|avx512.
+// The table for this process: the best supported ISA, or T81_ISA=scalar|avx2|avx512|amx.
 // An unsupported or unknown T81_ISA is reported once on stderr and the best ISA is used.
 const KernelTable& Active();
 const KernelTable& ForIsa(Isa isa);  // T81_CHECK(Supported(isa))
@@ -192,6 +194,8 @@ inline void QuantizeActs(const float* x, int64_t m, int64_t k, int64_t ldx, Quan
 // y: (m, w.n) row stride ldy.
 void GemmF32(const KernelTable& kt, const PackedWeights& w, const float* x, int64_t m,
              int64_t ldx, float* y, int64_t ldy, float alpha = 1.0f, float beta = 0.0f);
+// With the amx table and x.m ≥ kAmxMinRows, GemmI8 runs on the tile unit (the same bits).
+inline constexpr int64_t kAmxMinRows = 16;
 void GemmI8(const KernelTable& kt, const PackedWeights& w, const QuantizedActs& x, float* y,
             int64_t ldy, float alpha = 1.0f, float beta = 0.0f);
 // y (n) = W (n, k) · x (k) for row-major float W (threaded over rows; see GemvF32RangeFn). For one
@@ -208,8 +212,8 @@ double StreamReadBandwidth(int64_t bytes = int64_t(1) << 30, int passes = 5);
 //   bias (N) added to every row (only with beta == 0; null: none).
 // A and B are rounded to bf16 (nearest even, VCVTNEPS2BF16: denormals flush to zero); the tile
 // unit sums the products in f32. beta == 0: C is not read. Threaded over 32-row blocks of C: the
-// same bytes on any thread count. Only where AmxBf16Supported(): the CPU has AMX-BF16, Linux grants
-// the tile state, and the active kernel table is avx512 (T81_ISA=avx2|scalar turns it off).
+// same bytes on any thread count. Only where AmxBf16Supported(): the active kernel table is amx
+// (T81_ISA=avx512|avx2|scalar turns it off).
 bool AmxBf16Supported();
 void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias = nullptr);
