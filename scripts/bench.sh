@@ -36,7 +36,7 @@ echo
 echo "== Benchmark 3: a ViT trained here on Fashion-MNIST, FP32 / PTQ / QAT =="
 VIT=benchmarks/models/vit-fashion
 VITQ=benchmarks/models/vit-fashion-qat
-# The default recipe of `t81 train vit` (27 minutes on 2 cores with AMX, about 40 without) and its QAT fine-tuning,
+# The default recipe of `t81 train vit` (28.5 minutes on 2 cores with AMX, about 45 without) and its QAT fine-tuning,
 # trained once and cached like the language model above.
 if [ -f "$VIT/train_state.safetensors" ]; then
   "$T81" train vit --out "$VIT" --resume || { rm -rf "$VIT" "$VITQ"; "$T81" train vit --out "$VIT"; }
