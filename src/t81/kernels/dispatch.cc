@@ -170,9 +170,7 @@ uint64_t SumStreams(const uint64_t* q, int64_t n, int streams, int64_t ahead) {
   for (int64_t i = 0; i < per; i += 8)
     for (int s = 0; s < streams; ++s) {
       const uint64_t* r = q + s * per + i;
-#if defined(__x86_64__)
-      if (ahead) asm volatile("prefetcht0 %0" : : "m"(*reinterpret_cast<const char*>(r + ahead / 8)));
-#endif
+      if (ahead) Prefetch(r + ahead / 8);
       // 64 bytes into 8 independent sums: loads and adds, no chain that would make it latency-bound.
       total += ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
     }

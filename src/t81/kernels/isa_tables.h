@@ -9,6 +9,18 @@
 // heuristics are not reliable there).
 #define T81_UNROLL _Pragma("GCC unroll 16")
 
+namespace t81::kernels {
+// PREFETCHT0 as an asm statement: GCC 12 drops _mm_prefetch from unrolled loops. ISA-neutral
+// (any x86-64), so the kernel files and the drivers share it.
+[[gnu::always_inline]] inline void Prefetch(const void* p) {
+#if defined(__x86_64__)
+  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  (void)p;
+#endif
+}
+}  // namespace t81::kernels
+
 // The float vector operations each ISA's float_ops file defines (float_ops_impl.h).
 #define T81_FLOAT_OPS_DECLARATIONS                                                                         \
   void GeluErfForward(float* out, const float* inp, int64_t n);                                            \

@@ -190,36 +190,39 @@ void BlockBackwardFirstRows(const BlockConfig& c, const BlockParams& p, const Bl
   ZeroFill(&s->dqkv, N * W);
   float* dqkv = s->dqkv.data();
   const float scale = float(1.0 / std::sqrt(double(HD)));
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t kv = 0; kv < NKV; ++kv) {  // a group's heads share k and v: one task writes them
-      std::vector<float> ds(static_cast<size_t>(T));
-      for (int64_t h = kv * group; h < (kv + 1) * group; ++h) {
-        const float* att = a.att + (b * NH + h) * T * T;
-        const float* dy = s->datty.data() + b * AD + h * HD;
-        const float* q = a.qkv + b * T * W + h * HD;
-        float* dq = dqkv + b * T * W + h * HD;
-        double dot = 0;
-        for (int64_t t = 0; t < T; ++t) {
-          const float* v = a.qkv + (b * T + t) * W + (NH + NKV + kv) * HD;
-          float dp = 0.0f;
-          for (int64_t i = 0; i < HD; ++i) dp += dy[i] * v[i];
-          ds[size_t(t)] = dp;
-          dot += double(att[t]) * dp;
-        }
-        for (int64_t t = 0; t < T; ++t) {
-          const float dst = att[t] * (ds[size_t(t)] - float(dot)) * scale;
-          const float* k = a.qkv + (b * T + t) * W + (NH + kv) * HD;
-          float* dk = dqkv + (b * T + t) * W + (NH + kv) * HD;
-          float* dv = dk + NKV * HD;
-          for (int64_t i = 0; i < HD; ++i) {
-            dq[i] += dst * k[i];
-            dk[i] += dst * q[i];
-            dv[i] += att[t] * dy[i];
+#pragma omp parallel
+  {
+    std::vector<float> ds(static_cast<size_t>(T));  // (T): one head's dP, per thread
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t kv = 0; kv < NKV; ++kv) {  // a group's heads share k and v: one task writes them
+        for (int64_t h = kv * group; h < (kv + 1) * group; ++h) {
+          const float* att = a.att + (b * NH + h) * T * T;
+          const float* dy = s->datty.data() + b * AD + h * HD;
+          const float* q = a.qkv + b * T * W + h * HD;
+          float* dq = dqkv + b * T * W + h * HD;
+          double dot = 0;
+          for (int64_t t = 0; t < T; ++t) {
+            const float* v = a.qkv + (b * T + t) * W + (NH + NKV + kv) * HD;
+            float dp = 0.0f;
+            for (int64_t i = 0; i < HD; ++i) dp += dy[i] * v[i];
+            ds[size_t(t)] = dp;
+            dot += double(att[t]) * dp;
+          }
+          for (int64_t t = 0; t < T; ++t) {
+            const float dst = att[t] * (ds[size_t(t)] - float(dot)) * scale;
+            const float* k = a.qkv + (b * T + t) * W + (NH + kv) * HD;
+            float* dk = dqkv + (b * T + t) * W + (NH + kv) * HD;
+            float* dv = dk + NKV * HD;
+            for (int64_t i = 0; i < HD; ++i) {
+              dq[i] += dst * k[i];
+              dk[i] += dst * q[i];
+              dv[i] += att[t] * dy[i];
+            }
           }
         }
       }
-    }
+  }
   // The residual: d inp is d res1 at the rows t = 0 and nothing else; norm1's backward adds to it.
   ZeroFill(dresid, N * C);
   for (int64_t b = 0; b < B; ++b) std::memcpy(dresid + b * T * C, d.data() + b * C, size_t(C) * 4);

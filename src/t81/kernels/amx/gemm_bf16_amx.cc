@@ -18,19 +18,13 @@
 #include <vector>
 
 #include "t81/base/aligned.h"
+#include "t81/kernels/amx/tiles.h"
 #include "t81/kernels/kernels.h"
 
 namespace t81::kernels::amx {
 namespace {
 
 constexpr int64_t kBlock = 32;  // C block side; also the k step (32 bf16 = one 64-byte tile row)
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0, reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-static_assert(sizeof(TileConfig) == 64, "LDTILECFG reads 64 bytes");
 
 int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -154,12 +148,7 @@ void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const
     for (int64_t t = 0; t < mp / 16; ++t) PackA(A, kp, trans_a, a, lda, M, K, t, t + 1);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < np / 16; ++t) PackB(B, kp, trans_b, b, ldb, K, N, t, t + 1);
-    TileConfig cfg;
-    for (int t = 0; t < 8; ++t) {
-      cfg.rows[t] = 16;
-      cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
+    ConfigureTiles16x64();
     alignas(64) float out[kBlock * kBlock];
     // This thread's 32-row blocks; per 32-column panel of B (KT·2 KiB, kept in L1) every block.
     const int nt = omp_get_num_threads(), me = omp_get_thread_num();

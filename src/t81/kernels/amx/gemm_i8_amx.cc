@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "t81/base/aligned.h"
+#include "t81/kernels/amx/tiles.h"
 #include "t81/kernels/isa_tables.h"
 
 namespace t81::kernels::amx {
@@ -30,13 +31,6 @@ constexpr int64_t kRows = 32;         // rows of X per block (two A tiles)
 constexpr int64_t kGroupTiles = 8;    // weight tiles (16 outputs each) a thread expands at once
 constexpr int64_t kStepBytes = 1024;  // one B tile: 16 k-quads × 64 bytes
 constexpr int64_t kStepsPerBlock = quant::kBlock / 64;
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0, reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-static_assert(sizeof(TileConfig) == 64, "LDTILECFG reads 64 bytes");
 
 // B tiles of weight tiles [t0, t0 + count) into bq: tile (j, b, s) at ((j·kb + b)·4 + s)·1 KiB, its
 // row r = 4(c mod 4) + sh for chunk c = 4s + r / 4 and shift sh = r mod 4, byte 4·o + i the trit
@@ -79,14 +73,9 @@ void GemmI8(const PackedWeights& w, const QuantizedActs& x, float* y, int64_t ld
     bq.resize(size_t(kGroupTiles * kb * kStepsPerBlock * kStepBytes));
     isum.resize(size_t(kRows * 32));
     acc.resize(size_t(kRows * 32));
-    TileConfig cfg;
-    for (int t = 0; t < 8; ++t) {
-      cfg.rows[t] = 16;
-      cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
+    ConfigureTiles16x64();
     // Items group-major, a contiguous run of them per thread: a thread expands each group of
-    // weight tiles once and keeps it (8 · K bytes per 16 outputs… 128 · K in all) in L2.
+    // weight tiles once and keeps it (128 outputs × K bytes) in L2.
     const int nt = omp_get_num_threads(), me = omp_get_thread_num();
     const int64_t it0 = items * me / nt, it1 = items * (me + 1) / nt;
     int64_t expanded = -1;

@@ -43,8 +43,6 @@ inline void Store(const float* acc, float as, float beta, float* y, int64_t vali
 // Decode (MR ≤ 2) prefetches W kPrefetchBytes ahead and the scales kPrefetchBlocks blocks ahead: a
 // tile's stream continues into the next tile's, the next call's (see the AVX-512 GEMV).
 constexpr int64_t kPrefetchBytes = 2048, kPrefetchBlocks = 4;
-// PREFETCHT0 as an asm statement (GCC 12 drops _mm_prefetch from unrolled loops).
-inline void Prefetch(const void* p) { asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p))); }
 
 template <int MR>
 void MicroI8(const PackedWeights& w, const QuantizedActs& x, int64_t m0, int64_t tile, float* y,

@@ -44,9 +44,6 @@ inline void Dpbusd(__m512i& acc, __m512i u, __m512i x) {
 // 16384 × 3072, 20 copies): 29–44 GB/s without, 55–62 GB/s with (streaming read: 55 GB/s).
 constexpr int64_t kPrefetchBytes = 2048, kPrefetchBlocks = 4;
 
-// PREFETCHT0 as an asm statement: GCC 12 drops _mm_prefetch from the unrolled GEMV loops.
-inline void Prefetch(const void* p) { asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p))); }
-
 template <int NT>
 inline void PrefetchAhead(const PackedWeights& w, int64_t tile0, int64_t b, int c) {
   const int64_t kb = w.kb, stream = kb * kTileBlockBytes;
