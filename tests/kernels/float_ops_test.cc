@@ -1,5 +1,6 @@
-// The kernel table's float vector operations (GELU, attention) on every ISA the CPU has: against
-// double-precision references, and element-wise ones bit for bit against the scalar build.
+// The kernel table's float vector operations (GELU, attention, LayerNorm, AdamW) on every ISA the
+// CPU has: against double-precision references, and all but attention bit for bit against the
+// scalar build.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -154,6 +155,93 @@ TEST_P(FloatOpsIsa, AttentionMatchesDoubleReference) {
     for (int64_t i = 0; i < d.HD; ++i)
       EXPECT_NEAR(row[size_t(i)], ref.out[size_t(t * d.NH * d.HD + i)], 2e-6 * (1 + std::fabs(ref.out[size_t(t * d.NH * d.HD + i)])));
   }
+}
+
+// LayerNorm's rows (forward and input gradient) and column sums (weight and bias gradients) against
+// double-precision formulas, and bit for bit against the scalar build; C is no multiple of 8 once.
+TEST_P(FloatOpsIsa, LayerNormMatchesDoubleFormulasAndScalarBuildBitForBit) {
+  const KernelTable& ref = ForIsa(Isa::kScalar);
+  for (const int64_t C : {int64_t(37), int64_t(256)}) {
+    SCOPED_TRACE("C " + std::to_string(C));
+    const int64_t n = 5;
+    base::Rng rng(static_cast<uint64_t>(C));
+    std::vector<float> x = Random(rng, n * C, 2.0);
+    for (int64_t c = 0; c < C; ++c) x[size_t(c)] += 3.0f;  // a row far from zero mean
+    const std::vector<float> w = Random(rng, C), b = Random(rng, C), dy = Random(rng, n * C), prior = Random(rng, n * C);
+    const float eps = 1e-5f;
+    std::vector<float> out(size_t(n * C)), mean(static_cast<size_t>(n)), rstd(static_cast<size_t>(n));
+    std::vector<float> out_r = out, mean_r = mean, rstd_r = rstd;
+    kt().layernorm_rows(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), n, C, eps);
+    ref.layernorm_rows(out_r.data(), mean_r.data(), rstd_r.data(), x.data(), w.data(), b.data(), n, C, eps);
+    std::vector<float> dx = prior, dx_r = prior, dw(static_cast<size_t>(C), 0.5f), db(static_cast<size_t>(C), -0.5f);
+    std::vector<float> dw_r = dw, db_r = db;
+    kt().layernorm_rows_backward(dx.data(), dy.data(), x.data(), w.data(), mean.data(), rstd.data(), n, C);
+    ref.layernorm_rows_backward(dx_r.data(), dy.data(), x.data(), w.data(), mean.data(), rstd.data(), n, C);
+    kt().layernorm_cols_backward(dw.data(), db.data(), dy.data(), x.data(), mean.data(), rstd.data(), n, C, 3, C);
+    ref.layernorm_cols_backward(dw_r.data(), db_r.data(), dy.data(), x.data(), mean.data(), rstd.data(), n, C, 3, C);
+    for (int64_t i = 0; i < n; ++i) {
+      double m = 0, v = 0;
+      for (int64_t c = 0; c < C; ++c) m += x[size_t(i * C + c)];
+      m /= double(C);
+      for (int64_t c = 0; c < C; ++c) v += (x[size_t(i * C + c)] - m) * (x[size_t(i * C + c)] - m);
+      const double r = 1 / std::sqrt(v / double(C) + eps);
+      EXPECT_NEAR(mean[size_t(i)], m, 1e-6 * (1 + std::fabs(m)));
+      EXPECT_NEAR(rstd[size_t(i)], r, 1e-6 * r);
+      // dx = r · (g − mean(g) − x̂ · mean(g · x̂)) with g = w · dy
+      double gm = 0, gxm = 0;
+      for (int64_t c = 0; c < C; ++c) {
+        const double g = double(w[size_t(c)]) * dy[size_t(i * C + c)], xh = (x[size_t(i * C + c)] - m) * r;
+        gm += g / double(C);
+        gxm += g * xh / double(C);
+      }
+      for (int64_t c = 0; c < C; ++c) {
+        const size_t k = size_t(i * C + c);
+        const double xh = (x[k] - m) * r, g = double(w[size_t(c)]) * dy[k];
+        EXPECT_NEAR(out[k], xh * w[size_t(c)] + b[size_t(c)], 1e-5 * (1 + std::fabs(xh * w[size_t(c)])));
+        EXPECT_NEAR(dx[k] - prior[k], r * (g - gm - xh * gxm), 1e-4 * (1 + std::fabs(g)));
+      }
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      double sw = 0.5, sb = -0.5;
+      for (int64_t i = 0; c >= 3 && i < n; ++i) {
+        const size_t k = size_t(i * C + c);
+        sw += (x[k] - double(mean[size_t(i)])) * rstd[size_t(i)] * dy[k];
+        sb += dy[k];
+      }
+      EXPECT_NEAR(dw[size_t(c)], sw, 1e-5 * (1 + std::fabs(sw))) << c;  // columns below 3 untouched
+      EXPECT_NEAR(db[size_t(c)], sb, 1e-5 * (1 + std::fabs(sb))) << c;
+    }
+    EXPECT_EQ(out, out_r);
+    EXPECT_EQ(mean, mean_r);
+    EXPECT_EQ(rstd, rstd_r);
+    EXPECT_EQ(dx, dx_r);
+    EXPECT_EQ(dw, dw_r);
+    EXPECT_EQ(db, db_r);
+  }
+}
+
+// One AdamW step: the float formula, bit for bit against the scalar build (n no multiple of 16).
+TEST_P(FloatOpsIsa, AdamWMatchesScalarBuildBitForBit) {
+  base::Rng rng(9);
+  const int64_t n = 1003;
+  const std::vector<float> p0 = Random(rng, n), g = Random(rng, n), m0 = Random(rng, n, 0.1);
+  std::vector<float> v0 = Random(rng, n, 0.1);
+  for (float& x : v0) x = x * x;
+  const AdamWConsts k{1e-3f, 0.9999f, 0.9f, 0.1f, 0.999f, 0.001f, 0.0447f, 1e-8f};
+  std::vector<float> p = p0, m = m0, v = v0, p_r = p0, m_r = m0, v_r = v0;
+  kt().adamw(p.data(), g.data(), m.data(), v.data(), n, k);
+  ForIsa(Isa::kScalar).adamw(p_r.data(), g.data(), m_r.data(), v_r.data(), n, k);
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t j = size_t(i);
+    const double mm = 0.9 * m0[j] + 0.1 * g[j], vv = 0.999 * v0[j] + 0.001 * double(g[j]) * g[j];
+    const double want = p0[j] * 0.9999 - 1e-3 * mm / (std::sqrt(vv) / 0.0447 + 1e-8);
+    EXPECT_NEAR(m[j], mm, 1e-6 * (1 + std::fabs(mm)));
+    EXPECT_NEAR(v[j], vv, 1e-6 * (1 + vv));
+    EXPECT_NEAR(p[j], want, 1e-5 * (1 + std::fabs(want))) << i;
+  }
+  EXPECT_EQ(p, p_r);
+  EXPECT_EQ(m, m_r);
+  EXPECT_EQ(v, v_r);
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, FloatOpsIsa, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),

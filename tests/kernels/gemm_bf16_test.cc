@@ -84,7 +84,10 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmBf16Test,
                                            Case{false, false, 64, 96, 192, 0.5f},
                                            Case{true, false, 40, 33, 100, 1.0f},
                                            Case{true, false, 96, 64, 37, 0.0f}, Case{true, true, 35, 47, 71, 1.0f},
-                                           Case{false, true, 200, 300, 256, 1.0f}));
+                                           Case{false, true, 200, 300, 256, 1.0f},
+                                           // several row tiles, column tiles and k steps per packed operand
+                                           Case{true, false, 200, 70, 300, 1.0f}, Case{true, true, 90, 130, 300, 0.0f},
+                                           Case{false, false, 50, 200, 300, 1.0f}));
 
 TEST(GemmBf16, AddsABiasToEveryRow) {
   if (!AmxBf16Supported()) GTEST_SKIP() << "no AMX-BF16 here";

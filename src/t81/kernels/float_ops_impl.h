@@ -287,3 +287,78 @@ void AttentionGroupBackward(const AttnDims& d, int64_t g, const float* qkv, cons
     }
   }
 }
+
+// Σ_{c < C} f(c) in double, in 8 interleaved partial sums combined pairwise: a fixed order, so the
+// same number on every ISA (8 doubles are one AVX-512 register).
+template <class F>
+inline double Sum8(int64_t C, F f) {
+  double s[8] = {};
+  int64_t c = 0;
+  for (; c + 8 <= C; c += 8)
+    for (int u = 0; u < 8; ++u) s[u] += f(c + u);
+  for (int u = 0; c < C; ++c, ++u) s[u] += f(c);
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+void LayerNormRows(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int64_t n,
+                   int64_t C, float eps) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float* x = inp + i * C;
+    const double m = Sum8(C, [x](int64_t c) { return double(x[c]); }) / double(C);
+    const double v = Sum8(C, [x, m](int64_t c) { return (x[c] - m) * (x[c] - m); }) / double(C);
+    const double s = 1.0 / std::sqrt(v + double(eps));
+    float* o = out + i * C;
+    if (b)
+      for (int64_t c = 0; c < C; ++c) o[c] = float((x[c] - m) * s) * w[c] + b[c];
+    else
+      for (int64_t c = 0; c < C; ++c) o[c] = float((x[c] - m) * s) * w[c] + 0.0f;
+    mean[i] = float(m);
+    rstd[i] = float(s);
+  }
+}
+
+void LayerNormRowsBackward(float* dinp, const float* dout, const float* inp, const float* w, const float* mean,
+                           const float* rstd, int64_t n, int64_t C) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float* x = inp + i * C;
+    const float* dy = dout + i * C;
+    const float mi = mean[i];
+    const double ri = rstd[i];
+    const double dnorm_mean = Sum8(C, [&](int64_t c) { return double(w[c]) * dy[c]; }) / double(C);
+    const double dnorm_norm_mean = Sum8(C, [&](int64_t c) { return double(w[c]) * dy[c] * ((x[c] - mi) * ri); }) / double(C);
+    float* d = dinp + i * C;
+    for (int64_t c = 0; c < C; ++c) {
+      const double norm = (x[c] - mi) * ri;
+      const double dnorm = double(w[c]) * dy[c];
+      d[c] += float((dnorm - dnorm_mean - norm * dnorm_norm_mean) * ri);
+    }
+  }
+}
+
+void LayerNormColsBackward(float* dw, float* db, const float* dout, const float* inp, const float* mean,
+                           const float* rstd, int64_t N, int64_t C, int64_t c0, int64_t c1) {
+  for (int64_t i = 0; i < N; ++i) {
+    const float* x = inp + i * C;
+    const float* dy = dout + i * C;
+    const float mi = mean[i];
+    const double ri = rstd[i];
+    if (db)
+      for (int64_t c = c0; c < c1; ++c) db[c] += dy[c];
+    for (int64_t c = c0; c < c1; ++c) dw[c] += float(((x[c] - mi) * ri) * dy[c]);
+  }
+}
+
+void AdamW(float* p, const float* g, float* m, float* v, int64_t n, const AdamWConsts& k) {
+  const float step_size = k.step_size, decay = k.decay, b1 = k.b1, c1 = k.c1, b2 = k.b2, c2 = k.c2,
+              bc2_sqrt = k.bc2_sqrt, eps = k.eps;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const float pd = p[i] * decay;
+    const float mi = b1 * m[i] + c1 * g[i];
+    const float vi = b2 * v[i] + c2 * g[i] * g[i];
+    m[i] = mi;
+    v[i] = vi;
+    // torch: denom = sqrt(v) / sqrt(bias_correction2) + eps; p −= (lr / bias_correction1) · m / denom
+    p[i] = pd - step_size * mi / (std::sqrt(vi) / bc2_sqrt + eps);
+  }
+}

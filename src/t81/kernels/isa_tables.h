@@ -32,10 +32,17 @@ namespace t81::kernels {
   void AttentionGroupBackward(const AttnDims& d, int64_t g, const float* qkv, const float* att,            \
                               const float* dout, float* dqkv, float* scratch);                             \
   void AttentionRow(float* out, float* a, const float* q, const float* k, int64_t kstride, const float* v, \
-                    int64_t vstride, int64_t n, int64_t HD, float scale);
+                    int64_t vstride, int64_t n, int64_t HD, float scale);                                  \
+  void LayerNormRows(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, \
+                     int64_t n, int64_t C, float eps);                                                     \
+  void LayerNormRowsBackward(float* dinp, const float* dout, const float* inp, const float* w,             \
+                             const float* mean, const float* rstd, int64_t n, int64_t C);                  \
+  void LayerNormColsBackward(float* dw, float* db, const float* dout, const float* inp, const float* mean, \
+                             const float* rstd, int64_t N, int64_t C, int64_t c0, int64_t c1);             \
+  void AdamW(float* p, const float* g, float* m, float* v, int64_t n, const AdamWConsts& k);
 #define T81_FLOAT_OPS_ENTRIES \
   GeluErfForward, GeluErfBackward, GeluTanhForward, GeluTanhBackward, AttentionHeadForward, AttentionGroupBackward, \
-      AttentionRow
+      AttentionRow, LayerNormRows, LayerNormRowsBackward, LayerNormColsBackward, AdamW
 
 namespace t81::kernels {
 namespace ref {

@@ -161,6 +161,26 @@ using AttnGroupBackwardFn = void (*)(const AttnDims& d, int64_t g, const float* 
 using AttnRowFn = void (*)(float* out, float* a, const float* q, const float* k, int64_t kstride, const float* v,
                            int64_t vstride, int64_t n, int64_t HD, float scale);
 
+// LayerNorm over rows of C (double sums in 8 interleaved lanes, a fixed order; all steps IEEE
+// operations, so the same bits on every ISA):
+//   rows: out (n, C) = (x − mean) · rstd · w + b (b may be null), mean and rstd (n) saved;
+//   rows backward: dinp (n, C) += the input gradient of those rows;
+//   cols backward: dw[c] += Σ_i norm·dout, db[c] += Σ_i dout (db may be null) for columns
+//   [c0, c1), rows i ascending over all N rows.
+using LayerNormRowsFn = void (*)(float* out, float* mean, float* rstd, const float* inp, const float* w,
+                                 const float* b, int64_t n, int64_t C, float eps);
+using LayerNormRowsBackwardFn = void (*)(float* dinp, const float* dout, const float* inp, const float* w,
+                                         const float* mean, const float* rstd, int64_t n, int64_t C);
+using LayerNormColsBackwardFn = void (*)(float* dw, float* db, const float* dout, const float* inp,
+                                         const float* mean, const float* rstd, int64_t N, int64_t C, int64_t c0,
+                                         int64_t c1);
+// One AdamW step over n parameters, element-wise in float (the same bits on every ISA):
+//   p ·= decay; m = b1·m + c1·g; v = b2·v + c2·g²; p −= step_size · m / (√v / bc2_sqrt + eps).
+struct AdamWConsts {
+  float step_size, decay, b1, c1, b2, c2, bc2_sqrt, eps;
+};
+using AdamWFn = void (*)(float* p, const float* g, float* m, float* v, int64_t n, const AdamWConsts& k);
+
 struct KernelTable {
   Isa isa;
   GemmF32RangeFn gemm_f32;
@@ -176,6 +196,10 @@ struct KernelTable {
   AttnHeadForwardFn attn_head_forward;
   AttnGroupBackwardFn attn_group_backward;
   AttnRowFn attn_row;
+  LayerNormRowsFn layernorm_rows;
+  LayerNormRowsBackwardFn layernorm_rows_backward;
+  LayerNormColsBackwardFn layernorm_cols_backward;
+  AdamWFn adamw;
 };
 
 // The table for this process: the best supported ISA, or T81_ISA=scalar|avx2|avx512|amx.

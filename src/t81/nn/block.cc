@@ -123,22 +123,22 @@ void BlockBackward(const BlockConfig& c, const BlockParams& p, const BlockParams
                    BlockGradScratch* s, const float* keep) {
   const int64_t N = B * T;
   // MLP: out = res1 + keep₁ · Down(act(Up(norm2(res1)))).
-  ZeroFill(&s->dact, N * c.FF);
+  SizeFor(&s->dact, N * c.FF);
   lin.Backward(s->dact.data(), g, BranchGrad(&s->dbranch, dresid, keep ? keep + B : nullptr, B, T, c.C), a.act, l,
-               BlockLinear::kDown, N);
+               BlockLinear::kDown, N, GradWrite::kOverwrite);
   ZeroFill(&s->dup, N * c.up_dim());
   ActBackward(c, s->dup.data(), a.up, s->dact.data(), N);
-  ZeroFill(&s->dnorm, N * c.C);
-  lin.Backward(s->dnorm.data(), g, s->dup.data(), a.ln2, l, BlockLinear::kUp, N);
+  SizeFor(&s->dnorm, N * c.C);
+  lin.Backward(s->dnorm.data(), g, s->dup.data(), a.ln2, l, BlockLinear::kUp, N, GradWrite::kOverwrite);
   NormBackward(c, dresid, g.ln2_w, g.ln2_b, s->dnorm.data(), a.res1, p.ln2_w, a.ln2_mean, a.ln2_rstd, N);
   // Attention: res1 = inp + keep₀ · Out(attention(rope(Qkv(norm1(inp))))).
-  ZeroFill(&s->datty, N * c.attn_dim());
-  lin.Backward(s->datty.data(), g, BranchGrad(&s->dbranch, dresid, keep, B, T, c.C), a.atty, l, BlockLinear::kOut, N);
+  SizeFor(&s->datty, N * c.attn_dim());
+  lin.Backward(s->datty.data(), g, BranchGrad(&s->dbranch, dresid, keep, B, T, c.C), a.atty, l, BlockLinear::kOut, N, GradWrite::kOverwrite);
   ZeroFill(&s->dqkv, N * c.qkv_dim());
   AttentionBackward(s->dqkv.data(), s->datty.data(), a.qkv, a.att, B, T, c.NH, c.NKV, c.HD, c.causal);
   RopeQk(c, s->dqkv.data(), N, pos, true);
-  ZeroFill(&s->dnorm, N * c.C);
-  lin.Backward(s->dnorm.data(), g, s->dqkv.data(), a.ln1, l, BlockLinear::kQkv, N);
+  SizeFor(&s->dnorm, N * c.C);
+  lin.Backward(s->dnorm.data(), g, s->dqkv.data(), a.ln1, l, BlockLinear::kQkv, N, GradWrite::kOverwrite);
   NormBackward(c, dresid, g.ln1_w, g.ln1_b, s->dnorm.data(), inp, p.ln1_w, a.ln1_mean, a.ln1_rstd, N);
 }
 
@@ -175,16 +175,16 @@ void BlockBackwardFirstRows(const BlockConfig& c, const BlockParams& p, const Bl
                 group = NH / NKV;
   std::vector<float>& d = s->dfirst;  // (B, C): d out, then d res1
   d.assign(dresid, dresid + B * C);
-  ZeroFill(&s->dact, B * c.FF);
+  SizeFor(&s->dact, B * c.FF);
   lin.Backward(s->dact.data(), g, BranchGrad(&s->dbranch, d.data(), keep ? keep + B : nullptr, B, 1, C), a.act, l,
-               BlockLinear::kDown, B);
+               BlockLinear::kDown, B, GradWrite::kOverwrite);
   ZeroFill(&s->dup, B * c.up_dim());
   ActBackward(c, s->dup.data(), a.up, s->dact.data(), B);
-  ZeroFill(&s->dnorm, B * C);
-  lin.Backward(s->dnorm.data(), g, s->dup.data(), a.ln2, l, BlockLinear::kUp, B);
+  SizeFor(&s->dnorm, B * C);
+  lin.Backward(s->dnorm.data(), g, s->dup.data(), a.ln2, l, BlockLinear::kUp, B, GradWrite::kOverwrite);
   NormBackward(c, d.data(), g.ln2_w, g.ln2_b, s->dnorm.data(), a.res1, p.ln2_w, a.ln2_mean, a.ln2_rstd, B);
-  ZeroFill(&s->datty, B * AD);
-  lin.Backward(s->datty.data(), g, BranchGrad(&s->dbranch, d.data(), keep, B, 1, C), a.atty, l, BlockLinear::kOut, B);
+  SizeFor(&s->datty, B * AD);
+  lin.Backward(s->datty.data(), g, BranchGrad(&s->dbranch, d.data(), keep, B, 1, C), a.atty, l, BlockLinear::kOut, B, GradWrite::kOverwrite);
   // One query (t = 0) per (sample, head): with a its probabilities and dy its output's gradient,
   // dP_s = dy·v_s, dS_s = a_s (dP_s − Σ a·dP) · scale; dq += Σ dS_s k_s, dk_s += dS_s q, dv_s += a_s dy.
   ZeroFill(&s->dqkv, N * W);
@@ -226,8 +226,8 @@ void BlockBackwardFirstRows(const BlockConfig& c, const BlockParams& p, const Bl
   // The residual: d inp is d res1 at the rows t = 0 and nothing else; norm1's backward adds to it.
   ZeroFill(dresid, N * C);
   for (int64_t b = 0; b < B; ++b) std::memcpy(dresid + b * T * C, d.data() + b * C, size_t(C) * 4);
-  ZeroFill(&s->dnorm, N * C);
-  lin.Backward(s->dnorm.data(), g, dqkv, a.ln1, l, BlockLinear::kQkv, N);
+  SizeFor(&s->dnorm, N * C);
+  lin.Backward(s->dnorm.data(), g, dqkv, a.ln1, l, BlockLinear::kQkv, N, GradWrite::kOverwrite);
   NormBackward(c, dresid, g.ln1_w, g.ln1_b, s->dnorm.data(), inp, p.ln1_w, a.ln1_mean, a.ln1_rstd, N);
 }
 

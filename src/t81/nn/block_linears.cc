@@ -179,9 +179,10 @@ void BlockLinears::Forward(float* out, const float* inp, int64_t l, BlockLinear 
 }
 
 void BlockLinears::Backward(float* dinp, const BlockParams& g, const float* dout, const float* inp, int64_t l,
-                            BlockLinear k, int64_t N) {
+                            BlockLinear k, int64_t N, GradWrite dinp_write) {
   T81_CHECK(mode_ != LinearMode::kPacked && source_ != Source::kFileHalf, "train on float weights (MaterializeFloat)");
-  LinearBackward(dinp, g.weight(k), g.bias(k), dout, inp, Weight(l, k), N, LinearCols(cfg_, k), LinearRows(cfg_, k));
+  LinearBackward(dinp, g.weight(k), g.bias(k), dout, inp, Weight(l, k), N, LinearCols(cfg_, k), LinearRows(cfg_, k),
+                 dinp_write);
 }
 
 int64_t BlockLinears::BytesRead() const {

@@ -16,6 +16,7 @@
 #include "t81/base/status.h"
 #include "t81/kernels/kernels.h"
 #include "t81/nn/block_params.h"
+#include "t81/nn/layers.h"
 #include "t81/nn/packed_linear.h"
 #include "t81/quant/tq.h"
 
@@ -75,10 +76,11 @@ class BlockLinears {
   float qat_lambda() const { return lambda_; }
   // out (N, rows) = inp (N, cols) · Wᵀ + bias of linear k of block l, in the current mode.
   void Forward(float* out, const float* inp, int64_t l, BlockLinear k, int64_t N);
-  // Gradients of Forward: dinp (N, cols) += dout · W (dinp may be null), g.weight(k) += doutᵀ · inp,
-  // g.bias(k) += Σ dout. W is the weight Forward used (float, or fake-quantized: straight-through).
+  // Gradients of Forward: dinp (N, cols) += dout · W (= with kOverwrite; dinp may be null),
+  // g.weight(k) += doutᵀ · inp, g.bias(k) += Σ dout. W is the weight Forward used (float, or
+  // fake-quantized: straight-through).
   void Backward(float* dinp, const BlockParams& g, const float* dout, const float* inp, int64_t l, BlockLinear k,
-                int64_t N);
+                int64_t N, GradWrite dinp_write = GradWrite::kAccumulate);
 
   // Linear k of block l as float (rows, cols): the float weights, or d · t of file-packed ones.
   void ReadMatrix(int64_t l, BlockLinear k, float* out) const;

@@ -51,9 +51,9 @@ void LinearForward(float* out, const float* inp, const float* weight, const floa
 }
 
 void LinearBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                    const float* weight, int64_t B, int64_t C, int64_t OC) {
+                    const float* weight, int64_t B, int64_t C, int64_t OC, GradWrite dinp_write) {
   if (dinp)
-    Gemm(false, false, B, C, OC, dout, OC, weight, C, 1.0f, dinp, C);
+    Gemm(false, false, B, C, OC, dout, OC, weight, C, dinp_write == GradWrite::kOverwrite ? 0.0f : 1.0f, dinp, C);
   Gemm(true, false, OC, C, B, dout, OC, inp, C, 1.0f, dweight, C);
   if (dbias) {
     // Threaded over columns; each column sums its rows in ascending order (any thread count).

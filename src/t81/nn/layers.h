@@ -22,10 +22,20 @@ bool Bf16MatmulAvailable();
 // the bf16 GEMM, above); one row (B = 1) through the kernel table's GEMV.
 void LinearForward(float* out, const float* inp, const float* weight, const float* bias, int64_t B,
                    int64_t C, int64_t OC);
-// dinp (B, C) += dout · weight;  dweight (OC, C) += doutᵀ · inp;  dbias (OC) += Σ_rows dout.
-// dinp and dbias may be null (not needed).
+// How a Backward writes an input gradient: added to it (the rule above), or written over it (a
+// buffer this Backward alone produces, which then needs no zeroing first; same values).
+enum class GradWrite { kAccumulate, kOverwrite };
+// dinp (B, C) += dout · weight (= with kOverwrite);  dweight (OC, C) += doutᵀ · inp;
+// dbias (OC) += Σ_rows dout. dinp and dbias may be null (not needed).
 void LinearBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                    const float* weight, int64_t B, int64_t C, int64_t OC);
+                    const float* weight, int64_t B, int64_t C, int64_t OC,
+                    GradWrite dinp_write = GradWrite::kAccumulate);
+
+// *v holds n floats (their values unspecified): a buffer a kOverwrite Backward writes whole.
+template <class FloatVector>
+void SizeFor(FloatVector* v, int64_t n) {
+  if (int64_t(v->size()) != n) v->resize(std::size_t(n));
+}
 
 // p (n) = 0, filled by all threads when large.
 void ZeroFill(float* p, int64_t n);

@@ -10,35 +10,24 @@
 namespace t81::nn {
 namespace {
 
-// Σ_{c < C} f(c) in double, in 8 interleaved partial sums combined pairwise (no chain of C dependent
-// adds; a fixed order, so the same number on every call).
-template <class F>
-double Sum8(int64_t C, F f) {
-  double s[8] = {};
-  int64_t c = 0;
-  for (; c + 8 <= C; c += 8)
-    for (int u = 0; u < 8; ++u) s[u] += f(c + u);
-  for (int u = 0; c < C; ++c, ++u) s[u] += f(c);
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+// fn(i0, n) over rows [0, N) of C values in fixed 16-row chunks, threaded once N·C is large (rows
+// are independent: the same numbers on any thread count).
+template <typename Fn>
+void RowChunks(int64_t N, int64_t C, Fn fn) {
+  constexpr int64_t kRows = 16;
+#pragma omp parallel for schedule(static) if (N * C > (1 << 15))
+  for (int64_t i0 = 0; i0 < N; i0 += kRows) fn(i0, std::min(kRows, N - i0));
 }
 
 }  // namespace
 
-// Rows are independent: threaded over rows, the same numbers on any thread count.
+// The kernel table's LayerNorm (kernels.h: double sums in a fixed order, the same bits on every ISA).
 void LayerNormForward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                       const float* bias, int64_t N, int64_t C, float eps) {
-#pragma omp parallel for schedule(static) if (N * C > (1 << 15))
-  for (int64_t i = 0; i < N; ++i) {
-    const float* x = inp + i * C;
-    const double m = Sum8(C, [x](int64_t c) { return double(x[c]); }) / double(C);
-    const double v = Sum8(C, [x, m](int64_t c) { return (x[c] - m) * (x[c] - m); }) / double(C);
-    const double s = 1.0 / std::sqrt(v + double(eps));
-    float* o = out + i * C;
-    for (int64_t c = 0; c < C; ++c)
-      o[c] = float((x[c] - m) * s) * weight[c] + (bias ? bias[c] : 0.0f);
-    mean[i] = float(m);
-    rstd[i] = float(s);
-  }
+  const auto f = kernels::Active().layernorm_rows;
+  RowChunks(N, C, [&](int64_t i0, int64_t n) {
+    f(out + i0 * C, mean + i0, rstd + i0, inp + i0 * C, weight, bias, n, C, eps);
+  });
 }
 
 // dinp rows are independent (threaded over rows); dweight and dbias are threaded over columns,
@@ -46,36 +35,14 @@ void LayerNormForward(float* out, float* mean, float* rstd, const float* inp, co
 void LayerNormBackward(float* dinp, float* dweight, float* dbias, const float* dout,
                        const float* inp, const float* weight, const float* mean, const float* rstd,
                        int64_t N, int64_t C) {
-  const bool threaded = N * C > (1 << 15);
-#pragma omp parallel for schedule(static) if (threaded)
-  for (int64_t i = 0; i < N; ++i) {
-    const float* x = inp + i * C;
-    const float* dy = dout + i * C;
-    const float mi = mean[i];
-    const double ri = rstd[i];
-    const double dnorm_mean = Sum8(C, [&](int64_t c) { return double(weight[c]) * dy[c]; }) / double(C);
-    const double dnorm_norm_mean =
-        Sum8(C, [&](int64_t c) { return double(weight[c]) * dy[c] * ((x[c] - mi) * ri); }) / double(C);
-    for (int64_t c = 0; c < C; ++c) {
-      const double norm = (x[c] - mean[i]) * double(rstd[i]);
-      const double dnorm = double(weight[c]) * dy[c];
-      dinp[i * C + c] += float((dnorm - dnorm_mean - norm * dnorm_norm_mean) * rstd[i]);
-    }
-  }
+  const kernels::KernelTable& kt = kernels::Active();
+  RowChunks(N, C, [&](int64_t i0, int64_t n) {
+    kt.layernorm_rows_backward(dinp + i0 * C, dout + i0 * C, inp + i0 * C, weight, mean + i0, rstd + i0, n, C);
+  });
   constexpr int64_t kCols = 16;  // columns per task
-#pragma omp parallel for schedule(static) if (threaded)
-  for (int64_t c0 = 0; c0 < C; c0 += kCols) {
-    const int64_t c1 = std::min(C, c0 + kCols);
-    for (int64_t i = 0; i < N; ++i) {
-      const float* x = inp + i * C;
-      const float* dy = dout + i * C;
-      for (int64_t c = c0; c < c1; ++c) {
-        const double norm = (x[c] - mean[i]) * double(rstd[i]);
-        if (dbias) dbias[c] += dy[c];
-        dweight[c] += float(norm * dy[c]);
-      }
-    }
-  }
+#pragma omp parallel for schedule(static) if (N * C > (1 << 15))
+  for (int64_t c0 = 0; c0 < C; c0 += kCols)
+    kt.layernorm_cols_backward(dweight, dbias, dout, inp, mean, rstd, N, C, c0, std::min(C, c0 + kCols));
 }
 
 void RmsNormForward(float* out, float* rstd, const float* inp, const float* weight, int64_t N,
@@ -307,20 +274,17 @@ void CausalLmLossBackward(float* dlogits, const float* probs, const int64_t* lab
 
 void AdamWUpdate(float* param, const float* grad, float* m, float* v, int64_t n, double lr,
                  double beta1, double beta2, double eps, double weight_decay, int step) {
-  const float bc1 = float(1.0 - std::pow(beta1, step));
-  const float bc2_sqrt = float(std::sqrt(1.0 - std::pow(beta2, step)));
-  const float step_size = float(lr / double(bc1));
-  const float decay = float(1.0 - lr * weight_decay);
-  const float b1 = float(beta1), b2 = float(beta2), c1 = float(1.0 - beta1), c2 = float(1.0 - beta2);
-  const float feps = float(eps);
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    param[i] *= decay;
-    m[i] = b1 * m[i] + c1 * grad[i];
-    v[i] = b2 * v[i] + c2 * grad[i] * grad[i];
-    // torch: denom = sqrt(v) / sqrt(bias_correction2) + eps; p -= (lr / bias_correction1) · m / denom
-    param[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + feps);
-  }
+  // lr over the bias correction, the correction rounded to float first
+  const kernels::AdamWConsts k{float(lr / double(float(1.0 - std::pow(beta1, step)))),
+                               float(1.0 - lr * weight_decay),
+                               float(beta1),
+                               float(1.0 - beta1),
+                               float(beta2),
+                               float(1.0 - beta2),
+                               float(std::sqrt(1.0 - std::pow(beta2, step))),
+                               float(eps)};
+  const auto f = kernels::Active().adamw;
+  Chunked(n, [&](int64_t i, int64_t len) { f(param + i, grad + i, m + i, v + i, len, k); });
 }
 
 }  // namespace t81::nn

@@ -53,18 +53,44 @@ inline __m512i RowPairs(const float* x, int64_t ld, int64_t k, int64_t K, int64_
   const __m512 r1 = k + 1 < K && n > 0 ? _mm512_maskz_loadu_ps(m, x + (k + 1) * ld + c0) : _mm512_setzero_ps();
   return _mm512_permutexvar_epi16(InterleaveHalves(), (__m512i)_mm512_cvtne2ps_pbh(r1, r0));
 }
-// The uint32 offset of each row of a tile (16 uint32 a row): the scatter index of one tile column.
-inline __m512i TileRowOffsets() {
-  return _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                            _mm512_set1_epi32(16));
+// In-place transpose of a 16 × 16 matrix of 32-bit words, one row a vector: r[i] lane j ↔ r[j] lane i.
+// Words within 128-bit lanes by unpacking (4 × 4 blocks), then the 128-bit lanes as a 4 × 4 matrix.
+inline void Transpose16x16(__m512i r[16]) {
+  __m512i t[16];
+  for (int g = 0; g < 4; ++g) {  // rows 4g .. 4g + 3
+    const __m512i lo01 = _mm512_unpacklo_epi32(r[4 * g], r[4 * g + 1]), hi01 = _mm512_unpackhi_epi32(r[4 * g], r[4 * g + 1]);
+    const __m512i lo23 = _mm512_unpacklo_epi32(r[4 * g + 2], r[4 * g + 3]),
+                  hi23 = _mm512_unpackhi_epi32(r[4 * g + 2], r[4 * g + 3]);
+    // t[4g + c], 128-bit lane L: rows 4g .. 4g + 3 of column 4L + c
+    t[4 * g] = _mm512_unpacklo_epi64(lo01, lo23);
+    t[4 * g + 1] = _mm512_unpackhi_epi64(lo01, lo23);
+    t[4 * g + 2] = _mm512_unpacklo_epi64(hi01, hi23);
+    t[4 * g + 3] = _mm512_unpackhi_epi64(hi01, hi23);
+  }
+  for (int c = 0; c < 4; ++c) {  // column 4L + c gathers lane L of t[c], t[4 + c], t[8 + c], t[12 + c]
+    const __m512i a_lo = _mm512_shuffle_i32x4(t[c], t[4 + c], 0x44), a_hi = _mm512_shuffle_i32x4(t[c], t[4 + c], 0xEE);
+    const __m512i b_lo = _mm512_shuffle_i32x4(t[8 + c], t[12 + c], 0x44),
+                  b_hi = _mm512_shuffle_i32x4(t[8 + c], t[12 + c], 0xEE);
+    r[c] = _mm512_shuffle_i32x4(a_lo, b_lo, 0x88);
+    r[4 + c] = _mm512_shuffle_i32x4(a_lo, b_lo, 0xDD);
+    r[8 + c] = _mm512_shuffle_i32x4(a_hi, b_hi, 0x88);
+    r[12 + c] = _mm512_shuffle_i32x4(a_hi, b_hi, 0xDD);
+  }
 }
 
-// Row tiles [t0, t1) of Ap.
-void PackA(uint16_t* ap, int64_t kp, bool trans, const float* a, int64_t lda, int64_t M, int64_t K, int64_t t0,
-           int64_t t1) {
+// 16 vectors of 16 words → the 16 rows of one tile (64 bytes each), after a transpose.
+inline void StoreTransposed(uint16_t* tile, __m512i r[16]) {
+  Transpose16x16(r);
+  for (int i = 0; i < 16; ++i) _mm512_storeu_si512(tile + i * 32, r[i]);
+}
+
+// Ap's work unit u: its row tile u when op(A) = A, its k step u when op(A) = Aᵀ (units: PackAUnits).
+int64_t PackAUnits(bool trans, int64_t mp, int64_t kp) { return trans ? kp / 32 : mp / 16; }
+void PackA(uint16_t* ap, int64_t mp, int64_t kp, bool trans, const float* a, int64_t lda, int64_t M, int64_t K,
+           int64_t u) {
   const int64_t KT = kp / 32;
   if (!trans) {
-    for (int64_t i = t0 * 16; i < t1 * 16; ++i) {
+    for (int64_t i = u * 16; i < u * 16 + 16; ++i) {
       uint16_t* row = ap + (i / 16) * KT * kTileElems + (i % 16) * 32;
       const float* src = a + std::min(i, M - 1) * lda;  // rows past M read nothing (mask 0)
       for (int64_t tk = 0; tk < KT; ++tk) {
@@ -78,46 +104,48 @@ void PackA(uint16_t* ap, int64_t kp, bool trans, const float* a, int64_t lda, in
     }
     return;
   }
-  // op(A)(i, k) = a[k·lda + i]: for each k-pair, rows k and k + 1 (16 floats each, i0..i0+15) are
-  // converted, interleaved into 16 [k, k+1] pairs and scattered down the tile's 16 rows.
-  const __m512i rows = TileRowOffsets();
-  for (int64_t ti = t0; ti < t1; ++ti) {
+  // op(A)(i, k) = a[k·lda + i]. The 32 rows k of step u are read across all row tiles (each row
+  // a forward stream); per tile the 16 [k, k + 1] pair vectors (lanes i) are transposed to its rows.
+  const int64_t tk = u;
+  for (int64_t ti = 0; ti < mp / 16; ++ti) {
     const int64_t i0 = ti * 16, n = std::clamp<int64_t>(M - i0, 0, 16);
-    for (int64_t k = 0; k < kp; k += 2) {
-      uint16_t* tile = ap + (ti * KT + k / 32) * kTileElems + (k % 32);
-      _mm512_i32scatter_epi32(tile, rows, RowPairs(a, lda, k, K, i0, n), 4);
-    }
+    __m512i r[16];
+    for (int64_t p = 0; p < 16; ++p) r[p] = RowPairs(a, lda, tk * 32 + 2 * p, K, i0, n);
+    StoreTransposed(ap + (ti * KT + tk) * kTileElems, r);
   }
 }
 
-// Column tiles [t0, t1) of Bp.
-void PackB(uint16_t* bp, int64_t kp, bool trans, const float* b, int64_t ldb, int64_t K, int64_t N, int64_t t0,
-           int64_t t1) {
+// Bp's work unit u: its k step u when op(B) = B, its column tile u when op(B) = Bᵀ.
+int64_t PackBUnits(bool trans, int64_t np, int64_t kp) { return trans ? np / 16 : kp / 32; }
+void PackB(uint16_t* bp, int64_t np, int64_t kp, bool trans, const float* b, int64_t ldb, int64_t K, int64_t N,
+           int64_t u) {
   const int64_t KT = kp / 32;
   if (!trans) {
-    // One tile row: the pairs of rows k, k + 1 across the tile's 16 columns.
-    for (int64_t tj = t0; tj < t1; ++tj) {
-      const int64_t n0 = tj * 16, n = std::clamp<int64_t>(N - n0, 0, 16);
-      for (int64_t k = 0; k < kp; k += 2) {
-        uint16_t* dst = bp + (tj * KT + k / 32) * kTileElems + (k % 32) / 2 * 32;
-        _mm512_storeu_si512(dst, RowPairs(b, ldb, k, K, n0, n));
+    // Tile row r of step u: the pairs of rows k = 32u + 2r, k + 1 across the tile's 16 columns; the
+    // two rows are read across all column tiles.
+    for (int64_t k = u * 32; k < u * 32 + 32; k += 2)
+      for (int64_t tj = 0; tj < np / 16; ++tj) {
+        const int64_t n0 = tj * 16, n = std::clamp<int64_t>(N - n0, 0, 16);
+        _mm512_storeu_si512(bp + (tj * KT + u) * kTileElems + (k % 32) / 2 * 32, RowPairs(b, ldb, k, K, n0, n));
       }
-    }
     return;
   }
-  // op(B)(k, n) = b[n·ldb + k]: 32 consecutive k of row n are the 16 pairs of one tile column.
-  const __m512i rows = TileRowOffsets();
-  for (int64_t tj = t0; tj < t1; ++tj)
-    for (int64_t n = tj * 16; n < tj * 16 + 16; ++n)
-      for (int64_t tk = 0; tk < KT; ++tk) {
-        const int64_t k = tk * 32, nk = n < N ? std::clamp<int64_t>(K - k, 0, 32) : 0;
-        const int64_t lo = std::min<int64_t>(nk, 16), hi = std::max<int64_t>(nk - 16, 0);
-        const __mmask16 mlo = __mmask16((1u << lo) - 1), mhi = __mmask16((1u << hi) - 1);
-        const float* src = b + std::min(n, N - 1) * ldb + (nk > 0 ? k : 0);  // columns past N read nothing
-        const __m512 v0 = _mm512_maskz_loadu_ps(mlo, src), v1 = _mm512_maskz_loadu_ps(mhi, src + 16);
-        uint16_t* tile = bp + (tj * KT + tk) * kTileElems + (n % 16) * 2;
-        _mm512_i32scatter_epi32(tile, rows, (__m512i)_mm512_cvtne2ps_pbh(v1, v0), 4);  // pair r to row r
-      }
+  // op(B)(k, n) = b[n·ldb + k]: 32 consecutive k of row n are the 16 pairs of one tile column, so
+  // the tile is the transpose of its 16 columns' pair vectors.
+  const int64_t tj = u;
+  for (int64_t tk = 0; tk < KT; ++tk) {
+    const int64_t k = tk * 32;
+    __m512i r[16];
+    for (int64_t c = 0; c < 16; ++c) {
+      const int64_t n = tj * 16 + c, nk = n < N ? std::clamp<int64_t>(K - k, 0, 32) : 0;
+      const int64_t lo = std::min<int64_t>(nk, 16), hi = std::max<int64_t>(nk - 16, 0);
+      const __mmask16 mlo = __mmask16((1u << lo) - 1), mhi = __mmask16((1u << hi) - 1);
+      const float* src = b + std::min(n, N - 1) * ldb + (nk > 0 ? k : 0);  // columns past N read nothing
+      const __m512 v0 = _mm512_maskz_loadu_ps(mlo, src), v1 = _mm512_maskz_loadu_ps(mhi, src + 16);
+      r[c] = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);  // word j = k + j: pair p in 32-bit word p
+    }
+    StoreTransposed(bp + (tj * KT + tk) * kTileElems, r);
+  }
 }
 
 bool RequestTileState() {
@@ -145,9 +173,9 @@ void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const
 #pragma omp parallel
   {
 #pragma omp for schedule(static) nowait
-    for (int64_t t = 0; t < mp / 16; ++t) PackA(A, kp, trans_a, a, lda, M, K, t, t + 1);
+    for (int64_t u = 0; u < PackAUnits(trans_a, mp, kp); ++u) PackA(A, mp, kp, trans_a, a, lda, M, K, u);
 #pragma omp for schedule(static)
-    for (int64_t t = 0; t < np / 16; ++t) PackB(B, kp, trans_b, b, ldb, K, N, t, t + 1);
+    for (int64_t u = 0; u < PackBUnits(trans_b, np, kp); ++u) PackB(B, np, kp, trans_b, b, ldb, K, N, u);
     ConfigureTiles16x64();
     alignas(64) float out[kBlock * kBlock];
     // This thread's 32-row blocks; per 32-column panel of B (KT·2 KiB, kept in L1) every block.
