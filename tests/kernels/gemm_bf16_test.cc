@@ -140,3 +140,45 @@ TEST(GemmBf16, RoundsToNearestEvenAndIsThreadInvariant) {
 
 }  // namespace
 }  // namespace t81::kernels
+
+namespace t81::kernels {
+namespace {
+
+// An epilogue (GELU of C, or GELU's backward from C) gives the bytes of the same product followed
+// by the table's function on every row, at a ragged shape and a whole-block one.
+TEST(GemmBf16, EpilogueEqualsTheStepAfterTheProduct) {
+  if (!AmxBf16Supported()) GTEST_SKIP() << "no AMX-BF16 here";
+  const KernelTable& kt = Active();
+  base::Rng rng(11);
+  for (const int64_t M : {70, 128})
+    for (const int64_t N : {50, 96}) {
+      const int64_t K = 72;
+      std::vector<float> x(size_t(M * K)), w(size_t(N * K)), up(size_t(M * N));
+      for (float& v : x) v = float(rng.Normal());
+      for (float& v : w) v = float(rng.Normal());
+      for (float& v : up) v = float(rng.Normal());
+      std::vector<float> c1(size_t(M * N)), c2(size_t(M * N)), y1(size_t(M * N)), y2(size_t(M * N));
+      GemmBf16(false, true, M, N, K, x.data(), K, w.data(), K, 0.0f, c1.data(), N);
+      for (int64_t i = 0; i < M; ++i) kt.gelu_erf(y1.data() + i * N, c1.data() + i * N, N);
+      GemmEpilogue act;
+      act.unary = kt.gelu_erf;
+      act.out = y2.data();
+      act.ld = N;
+      GemmBf16(false, true, M, N, K, x.data(), K, w.data(), K, 0.0f, c2.data(), N, nullptr, &act);
+      EXPECT_EQ(c1, c2) << M << "x" << N;
+      EXPECT_EQ(y1, y2) << M << "x" << N;
+      // backward form: d += GELU'(up) · C, into a buffer that held values
+      std::vector<float> d1(up.size(), 0.25f), d2 = d1;
+      for (int64_t i = 0; i < M; ++i) kt.gelu_erf_backward(d1.data() + i * N, up.data() + i * N, c1.data() + i * N, N);
+      GemmEpilogue back;
+      back.backward = kt.gelu_erf_backward;
+      back.in = up.data();
+      back.out = d2.data();
+      back.ld = N;
+      GemmBf16(false, true, M, N, K, x.data(), K, w.data(), K, 0.0f, c2.data(), N, nullptr, &back);
+      EXPECT_EQ(d1, d2) << M << "x" << N;
+    }
+}
+
+}  // namespace
+}  // namespace t81::kernels

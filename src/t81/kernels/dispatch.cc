@@ -125,13 +125,15 @@ bool AmxBf16Supported() {
 }
 
 void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
-              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias) {
+              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias,
+              const GemmEpilogue* post) {
   T81_CHECK(AmxBf16Supported(), "GemmBf16 needs AMX-BF16");
+  T81_CHECK(!post || (post->out && post->ld >= N && (post->unary || (post->backward && post->in))));
   T81_CHECK(!bias || beta == 0.0f, "GemmBf16: a bias only with beta 0");
   T81_CHECK(M >= 0 && N >= 0 && K >= 0 && lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N);
   if (M == 0 || N == 0) return;
 #if T81_HAVE_AMX
-  amx::GemmBf16(trans_a, trans_b, M, N, K, a, lda, b, ldb, beta, c, ldc, bias);
+  amx::GemmBf16(trans_a, trans_b, M, N, K, a, lda, b, ldb, beta, c, ldc, bias, post);
 #endif
 }
 

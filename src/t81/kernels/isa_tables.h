@@ -63,7 +63,8 @@ T81_FLOAT_OPS_DECLARATIONS
 namespace amx {
 bool OsGrantsTiles();  // asks Linux once for the tile-data state (arch_prctl); true when granted
 void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
-              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias);
+              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias,
+              const GemmEpilogue* post);
 void GemmI8(const PackedWeights& w, const QuantizedActs& x, float* y, int64_t ldy, float alpha, float beta);
 }
 }  // namespace t81::kernels

@@ -181,6 +181,26 @@ struct AdamWConsts {
 };
 using AdamWFn = void (*)(float* p, const float* g, float* m, float* v, int64_t n, const AdamWConsts& k);
 
+// An element-wise step on rows of a product C (M, N; ldc), into out (M, N; ld):
+//   unary:    out = unary(C)                       (an activation of the up projection)
+//   backward: out += backward'(in) · C, in (M, N; ld)   (its gradient, from the product's dX)
+// Applied per row with the table's functions: the same values whether a GEMM applies it to each
+// finished block or it runs afterwards.
+struct GemmEpilogue {
+  UnaryFn unary = nullptr;
+  UnaryBackwardFn backward = nullptr;
+  const float* in = nullptr;
+  float* out = nullptr;
+  int64_t ld = 0;
+  // Rows [r0, r1), N columns.
+  void Rows(const float* c, int64_t ldc, int64_t r0, int64_t r1, int64_t N) const {
+    for (int64_t r = r0; r < r1; ++r) {
+      if (unary) unary(out + r * ld, c + r * ldc, N);
+      else backward(out + r * ld, in + r * ld, c + r * ldc, N);
+    }
+  }
+};
+
 struct KernelTable {
   Isa isa;
   GemmF32RangeFn gemm_f32;
@@ -238,9 +258,13 @@ double StreamReadBandwidth(int64_t bytes = int64_t(1) << 30, int passes = 5);
 // unit sums the products in f32. beta == 0: C is not read. Threaded over 32-row blocks of C: the
 // same bytes on any thread count. Only where AmxBf16Supported(): the active kernel table is amx
 // (T81_ISA=avx512|avx2|scalar turns it off).
+// post (may be null): an element-wise step GemmBf16 applies to each finished 32-row block of C
+// (GemmEpilogue below) while the block is still in cache.
 bool AmxBf16Supported();
+struct GemmEpilogue;
 void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
-              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias = nullptr);
+              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias = nullptr,
+              const GemmEpilogue* post = nullptr);
 // y (x.m, w.n) row stride ldy = X · Wᵀ with 8-bit weights (threaded over tiles of W).
 void GemmQ8(const KernelTable& kt, const Q8Weights& w, const Q8Acts& x, float* y, int64_t ldy);
 // y (m, w.n) row stride ldy = X (m, w.k) row stride ldx · Wᵀ with fp16 weights.

@@ -44,6 +44,62 @@ void ActBackward(const BlockConfig& c, float* dup, const float* up, const float*
   }
 }
 
+// The activation as the kernel table's element-wise function (GELU), for a GEMM epilogue; SwiGLU
+// (two halves of a row) has none.
+kernels::UnaryFn ActKernel(const BlockConfig& c) {
+  switch (c.act) {
+    case Activation::kGeluErf: return kernels::Active().gelu_erf;
+    case Activation::kGeluTanh: return kernels::Active().gelu_tanh;
+    case Activation::kSwiGlu: return nullptr;
+  }
+  return nullptr;
+}
+kernels::UnaryBackwardFn ActBackwardKernel(const BlockConfig& c) {
+  switch (c.act) {
+    case Activation::kGeluErf: return kernels::Active().gelu_erf_backward;
+    case Activation::kGeluTanh: return kernels::Active().gelu_tanh_backward;
+    case Activation::kSwiGlu: return nullptr;
+  }
+  return nullptr;
+}
+
+// up (n, up_dim) = the up projection of inp, act (n, FF) = its activation: an epilogue of the
+// product where the activation is element-wise (the same values as ActForward after it).
+void UpAndAct(const BlockConfig& c, BlockLinears& lin, int64_t l, float* up, float* act, const float* inp,
+              int64_t n) {
+  kernels::GemmEpilogue e;
+  e.unary = ActKernel(c);
+  if (!e.unary) {
+    lin.Forward(up, inp, l, BlockLinear::kUp, n);
+    ActForward(c, act, up, n);
+    return;
+  }
+  e.out = act;
+  e.ld = c.FF;
+  lin.Forward(up, inp, l, BlockLinear::kUp, n, &e);
+}
+
+// The down projection's backward (weight gradients; dact (n, FF) = dout · W, written whole) and
+// then the activation's: dup (n, up_dim) = act'(up) · dact, zeroed first — an epilogue of the dact
+// product where the activation is element-wise.
+void DownAndActBackward(const BlockConfig& c, const BlockParams& g, BlockLinears& lin, int64_t l, const float* act,
+                        const float* up, const float* dout, int64_t n, std::vector<float>* dact,
+                        std::vector<float>* dup) {
+  SizeFor(dact, n * c.FF);
+  ZeroFill(dup, n * c.up_dim());
+  kernels::GemmEpilogue e;
+  e.backward = ActBackwardKernel(c);
+  if (!e.backward) {
+    lin.Backward(dact->data(), g, dout, act, l, BlockLinear::kDown, n, GradWrite::kOverwrite);
+    ActBackward(c, dup->data(), up, dact->data(), n);
+    return;
+  }
+  e.in = up;
+  e.out = dup->data();
+  e.ld = c.FF;
+  lin.Backward(dact->data(), g, dout, act, l, BlockLinear::kDown, n, GradWrite::kOverwrite, &e);
+}
+
 // RoPE on the q and k heads of n rows of qkv.
 void RopeQk(const BlockConfig& c, float* qkv, int64_t n, const Positions& pos, bool backward) {
   if (!c.rope) return;
@@ -111,8 +167,7 @@ void BlockForward(const BlockConfig& c, const BlockParams& p, BlockLinears& lin,
   if (keep) ScaleSamples(a.res1, keep, B, T, c.C);
   AddInPlace(a.res1, inp, N * c.C);
   NormForward(c, a.ln2, a.ln2_mean, a.ln2_rstd, a.res1, p.ln2_w, p.ln2_b, N);
-  lin.Forward(a.up, a.ln2, l, BlockLinear::kUp, N);
-  ActForward(c, a.act, a.up, N);
+  UpAndAct(c, lin, l, a.up, a.act, a.ln2, N);
   lin.Forward(a.out, a.act, l, BlockLinear::kDown, N);
   if (keep) ScaleSamples(a.out, keep + B, B, T, c.C);
   AddInPlace(a.out, a.res1, N * c.C);
@@ -123,11 +178,8 @@ void BlockBackward(const BlockConfig& c, const BlockParams& p, const BlockParams
                    BlockGradScratch* s, const float* keep) {
   const int64_t N = B * T;
   // MLP: out = res1 + keep₁ · Down(act(Up(norm2(res1)))).
-  SizeFor(&s->dact, N * c.FF);
-  lin.Backward(s->dact.data(), g, BranchGrad(&s->dbranch, dresid, keep ? keep + B : nullptr, B, T, c.C), a.act, l,
-               BlockLinear::kDown, N, GradWrite::kOverwrite);
-  ZeroFill(&s->dup, N * c.up_dim());
-  ActBackward(c, s->dup.data(), a.up, s->dact.data(), N);
+  DownAndActBackward(c, g, lin, l, a.act, a.up, BranchGrad(&s->dbranch, dresid, keep ? keep + B : nullptr, B, T, c.C),
+                     N, &s->dact, &s->dup);
   SizeFor(&s->dnorm, N * c.C);
   lin.Backward(s->dnorm.data(), g, s->dup.data(), a.ln2, l, BlockLinear::kUp, N, GradWrite::kOverwrite);
   NormBackward(c, dresid, g.ln2_w, g.ln2_b, s->dnorm.data(), a.res1, p.ln2_w, a.ln2_mean, a.ln2_rstd, N);
@@ -160,8 +212,7 @@ void BlockForwardFirstRows(const BlockConfig& c, const BlockParams& p, BlockLine
   if (keep) ScaleSamples(a.res1, keep, B, 1, C);
   for (int64_t b = 0; b < B; ++b) AddInPlace(a.res1 + b * C, inp + b * T * C, C);
   NormForward(c, a.ln2, a.ln2_mean, a.ln2_rstd, a.res1, p.ln2_w, p.ln2_b, B);
-  lin.Forward(a.up, a.ln2, l, BlockLinear::kUp, B);
-  ActForward(c, a.act, a.up, B);
+  UpAndAct(c, lin, l, a.up, a.act, a.ln2, B);
   lin.Forward(a.out, a.act, l, BlockLinear::kDown, B);
   if (keep) ScaleSamples(a.out, keep + B, B, 1, C);
   AddInPlace(a.out, a.res1, B * C);
@@ -175,11 +226,8 @@ void BlockBackwardFirstRows(const BlockConfig& c, const BlockParams& p, const Bl
                 group = NH / NKV;
   std::vector<float>& d = s->dfirst;  // (B, C): d out, then d res1
   d.assign(dresid, dresid + B * C);
-  SizeFor(&s->dact, B * c.FF);
-  lin.Backward(s->dact.data(), g, BranchGrad(&s->dbranch, d.data(), keep ? keep + B : nullptr, B, 1, C), a.act, l,
-               BlockLinear::kDown, B, GradWrite::kOverwrite);
-  ZeroFill(&s->dup, B * c.up_dim());
-  ActBackward(c, s->dup.data(), a.up, s->dact.data(), B);
+  DownAndActBackward(c, g, lin, l, a.act, a.up, BranchGrad(&s->dbranch, d.data(), keep ? keep + B : nullptr, B, 1, C),
+                     B, &s->dact, &s->dup);
   SizeFor(&s->dnorm, B * C);
   lin.Backward(s->dnorm.data(), g, s->dup.data(), a.ln2, l, BlockLinear::kUp, B, GradWrite::kOverwrite);
   NormBackward(c, d.data(), g.ln2_w, g.ln2_b, s->dnorm.data(), a.res1, p.ln2_w, a.ln2_mean, a.ln2_rstd, B);

@@ -159,7 +159,8 @@ const float* BlockLinears::Weight(int64_t l, BlockLinear k) const {
   return blocks_[size_t(l)].weight(k);
 }
 
-void BlockLinears::Forward(float* out, const float* inp, int64_t l, BlockLinear k, int64_t N) {
+void BlockLinears::Forward(float* out, const float* inp, int64_t l, BlockLinear k, int64_t N,
+                           const kernels::GemmEpilogue* post) {
   const float* bias = blocks_[size_t(l)].bias(k);
   const int64_t rows = LinearRows(cfg_, k), cols = LinearCols(cfg_, k);
   if (mode_ == LinearMode::kFloat && source_ == Source::kFileHalf) {
@@ -167,22 +168,23 @@ void BlockLinears::Forward(float* out, const float* inp, int64_t l, BlockLinear 
     if (bias)
       for (int64_t i = 0; i < N; ++i)
         for (int64_t o = 0; o < rows; ++o) out[i * rows + o] += bias[o];
+  } else if (mode_ != LinearMode::kPacked) {
+    LinearForward(out, inp, Weight(l, k), bias, N, cols, rows, post);
     return;
+  } else {
+    const kernels::PackedWeights& w = packed_[Index(l, k)];
+    T81_CHECK(w.n == rows && w.k == cols);
+    PackedLinear(kernels::Active(), w, act_, inp, N, cols, bias, out, &qa_);
   }
-  if (mode_ != LinearMode::kPacked) {
-    LinearForward(out, inp, Weight(l, k), bias, N, cols, rows);
-    return;
-  }
-  const kernels::PackedWeights& w = packed_[Index(l, k)];
-  T81_CHECK(w.n == rows && w.k == cols);
-  PackedLinear(kernels::Active(), w, act_, inp, N, cols, bias, out, &qa_);
+  if (post) ApplyEpilogue(*post, out, rows, N, rows);
 }
 
 void BlockLinears::Backward(float* dinp, const BlockParams& g, const float* dout, const float* inp, int64_t l,
-                            BlockLinear k, int64_t N, GradWrite dinp_write) {
+                            BlockLinear k, int64_t N, GradWrite dinp_write,
+                            const kernels::GemmEpilogue* dinp_post) {
   T81_CHECK(mode_ != LinearMode::kPacked && source_ != Source::kFileHalf, "train on float weights (MaterializeFloat)");
   LinearBackward(dinp, g.weight(k), g.bias(k), dout, inp, Weight(l, k), N, LinearCols(cfg_, k), LinearRows(cfg_, k),
-                 dinp_write);
+                 dinp_write, dinp_post);
 }
 
 int64_t BlockLinears::BytesRead() const {

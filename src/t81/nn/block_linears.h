@@ -74,13 +74,16 @@ class BlockLinears {
   // goes straight through to w. Takes effect at the next Refresh.
   void set_qat_lambda(float lambda) { lambda_ = lambda; }
   float qat_lambda() const { return lambda_; }
-  // out (N, rows) = inp (N, cols) · Wᵀ + bias of linear k of block l, in the current mode.
-  void Forward(float* out, const float* inp, int64_t l, BlockLinear k, int64_t N);
+  // out (N, rows) = inp (N, cols) · Wᵀ + bias of linear k of block l, in the current mode; then
+  // the element-wise step post (may be null), inside the bf16 product where that runs.
+  void Forward(float* out, const float* inp, int64_t l, BlockLinear k, int64_t N,
+               const kernels::GemmEpilogue* post = nullptr);
   // Gradients of Forward: dinp (N, cols) += dout · W (= with kOverwrite; dinp may be null),
   // g.weight(k) += doutᵀ · inp, g.bias(k) += Σ dout. W is the weight Forward used (float, or
-  // fake-quantized: straight-through).
+  // fake-quantized: straight-through). dinp_post: as LinearBackward's.
   void Backward(float* dinp, const BlockParams& g, const float* dout, const float* inp, int64_t l, BlockLinear k,
-                int64_t N, GradWrite dinp_write = GradWrite::kAccumulate);
+                int64_t N, GradWrite dinp_write = GradWrite::kAccumulate,
+                const kernels::GemmEpilogue* dinp_post = nullptr);
 
   // Linear k of block l as float (rows, cols): the float weights, or d · t of file-packed ones.
   void ReadMatrix(int64_t l, BlockLinear k, float* out) const;

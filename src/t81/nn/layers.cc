@@ -18,12 +18,14 @@ bool Bf16Active() {
 }
 
 // C (M, N; ldc) = beta·C + op(A)·op(B), row-major (cblas_sgemm's arguments with alpha = 1).
+// post (may be null): an element-wise step on C, in the bf16 GEMM or after sgemm.
 void Gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, const float* b,
-          int64_t ldb, float beta, float* c, int64_t ldc) {
+          int64_t ldb, float beta, float* c, int64_t ldc, const kernels::GemmEpilogue* post = nullptr) {
   if (Bf16Active())
-    return kernels::GemmBf16(trans_a, trans_b, M, N, K, a, lda, b, ldb, beta, c, ldc);
+    return kernels::GemmBf16(trans_a, trans_b, M, N, K, a, lda, b, ldb, beta, c, ldc, nullptr, post);
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(M), int(N),
               int(K), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  if (post) ApplyEpilogue(*post, c, ldc, M, N);
 }
 
 }  // namespace
@@ -32,8 +34,14 @@ void SetMatmulPrecision(MatmulPrecision p) { g_precision.store(p); }
 MatmulPrecision GetMatmulPrecision() { return g_precision.load(); }
 bool Bf16MatmulAvailable() { return kernels::AmxBf16Supported(); }
 
+void ApplyEpilogue(const kernels::GemmEpilogue& e, const float* c, int64_t ldc, int64_t M, int64_t N) {
+  constexpr int64_t kRows = 16;
+#pragma omp parallel for schedule(static) if (M * N > (1 << 15))
+  for (int64_t r0 = 0; r0 < M; r0 += kRows) e.Rows(c, ldc, r0, std::min(M, r0 + kRows), N);
+}
+
 void LinearForward(float* out, const float* inp, const float* weight, const float* bias, int64_t B,
-                   int64_t C, int64_t OC) {
+                   int64_t C, int64_t OC, const kernels::GemmEpilogue* post) {
   if (B == 1) {
     // One row (decode): the kernel table's GEMV streams W once on t81's threads. (sgemm would
     // first copy all of W, and OpenBLAS's own thread pool competes with the OpenMP threads of
@@ -41,19 +49,22 @@ void LinearForward(float* out, const float* inp, const float* weight, const floa
     kernels::GemvF32(kernels::Active(), weight, OC, C, inp, out);
     if (bias)
       for (int64_t o = 0; o < OC; ++o) out[o] += bias[o];
+    if (post) ApplyEpilogue(*post, out, OC, 1, OC);
     return;
   }
-  if (Bf16Active()) return kernels::GemmBf16(false, true, B, OC, C, inp, C, weight, C, 0.0f, out, OC, bias);
+  if (Bf16Active()) return kernels::GemmBf16(false, true, B, OC, C, inp, C, weight, C, 0.0f, out, OC, bias, post);
   if (bias) {
     for (int64_t b = 0; b < B; ++b) std::copy(bias, bias + OC, out + b * OC);
   }
-  Gemm(false, true, B, OC, C, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
+  Gemm(false, true, B, OC, C, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC, post);
 }
 
 void LinearBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                    const float* weight, int64_t B, int64_t C, int64_t OC, GradWrite dinp_write) {
+                    const float* weight, int64_t B, int64_t C, int64_t OC, GradWrite dinp_write,
+                    const kernels::GemmEpilogue* dinp_post) {
   if (dinp)
-    Gemm(false, false, B, C, OC, dout, OC, weight, C, dinp_write == GradWrite::kOverwrite ? 0.0f : 1.0f, dinp, C);
+    Gemm(false, false, B, C, OC, dout, OC, weight, C, dinp_write == GradWrite::kOverwrite ? 0.0f : 1.0f, dinp, C,
+         dinp_post);
   Gemm(true, false, OC, C, B, dout, OC, inp, C, 1.0f, dweight, C);
   if (dbias) {
     // Threaded over columns; each column sums its rows in ascending order (any thread count).

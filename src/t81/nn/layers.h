@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "t81/kernels/kernels.h"
+
 namespace t81::nn {
 
 // The precision of the Linear layers' matrix products (process-wide, like PyTorch's
@@ -18,18 +20,24 @@ MatmulPrecision GetMatmulPrecision();
 // True when kBf16 really runs in bf16 (AMX-BF16 present and granted).
 bool Bf16MatmulAvailable();
 
+// The element-wise step e on c (M, N; ldc), threaded over rows: what a GEMM's epilogue does,
+// done afterwards (the same values).
+void ApplyEpilogue(const kernels::GemmEpilogue& e, const float* c, int64_t ldc, int64_t M, int64_t N);
+
 // out (B, OC) = inp (B, C) · weight (OC, C)ᵀ + bias (OC). bias may be null. OpenBLAS sgemm (or
-// the bf16 GEMM, above); one row (B = 1) through the kernel table's GEMV.
+// the bf16 GEMM, above); one row (B = 1) through the kernel table's GEMV. post (may be null): an
+// element-wise step on out (an activation), inside the bf16 GEMM or right after the product.
 void LinearForward(float* out, const float* inp, const float* weight, const float* bias, int64_t B,
-                   int64_t C, int64_t OC);
+                   int64_t C, int64_t OC, const kernels::GemmEpilogue* post = nullptr);
 // How a Backward writes an input gradient: added to it (the rule above), or written over it (a
 // buffer this Backward alone produces, which then needs no zeroing first; same values).
 enum class GradWrite { kAccumulate, kOverwrite };
 // dinp (B, C) += dout · weight (= with kOverwrite);  dweight (OC, C) += doutᵀ · inp;
-// dbias (OC) += Σ_rows dout. dinp and dbias may be null (not needed).
+// dbias (OC) += Σ_rows dout. dinp and dbias may be null (not needed). dinp_post (may be null, needs
+// dinp): an element-wise step on dinp once computed (an activation's backward), as in LinearForward.
 void LinearBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                     const float* weight, int64_t B, int64_t C, int64_t OC,
-                    GradWrite dinp_write = GradWrite::kAccumulate);
+                    GradWrite dinp_write = GradWrite::kAccumulate, const kernels::GemmEpilogue* dinp_post = nullptr);
 
 // *v holds n floats (their values unspecified): a buffer a kOverwrite Backward writes whole.
 template <class FloatVector>

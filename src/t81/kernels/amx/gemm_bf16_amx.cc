@@ -5,7 +5,8 @@
 // four 16 × 16 f32 accumulator tiles each (tmm0-3: C itself is loaded when beta is 1 and the block
 // is whole), with two A tiles (tmm4-5, 16 rows × 32 k) and two B tiles (tmm6-7, 16 k-pairs × 16
 // columns) per 32 k. One thread owns each 32-row block, in the same order whatever the thread
-// count, so the result does not depend on it.
+// count, so the result does not depend on it. With an epilogue (kernels.h: GemmEpilogue) a thread
+// finishes its row blocks one at a time and applies it to each while the rows are in L2.
 // This file alone is compiled with -mamx-tile -mamx-bf16 -mavx512bf16 (cmake/T81Isa.cmake).
 #include <immintrin.h>
 #include <omp.h>
@@ -161,7 +162,8 @@ bool OsGrantsTiles() {
 }
 
 void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
-              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias) {
+              const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const float* bias,
+              const GemmEpilogue* post) {
   const int64_t mp = RoundUp(M, kBlock), np = RoundUp(N, kBlock), kp = RoundUp(K, kBlock), KT = kp / 32;
   thread_local base::AlignedVector<uint16_t> ap, bp;
   if (int64_t(ap.size()) < mp * kp) ap.resize(size_t(mp * kp));
@@ -178,66 +180,76 @@ void GemmBf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const
     for (int64_t u = 0; u < PackBUnits(trans_b, np, kp); ++u) PackB(B, np, kp, trans_b, b, ldb, K, N, u);
     ConfigureTiles16x64();
     alignas(64) float out[kBlock * kBlock];
-    // This thread's 32-row blocks; per 32-column panel of B (KT·2 KiB, kept in L1) every block.
+    // This thread's 32-row blocks.
     const int nt = omp_get_num_threads(), me = omp_get_thread_num();
     const int64_t ib0 = mblocks * me / nt, ib1 = mblocks * (me + 1) / nt;
-    for (int64_t jb = 0; jb < nblocks; ++jb) {
+    // Block (ib, jb) of C: 32 × 32, K in 32-steps.
+    auto block = [&](int64_t ib, int64_t jb) {
       const int64_t j0 = jb * kBlock, cols = std::min(kBlock, N - j0);
       const uint16_t* b0 = B + (2 * jb) * KT * kTileElems;
       const uint16_t* b1 = b0 + KT * kTileElems;
+      const int64_t i0 = ib * kBlock, rows = std::min(kBlock, M - i0);
+      const uint16_t* a0 = A + (2 * ib) * KT * kTileElems;
+      const uint16_t* a1 = a0 + KT * kTileElems;
+      float* cb = c + i0 * ldc + j0;
+      const bool direct = direct_beta && rows == kBlock && cols == kBlock;
+      if (direct && beta == 1.0f) {
+        _tile_loadd(0, cb, ldc * 4);
+        _tile_loadd(1, cb + 16, ldc * 4);
+        _tile_loadd(2, cb + 16 * ldc, ldc * 4);
+        _tile_loadd(3, cb + 16 * ldc + 16, ldc * 4);
+      } else if (direct && bias) {  // stride 0: every tile row is the bias
+        _tile_loadd(0, bias + j0, 0);
+        _tile_loadd(1, bias + j0 + 16, 0);
+        _tile_loadd(2, bias + j0, 0);
+        _tile_loadd(3, bias + j0 + 16, 0);
+      } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+      }
+      for (int64_t tk = 0; tk < KT; ++tk) {
+        _tile_loadd(4, a0 + tk * kTileElems, 64);
+        _tile_loadd(5, a1 + tk * kTileElems, 64);
+        _tile_loadd(6, b0 + tk * kTileElems, 64);
+        _tile_loadd(7, b1 + tk * kTileElems, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+      }
+      if (direct) {
+        _tile_stored(0, cb, ldc * 4);
+        _tile_stored(1, cb + 16, ldc * 4);
+        _tile_stored(2, cb + 16 * ldc, ldc * 4);
+        _tile_stored(3, cb + 16 * ldc + 16, ldc * 4);
+        return;
+      }
+      _tile_stored(0, out, kBlock * 4);
+      _tile_stored(1, out + 16, kBlock * 4);
+      _tile_stored(2, out + 16 * kBlock, kBlock * 4);
+      _tile_stored(3, out + 16 * kBlock + 16, kBlock * 4);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* dst = cb + r * ldc;
+        const float* src = out + r * kBlock;
+        if (bias)
+          for (int64_t j = 0; j < cols; ++j) dst[j] = src[j] + bias[j0 + j];
+        else if (beta == 0.0f)
+          std::memcpy(dst, src, size_t(cols) * 4);
+        else
+          for (int64_t j = 0; j < cols; ++j) dst[j] = beta * dst[j] + src[j];
+      }
+    };
+    if (!post) {
+      // Per 32-column panel of B (KT·2 KiB, kept in L1) every block of this thread.
+      for (int64_t jb = 0; jb < nblocks; ++jb)
+        for (int64_t ib = ib0; ib < ib1; ++ib) block(ib, jb);
+    } else {
+      // Row block by row block, so that each is whole (32 rows × N, in L2) for the epilogue.
       for (int64_t ib = ib0; ib < ib1; ++ib) {
-        const int64_t i0 = ib * kBlock, rows = std::min(kBlock, M - i0);
-        const uint16_t* a0 = A + (2 * ib) * KT * kTileElems;
-        const uint16_t* a1 = a0 + KT * kTileElems;
-        float* cb = c + i0 * ldc + j0;
-        const bool direct = direct_beta && rows == kBlock && cols == kBlock;
-        if (direct && beta == 1.0f) {
-          _tile_loadd(0, cb, ldc * 4);
-          _tile_loadd(1, cb + 16, ldc * 4);
-          _tile_loadd(2, cb + 16 * ldc, ldc * 4);
-          _tile_loadd(3, cb + 16 * ldc + 16, ldc * 4);
-        } else if (direct && bias) {  // stride 0: every tile row is the bias
-          _tile_loadd(0, bias + j0, 0);
-          _tile_loadd(1, bias + j0 + 16, 0);
-          _tile_loadd(2, bias + j0, 0);
-          _tile_loadd(3, bias + j0 + 16, 0);
-        } else {
-          _tile_zero(0);
-          _tile_zero(1);
-          _tile_zero(2);
-          _tile_zero(3);
-        }
-        for (int64_t tk = 0; tk < KT; ++tk) {
-          _tile_loadd(4, a0 + tk * kTileElems, 64);
-          _tile_loadd(5, a1 + tk * kTileElems, 64);
-          _tile_loadd(6, b0 + tk * kTileElems, 64);
-          _tile_loadd(7, b1 + tk * kTileElems, 64);
-          _tile_dpbf16ps(0, 4, 6);
-          _tile_dpbf16ps(1, 4, 7);
-          _tile_dpbf16ps(2, 5, 6);
-          _tile_dpbf16ps(3, 5, 7);
-        }
-        if (direct) {
-          _tile_stored(0, cb, ldc * 4);
-          _tile_stored(1, cb + 16, ldc * 4);
-          _tile_stored(2, cb + 16 * ldc, ldc * 4);
-          _tile_stored(3, cb + 16 * ldc + 16, ldc * 4);
-          continue;
-        }
-        _tile_stored(0, out, kBlock * 4);
-        _tile_stored(1, out + 16, kBlock * 4);
-        _tile_stored(2, out + 16 * kBlock, kBlock * 4);
-        _tile_stored(3, out + 16 * kBlock + 16, kBlock * 4);
-        for (int64_t r = 0; r < rows; ++r) {
-          float* dst = cb + r * ldc;
-          const float* src = out + r * kBlock;
-          if (bias)
-            for (int64_t j = 0; j < cols; ++j) dst[j] = src[j] + bias[j0 + j];
-          else if (beta == 0.0f)
-            std::memcpy(dst, src, size_t(cols) * 4);
-          else
-            for (int64_t j = 0; j < cols; ++j) dst[j] = beta * dst[j] + src[j];
-        }
+        for (int64_t jb = 0; jb < nblocks; ++jb) block(ib, jb);
+        post->Rows(c, ldc, ib * kBlock, std::min(M, ib * kBlock + kBlock), N);
       }
     }
     _tile_release();
