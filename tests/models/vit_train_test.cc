@@ -204,10 +204,11 @@ TEST(VitTrain, AResumedRunEqualsAStraightOne) {
     VitTrainOptions o = Short();
     o.qat = run == 1;
     o.lambda_warmup = o.qat ? 5 : 0;
-    if (run == 2) {  // the weight average, random erasing and stochastic depth resume too
+    if (run == 2) {  // the weight average, random erasing, stochastic depth and CutMix resume too
       o.ema = 0.9;
       o.erase = 0.5;
       o.drop_path = 0.3;
+      o.cutmix = 0.5;
     }
     const std::vector<float> straight = Train(o, train, -1, "");
     const std::vector<float> resumed = Train(o, train, 7, state);  // mid-epoch (6 steps an epoch)
@@ -347,6 +348,25 @@ TEST(VitTrain, BadOptionsAndMismatchedDataAreRefused) {
     bad.drop_path = drop;
     EXPECT_FALSE(VitTrainer::Create(m.get(), bad, &train, NoResize()).ok()) << erase << " " << ema << " " << drop;
   }
+  for (double cutmix : {-0.5, 1.5}) {
+    VitTrainOptions bad = Short();
+    bad.cutmix = cutmix;
+    EXPECT_FALSE(VitTrainer::Create(m.get(), bad, &train, NoResize()).ok()) << cutmix;
+  }
+}
+
+// CutMix 0 is the run without it; CutMix 1 changes the run (boxes and mixed targets) and keeps
+// the weights finite.
+TEST(VitTrain, CutMixZeroIsNoneAndCutMixChangesTheRun) {
+  const data::ImageSet train = Quadrants(96, 4);
+  VitTrainOptions o = Short();
+  const std::vector<float> plain = Train(o, train, -1, "");
+  o.cutmix = 0.0;
+  EXPECT_EQ(Train(o, train, -1, ""), plain);
+  o.cutmix = 1.0;
+  const std::vector<float> mixed = Train(o, train, -1, "");
+  EXPECT_NE(mixed, plain);
+  for (float v : mixed) ASSERT_TRUE(std::isfinite(v));
 }
 
 TEST(VitTrain, HeadFittingLearnsOnFrozenFeatures) {

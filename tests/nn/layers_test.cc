@@ -169,6 +169,36 @@ TEST(SoftmaxCrossEntropy, LargeLogitsStayFinite) {
   EXPECT_NEAR(SoftmaxCrossEntropyForward(probs, flat, y, 1, 4), std::log(4.0), 1e-7);
 }
 
+// Mixed targets (CutMix): the loss is λ·CE(y1) + (1 − λ)·CE(y2) with smoothing on both, and the
+// gradient the same mix of the two single-label gradients; λ = 1 gives the plain loss's bytes.
+TEST(SoftmaxCrossEntropy, MixedTargetsWeighTheTwoLabels) {
+  base::Rng rng(12);
+  const std::vector<float> logits = Random(rng, size_t(B * V), 2.0);
+  const std::vector<int32_t> y1 = {0, 3, 1}, y2 = {2, 3, 0};
+  const std::vector<float> lam = {0.25f, 0.6f, 1.0f};
+  const MixedTargets mix{y2.data(), lam.data()};
+  for (const float eps : {0.0f, 0.1f}) {
+    std::vector<float> probs(logits.size()), d(logits.size(), 0.0f), d1 = d, d2 = d;
+    const double mixed = SoftmaxCrossEntropyForward(probs.data(), logits.data(), y1.data(), B, V, eps, &mix);
+    SoftmaxCrossEntropyBackward(d.data(), probs.data(), y1.data(), B, V, 0.5f, eps, &mix);
+    SoftmaxCrossEntropyBackward(d1.data(), probs.data(), y1.data(), B, V, 0.5f, eps);
+    SoftmaxCrossEntropyBackward(d2.data(), probs.data(), y2.data(), B, V, 0.5f, eps);
+    double want = 0;
+    for (int64_t r = 0; r < B; ++r) {
+      std::vector<float> p(static_cast<size_t>(V));
+      const double l1 = SoftmaxCrossEntropyForward(p.data(), logits.data() + r * V, y1.data() + r, 1, V, eps);
+      const double l2 = SoftmaxCrossEntropyForward(p.data(), logits.data() + r * V, y2.data() + r, 1, V, eps);
+      want += (lam[size_t(r)] * l1 + (1 - lam[size_t(r)]) * l2) / double(B);
+      for (int64_t k = 0; k < V; ++k) {
+        const size_t i = size_t(r * V + k);
+        EXPECT_NEAR(d[i], lam[size_t(r)] * d1[i] + (1 - lam[size_t(r)]) * d2[i], 1e-6) << r << " " << k;
+        if (lam[size_t(r)] == 1.0f) EXPECT_EQ(d[i], d1[i]);
+      }
+    }
+    EXPECT_NEAR(mixed, want, 1e-6);
+  }
+}
+
 TEST(GradCheck, LinearSoftmaxXent) {
   OneLayer p = MakeOneLayer(3);
   // Analytic, float, through the library.

@@ -186,6 +186,9 @@ void AddTrainVit(CLI::App& train, Runner* run) {
       ->capture_default_str();
   c->add_option("--drop-path", f->o.drop_path, "stochastic depth: the last block's rate of dropping a branch per image, rising linearly from 0 at the first (0: none)")
       ->capture_default_str();
+  c->add_option("--cutmix", f->o.cutmix,
+                "CutMix: the probability that a training image gets a box of another image of its batch, the labels mixed by the box's area (0: none)")
+      ->capture_default_str();
   c->add_option("--ema", f->o.ema, "decay of an average of the weights kept while training, which is evaluated and saved (0: none; e.g. 0.999)")
       ->capture_default_str();
   c->add_option("--matmul", f->matmul,

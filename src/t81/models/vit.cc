@@ -351,10 +351,21 @@ Result<double> Vit::Forward(const float* pixels, const int64_t* labels, int64_t 
   nn::LinearForward(logits_.data(), a.cls, P(off_head_w_), P(off_head_b_), B, C, c.labels);
   if (!labels) return 0.0;
   std::vector<int32_t> y(labels, labels + B);
-  return nn::SoftmaxCrossEntropyForward(a.probs, logits_.data(), y.data(), B, c.labels, infer ? 0.0f : label_smoothing_);
+  nn::MixedTargets mix;
+  return nn::SoftmaxCrossEntropyForward(a.probs, logits_.data(), y.data(), B, c.labels, infer ? 0.0f : label_smoothing_,
+                                        Mix(infer, B, &mix));
 }
 
 void Vit::ZeroGrad() { arena_.ZeroGrad(); }
+
+const nn::MixedTargets* Vit::Mix(bool infer, int64_t B, nn::MixedTargets* storage) const {
+  if (infer || mix_labels_.empty()) return nullptr;
+  T81_CHECK(int64_t(mix_labels_.size()) == B && int64_t(mix_lambda_.size()) == B);  // SetMixedTargets's batch
+  for (int32_t y : mix_labels_) T81_CHECK(y >= 0 && y < cfg_.labels);
+  storage->labels = mix_labels_.data();
+  storage->lambda = mix_lambda_.data();
+  return storage;
+}
 
 const float* Vit::KeepFactors(bool infer, int64_t B) const {
   if (infer || keep_.empty()) return nullptr;
@@ -373,7 +384,9 @@ Status Vit::Backward() {
   const int64_t B = a.B, C = c.C, T = c.T(), N = B * T, NP = c.patches(), PD = c.patch_dim();
   nn::ZeroFill(&a.dlogits, B * c.labels);
   std::vector<int32_t> y(a.labels.begin(), a.labels.end());
-  nn::SoftmaxCrossEntropyBackward(a.dlogits.data(), a.probs, y.data(), B, c.labels, 1.0f / float(B), label_smoothing_);
+  nn::MixedTargets mix;
+  nn::SoftmaxCrossEntropyBackward(a.dlogits.data(), a.probs, y.data(), B, c.labels, 1.0f / float(B), label_smoothing_,
+                                  Mix(false, B, &mix));
   nn::ZeroFill(&a.dcls, B * C);
   nn::LinearBackward(a.dcls.data(), g + off_head_w_, g + off_head_b_, a.dlogits.data(), a.cls, P(off_head_w_), B, C,
                      c.labels);

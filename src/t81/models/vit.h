@@ -76,6 +76,13 @@ class Vit : public Model {
   // Stochastic depth of the next training passes: keep (L, 2, B) the per-sample branch factors of
   // every block (nn::BlockForward's keep), for batches of B; empty: none. Inference ignores it.
   void SetDropPath(std::vector<float> keep) { keep_ = std::move(keep); }
+  // CutMix targets of the next training passes: sample b's loss is λ_b·CE(its label) +
+  // (1 − λ_b)·CE(labels[b]) (nn::MixedTargets), for batches of B; empty: plain labels. Inference
+  // ignores them.
+  void SetMixedTargets(std::vector<int32_t> labels, std::vector<float> lambda) {
+    mix_labels_ = std::move(labels);
+    mix_lambda_ = std::move(lambda);
+  }
   double ClipGradNorm(double max_norm) { return arena_.ClipGradNorm(max_norm); }
   void DecayMatricesOnly();
   ParamArena& arena() { return arena_; }
@@ -115,6 +122,10 @@ class Vit : public Model {
   std::vector<float> logits_;
   float label_smoothing_ = 0.0f;
   std::vector<float> keep_;  // stochastic depth factors (L, 2, B) or empty
+  std::vector<int32_t> mix_labels_;  // CutMix's second labels (B) or empty
+  std::vector<float> mix_lambda_;    // their complements' weights λ (B)
+  // The mixed targets for a training pass of B, or null.
+  const nn::MixedTargets* Mix(bool infer, int64_t B, nn::MixedTargets* storage) const;
   const float* KeepFactors(bool infer, int64_t B) const;  // keep_ for a training pass of B, or null
 };
 

@@ -168,6 +168,7 @@ Result<VitTrainer> VitTrainer::Create(Vit* m, const VitTrainOptions& o, const da
   if (!(o.erase >= 0 && o.erase <= 1)) return Error("--erase must be in [0, 1]");
   if (!(o.ema >= 0 && o.ema < 1)) return Error("--ema must be in [0, 1)");
   if (!(o.drop_path >= 0 && o.drop_path < 1)) return Error("--drop-path must be in [0, 1)");
+  if (!(o.cutmix >= 0 && o.cutmix <= 1)) return Error("--cutmix must be in [0, 1]");
   T81_RETURN_IF_ERROR(CheckInputs(*m, *train, p));
   if (o.shift >= m->config().image) return Error("--shift must be smaller than the image size");
   VitTrainer t(m, o, train, p);
@@ -223,6 +224,38 @@ void VitTrainer::Augment(float* pixels, int64_t B) {
   }
 }
 
+// CutMix (Yun et al., 2019): image b, with probability o_.cutmix, takes a box of its partner's
+// (image B − 1 − b before any mixing): area fraction 1 − λ for λ uniform in [0, 1) (Beta(1, 1)),
+// sides √(1 − λ)·S, centre uniform, clipped to the image; its target weighs the partner's label
+// by the box's real area.
+void VitTrainer::CutMix(float* pixels, int64_t B) {
+  if (o_.cutmix <= 0) return;
+  const VitConfig& c = m_->config();
+  const int64_t S = c.image, CH = c.channels, per = CH * S * S;
+  unmixed_.assign(pixels, pixels + B * per);
+  base::Rng rng(o_.seed * 0x94D049BB133111EBull + uint64_t(step_) * 0xBF58476D1CE4E5B9ull + 13);
+  std::vector<int32_t> second(static_cast<size_t>(B));
+  std::vector<float> lambda(static_cast<size_t>(B), 1.0f);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t partner = B - 1 - b;
+    second[size_t(b)] = int32_t(labels_[size_t(partner)]);
+    if (rng.Uniform() >= o_.cutmix) continue;
+    const double side = std::sqrt(1.0 - rng.Uniform()) * double(S);
+    const double cy = rng.Uniform() * double(S), cx = rng.Uniform() * double(S);
+    const int64_t y0 = std::clamp<int64_t>(int64_t(std::lround(cy - side / 2)), 0, S),
+                  y1 = std::clamp<int64_t>(int64_t(std::lround(cy + side / 2)), 0, S),
+                  x0 = std::clamp<int64_t>(int64_t(std::lround(cx - side / 2)), 0, S),
+                  x1 = std::clamp<int64_t>(int64_t(std::lround(cx + side / 2)), 0, S);
+    if (y1 <= y0 || x1 <= x0) continue;
+    for (int64_t ch = 0; ch < CH; ++ch)
+      for (int64_t y = y0; y < y1; ++y)
+        std::copy(unmixed_.begin() + partner * per + (ch * S + y) * S + x0,
+                  unmixed_.begin() + partner * per + (ch * S + y) * S + x1, pixels + b * per + (ch * S + y) * S + x0);
+    lambda[size_t(b)] = float(1.0 - double((y1 - y0) * (x1 - x0)) / double(S * S));
+  }
+  m_->SetMixedTargets(std::move(second), std::move(lambda));
+}
+
 Result<double> VitTrainer::Step() {
   if (step_ >= total_) return Error("the run has done its " + std::to_string(total_) + " steps");
   const double t0 = base::NowSeconds();
@@ -241,6 +274,7 @@ Result<double> VitTrainer::Step() {
   Augment(pixels_.data(), B);
   labels_.resize(size_t(B));
   for (int64_t b = 0; b < B; ++b) labels_[size_t(b)] = train_->labels[size_t(idx_[size_t(b)])];
+  CutMix(pixels_.data(), B);
   m_->SetQatLambda(lambda());
   if (o_.drop_path > 0) {  // block l drops each branch of each sample with p = drop_path · l / (L − 1)
     const int64_t L = c.L;
@@ -289,6 +323,7 @@ std::string VitTrainer::Fingerprint() const {
   if (o_.erase != 0) j["erase"] = o_.erase;
   if (o_.ema != 0) j["ema"] = o_.ema;
   if (o_.drop_path != 0) j["drop_path"] = o_.drop_path;
+  if (o_.cutmix != 0) j["cutmix"] = o_.cutmix;
   if (o_.bf16) j["matmul"] = "bf16";
   if (o_.qat) {
     j["threshold"] = o_.ternary.threshold;

@@ -34,6 +34,7 @@ struct VitTrainOptions {
   double erase = 0;         // augmentation: random erasing (a rectangle of random pixels) with this probability
   double ema = 0;           // 0: none; else the decay of an average of the weights, which is evaluated and saved
   double drop_path = 0;     // stochastic depth: the last block's drop rate, rising linearly from 0 at the first
+  double cutmix = 0;        // CutMix: the probability that an image gets a box of its batch partner's, labels mixed by area
   bool bf16 = false;        // the Linear products in bf16 on AMX (nn::MatmulPrecision::kBf16); f32 weights and sums
   bool qat = false;
   quant::TernaryOptions ternary;
@@ -103,6 +104,7 @@ class VitTrainer {
       : m_(m), o_(o), train_(train), proc_(p) {}
   std::string Fingerprint() const;
   void Augment(float* pixels, int64_t B);  // in place, (B, ch, H, W)
+  void CutMix(float* pixels, int64_t B);   // in place; sets the model's mixed targets
 
   Vit* m_;
   VitTrainOptions o_;
@@ -112,7 +114,7 @@ class VitTrainer {
   double elapsed_ = 0;
   std::vector<int64_t> order_;  // the current epoch's image order
   int64_t order_epoch_ = -1;
-  std::vector<float> pixels_, shifted_;
+  std::vector<float> pixels_, shifted_, unmixed_;
   std::vector<int64_t> idx_, labels_;
 };
 

@@ -94,7 +94,7 @@ void ReluBackward(float* dinp, const float* dout, const float* out, int64_t n) {
 }
 
 double SoftmaxCrossEntropyForward(float* probs, const float* logits, const int32_t* labels,
-                                  int64_t B, int64_t V, float smoothing) {
+                                  int64_t B, int64_t V, float smoothing, const MixedTargets* mix) {
   double loss = 0;
   for (int64_t b = 0; b < B; ++b) {
     const float* l = logits + b * V;
@@ -107,17 +107,29 @@ double SoftmaxCrossEntropyForward(float* probs, const float* logits, const int32
     }
     for (int64_t v = 0; v < V; ++v) p[v] = float(std::exp(double(l[v] - mx)) / sum);
     // -Σ target·log p = log(sum) - (1 - ε)·(l_y - mx) - ε·mean(l - mx)
-    loss += std::log(sum) - (1.0 - smoothing) * double(l[labels[b]] - mx) - smoothing * mean_logit / double(V);
+    double ly = double(l[labels[b]] - mx);
+    if (mix) ly = double(mix->lambda[b]) * ly + (1.0 - double(mix->lambda[b])) * double(l[mix->labels[b]] - mx);
+    loss += std::log(sum) - (1.0 - smoothing) * ly - smoothing * mean_logit / double(V);
   }
   return loss / double(B);
 }
 
 void SoftmaxCrossEntropyBackward(float* dlogits, const float* probs, const int32_t* labels,
-                                 int64_t B, int64_t V, float scale, float smoothing) {
+                                 int64_t B, int64_t V, float scale, float smoothing, const MixedTargets* mix) {
   const float off = smoothing / float(V), on = 1.0f - smoothing + off;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t v = 0; v < V; ++v)
-      dlogits[b * V + v] += (probs[b * V + v] - (v == labels[b] ? on : off)) * scale;
+  if (!mix) {
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t v = 0; v < V; ++v)
+        dlogits[b * V + v] += (probs[b * V + v] - (v == labels[b] ? on : off)) * scale;
+    return;
+  }
+  for (int64_t b = 0; b < B; ++b) {
+    const float lam = mix->lambda[b], hot = 1.0f - smoothing;  // the one-hot part's total weight
+    for (int64_t v = 0; v < V; ++v) {
+      const float t = off + (v == labels[b] ? hot * lam : 0.0f) + (v == mix->labels[b] ? hot * (1.0f - lam) : 0.0f);
+      dlogits[b * V + v] += (probs[b * V + v] - t) * scale;
+    }
+  }
 }
 
 }  // namespace t81::nn

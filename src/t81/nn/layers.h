@@ -63,10 +63,17 @@ void ReluBackward(float* dinp, const float* dout, const float* out, int64_t n);
 
 // probs (B, V) = softmax(logits); returns the mean cross-entropy over rows (double accumulation)
 // against the target (1 - ε)·onehot(label) + ε/V (label smoothing ε = `smoothing`; 0: plain).
+// Mixed targets (CutMix), when mix is given: row b's one-hot is λ_b·onehot(label) +
+// (1 − λ_b)·onehot(mix->labels[b]), so its loss is λ_b·CE(label) + (1 − λ_b)·CE(second label).
+struct MixedTargets {
+  const int32_t* labels = nullptr;  // (B) the second label of each row
+  const float* lambda = nullptr;    // (B) the first label's weight, in [0, 1]
+};
 double SoftmaxCrossEntropyForward(float* probs, const float* logits, const int32_t* labels,
-                                  int64_t B, int64_t V, float smoothing = 0.0f);
+                                  int64_t B, int64_t V, float smoothing = 0.0f, const MixedTargets* mix = nullptr);
 // dlogits (B, V) += (probs - target) · scale  (scale = 1/B for a mean loss; target as above).
 void SoftmaxCrossEntropyBackward(float* dlogits, const float* probs, const int32_t* labels,
-                                 int64_t B, int64_t V, float scale, float smoothing = 0.0f);
+                                 int64_t B, int64_t V, float scale, float smoothing = 0.0f,
+                                 const MixedTargets* mix = nullptr);
 
 }  // namespace t81::nn
