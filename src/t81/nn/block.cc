@@ -44,31 +44,28 @@ void ActBackward(const BlockConfig& c, float* dup, const float* up, const float*
   }
 }
 
-// The activation as the kernel table's element-wise function (GELU), for a GEMM epilogue; SwiGLU
-// (two halves of a row) has none.
-kernels::UnaryFn ActKernel(const BlockConfig& c) {
-  switch (c.act) {
-    case Activation::kGeluErf: return kernels::Active().gelu_erf;
-    case Activation::kGeluTanh: return kernels::Active().gelu_tanh;
-    case Activation::kSwiGlu: return nullptr;
+// The activation's forward (or backward) as the kernel table's element-wise function, for a GEMM
+// epilogue: GELU has them; SwiGLU (two halves of a row) has none (both null).
+kernels::GemmEpilogue ActEpilogue(const BlockConfig& c, bool backward) {
+  const kernels::KernelTable& kt = kernels::Active();
+  kernels::GemmEpilogue e;
+  if (c.act == Activation::kGeluErf) {
+    e.unary = kt.gelu_erf;
+    e.backward = kt.gelu_erf_backward;
+  } else if (c.act == Activation::kGeluTanh) {
+    e.unary = kt.gelu_tanh;
+    e.backward = kt.gelu_tanh_backward;
   }
-  return nullptr;
-}
-kernels::UnaryBackwardFn ActBackwardKernel(const BlockConfig& c) {
-  switch (c.act) {
-    case Activation::kGeluErf: return kernels::Active().gelu_erf_backward;
-    case Activation::kGeluTanh: return kernels::Active().gelu_tanh_backward;
-    case Activation::kSwiGlu: return nullptr;
-  }
-  return nullptr;
+  if (backward) e.unary = nullptr;  // GemmEpilogue::Rows takes unary when it is set
+  else e.backward = nullptr;
+  return e;
 }
 
 // up (n, up_dim) = the up projection of inp, act (n, FF) = its activation: an epilogue of the
 // product where the activation is element-wise (the same values as ActForward after it).
 void UpAndAct(const BlockConfig& c, BlockLinears& lin, int64_t l, float* up, float* act, const float* inp,
               int64_t n) {
-  kernels::GemmEpilogue e;
-  e.unary = ActKernel(c);
+  kernels::GemmEpilogue e = ActEpilogue(c, false);
   if (!e.unary) {
     lin.Forward(up, inp, l, BlockLinear::kUp, n);
     ActForward(c, act, up, n);
@@ -87,8 +84,7 @@ void DownAndActBackward(const BlockConfig& c, const BlockParams& g, BlockLinears
                         std::vector<float>* dup) {
   SizeFor(dact, n * c.FF);
   ZeroFill(dup, n * c.up_dim());
-  kernels::GemmEpilogue e;
-  e.backward = ActBackwardKernel(c);
+  kernels::GemmEpilogue e = ActEpilogue(c, true);
   if (!e.backward) {
     lin.Backward(dact->data(), g, dout, act, l, BlockLinear::kDown, n, GradWrite::kOverwrite);
     ActBackward(c, dup->data(), up, dact->data(), n);
